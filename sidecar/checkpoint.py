@@ -1,0 +1,170 @@
+"""The checkpoint CSV on disk: atomic creation, durable O(1) appends, tail cuts and row replacement.
+
+The file holds only whole records: every append is a single write(2) on an O_APPEND descriptor,
+made durable by fdatasync before the ledger records it. Which bytes are committed is the ledger's
+business (ledger.py); this module only moves bytes safely.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import datetime
+from fcntl import LOCK_EX, LOCK_NB, flock
+from pathlib import Path
+from typing import Callable
+
+from .errors import CheckpointError, LockHeld
+from .faults import fault_point
+
+LOCK_NAME = ".sidecar.lock"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class DirLock:
+    """One writer per folder: an flock on <folder>/.sidecar.lock that names its holder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / LOCK_NAME
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            flock(self.fd, LOCK_EX | LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(self.fd, 4096, 0).decode(errors="replace").strip() or "unknown process"
+            os.close(self.fd)
+            raise LockHeld(f"{folder} is in use by another sidecar ({holder}); "
+                           "stop it first, or give this one another --checkpoint-dir/--state-dir") from None
+        info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
+                           "since": datetime.now().isoformat(timespec="seconds")})
+        os.ftruncate(self.fd, 0)
+        os.pwrite(self.fd, info.encode() + b"\n", 0)
+
+    def release(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+
+def new_checkpoint_name(folder: Path, imprint: str, now: datetime,
+                        taken: Callable[[Path], bool] = lambda p: False) -> Path:
+    """cumulative_checkpoint_YYYYMMDD_HHMM_<imprint>.csv, or -2, -3… when that name is taken."""
+    stem = f"cumulative_checkpoint_{now:%Y%m%d_%H%M}_{imprint}"
+    n = 1
+    while True:
+        path = folder / (f"{stem}.csv" if n == 1 else f"{stem}-{n}.csv")
+        if not path.exists() and not taken(path):
+            return path
+        n += 1
+
+
+def create_with_header(path: Path, header: bytes) -> None:
+    """Make path hold exactly header, atomically; never touches an existing file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        _write_all(fd, header)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # unlike rename, link never replaces an existing file
+    except FileExistsError:
+        raise CheckpointError(f"{path} already exists; it is not the sidecar's to overwrite") from None
+    finally:
+        os.unlink(tmp)
+    fsync_dir(path.parent)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    written = os.write(fd, data)
+    if written != len(data):
+        raise OSError(f"short write: {written} of {len(data)} bytes")
+
+
+class CheckpointFile:
+    """An open checkpoint: appends go to its end; size is what this process has written."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+        except FileNotFoundError:
+            raise CheckpointError(f"checkpoint {path} is missing") from None
+        self.size = os.fstat(self.fd).st_size
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def append(self, data: bytes) -> int:
+        """Write data at the end in one write(2); returns its offset. Durable only after sync()."""
+        offset = self.size
+        try:
+            _write_all(self.fd, data)
+        except OSError as exc:
+            # A partial record must not stay: cut back to the last whole one, then give up.
+            os.ftruncate(self.fd, offset)
+            raise CheckpointError(f"cannot append to {self.path}: {exc}") from None
+        self.size += len(data)
+        fault_point("after-write")
+        return offset
+
+    def sync(self) -> None:
+        try:
+            os.fdatasync(self.fd)
+        except OSError as exc:
+            # After a failed fsync the page cache may already have dropped the data (fsyncgate):
+            # never retry; stop, and let the restart re-derive from the ledger.
+            raise CheckpointError(f"cannot make {self.path} durable: {exc}") from None
+        fault_point("after-fsync")
+
+    def truncate(self, size: int) -> None:
+        os.ftruncate(self.fd, size)
+        os.fsync(self.fd)
+        self.size = size
+
+    def read_at(self, offset: int, length: int) -> bytes:
+        return os.pread(self.fd, length, offset)
+
+    def rewrite_tmp(self, offset: int, length: int, new: bytes) -> Path:
+        """A durable copy of the file with bytes [offset, offset+length) replaced by new."""
+        tmp = rewrite_tmp_path(self.path)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+        try:
+            _copy(self.fd, fd, 0, offset)
+            _write_all(fd, new)
+            _copy(self.fd, fd, offset + length, self.size - offset - length)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        return tmp
+
+    def swap_in(self, tmp: Path) -> None:
+        """Atomically put tmp in place of the file and reopen it."""
+        os.replace(tmp, self.path)
+        fsync_dir(self.path.parent)
+        self.close()
+        self.__init__(self.path)
+
+
+def rewrite_tmp_path(path: Path) -> Path:
+    return path.with_name(f".{path.name}.rewrite")
+
+
+def _copy(src: int, dst: int, offset: int, count: int) -> None:
+    while count > 0:
+        chunk = os.pread(src, min(count, 1 << 20), offset)
+        if not chunk:
+            raise CheckpointError("checkpoint shrank while being rewritten")
+        _write_all(dst, chunk)
+        offset += len(chunk)
+        count -= len(chunk)

@@ -1,0 +1,61 @@
+"""LSI's official ACS code tables (ACS-codes-and-descriptions.csv): seven blocks side by side."""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+
+@dataclass(frozen=True)
+class AcsCodes:
+    book_types: dict[str, tuple[int, int]] = field(default_factory=dict)  # description -> page bounds
+    roles: dict[str, str] = field(default_factory=dict)  # code -> description
+    bisac: dict[str, str] = field(default_factory=dict)  # code -> name
+    languages: dict[str, str] = field(default_factory=dict)  # upper-case code -> name
+    thema: dict[str, str] = field(default_factory=dict)
+    audiences: dict[str, str] = field(default_factory=dict)
+    location_types: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bisac_names(self) -> frozenset[str]:
+        return frozenset(self.bisac.values())
+
+
+# Column of each block's code in the sheet (description follows it); book types start at column 0.
+_BLOCKS = {"roles": 5, "bisac": 8, "languages": 11, "thema": 14, "audiences": 17, "location_types": 20}
+
+
+def parse_acs_codes(text: str) -> AcsCodes:
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    if len(rows) < 3 or not rows[0] or rows[0][0] != "Book Types":
+        raise ConfigError("not LSI's ACS-codes-and-descriptions.csv (its first cell should be 'Book Types')")
+    codes = AcsCodes()
+    for row in rows[2:]:
+        row = row + [""] * (23 - len(row))
+        if row[0].strip():
+            try:
+                bounds = (int(row[2]), int(row[3]))
+            except ValueError:
+                bounds = (-99999, 99999)
+            codes.book_types[row[0].strip()] = bounds
+        for name, col in _BLOCKS.items():
+            code, description = row[col].strip(), row[col + 1].strip()
+            if code:
+                table = getattr(codes, name)
+                table[code.upper() if name == "languages" else code] = description
+    return codes
+
+
+def load_acs_codes(path: Path) -> AcsCodes:
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ConfigError(f"cannot read the ACS code tables {path}: {exc.strerror}") from None
+    try:
+        return parse_acs_codes(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None

@@ -1,0 +1,23 @@
+"""The few kinds of failure the sidecar tells apart; the CLI maps each to an exit code."""
+
+from __future__ import annotations
+
+
+class SidecarError(Exception):
+    """Base of every error the sidecar reports to a person without a traceback."""
+
+
+class ConfigError(SidecarError):
+    """A setting, flag or configuration file is wrong."""
+
+
+class BookError(SidecarError):
+    """A source file cannot become a row; the message says why and what to do."""
+
+
+class CheckpointError(SidecarError):
+    """The checkpoint, its ledger or its lock cannot be used safely."""
+
+
+class LockHeld(CheckpointError):
+    """Another sidecar already writes to this checkpoint folder."""

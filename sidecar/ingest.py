@@ -1,0 +1,314 @@
+"""One path in, at most one durable row out: read once, convert, append or replace, record.
+
+Both `sidecar --once` and the service go through Ingestor.ingest(); the service only decides when.
+Rows that are ready together share one write and one fdatasync (group commit); the ledger records
+them only after that, so a crash anywhere leaves at most an unrecorded tail that the next start cuts.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Sequence
+
+from loguru import logger
+
+from .books import mtime_ns, parse_book, read_source, scan, stat_source
+from .checkpoint import CheckpointFile, DirLock, create_with_header, fsync_dir, new_checkpoint_name, rewrite_tmp_path
+from .columns import Dialect, encode_header, encode_record
+from .config import Folder, Settings
+from .convert import Problem, convert_book
+from .errors import BookError, CheckpointError
+from .faults import fault_point
+from .ledger import CheckpointRecord, Ledger, Rejection, RowRecord
+from .validate import validate_row
+
+# A file whose mtime is this close to when we last read it may have changed within the timestamp's
+# granularity, so its unchanged stat proves nothing (git's "racy" rule): read it again.
+RACY_NS = 2_000_000_000
+OUTCOMES = ("appended", "replaced", "unchanged", "rejected", "vanished")
+
+
+@dataclass
+class Summary:
+    counts: Counter[str] = field(default_factory=Counter)
+    checkpoints: list[Path] = field(default_factory=list)
+
+    def line(self) -> str:
+        parts = ", ".join(f"{self.counts[o]} {o}" for o in OUTCOMES[:4])
+        where = ", ".join(str(p) for p in self.checkpoints)
+        return f"{parts}; checkpoint: {where}"
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """A converted row waiting for its group's write and fsync."""
+
+    source: str
+    sha256: str
+    stat: str
+    checked_ns: int
+    isbn: str
+    title: str
+    data: bytes
+    problems: tuple[Problem, ...]
+
+
+class _Writer:
+    """One imprint's current checkpoint: reconciled with the ledger at open, then appended to."""
+
+    def __init__(self, ledger: Ledger, folder: Path, imprint: str, dialect: Dialect) -> None:
+        self.ledger, self.imprint, self.dialect = ledger, imprint, dialect
+        self.folder = folder
+        record = ledger.current_checkpoint(imprint)
+        self.record = self._recover(record) if record else self._create()
+        self.file = CheckpointFile(self.record.path)
+        self.ready: list[_Ready] = []
+
+    def _create(self) -> CheckpointRecord:
+        header = encode_header(self.dialect)
+        path = new_checkpoint_name(self.folder, self.imprint, datetime.now(), self.ledger.knows_path)
+        # Ledger first: a crash before the file exists is repaired by _recover creating it.
+        record = self.ledger.add_checkpoint(self.imprint, path, len(header))
+        create_with_header(path, header)
+        logger.info(f"new checkpoint {path}")
+        return record
+
+    def _recover(self, record: CheckpointRecord) -> CheckpointRecord:
+        path, tmp = record.path, rewrite_tmp_path(record.path)
+        if record.pending_rewrite:
+            if tmp.exists():  # the ledger already describes the rewritten copy: finish the swap
+                os.replace(tmp, path)
+                fsync_dir(path.parent)
+            self.ledger.set_pending_rewrite(record.id, None)
+        elif tmp.exists():
+            tmp.unlink()  # a rewrite that was never committed
+        if not path.exists():
+            if self.ledger.row_count(record.id):
+                logger.warning(f"checkpoint {path} was removed; its books will be written to a new checkpoint")
+                self.ledger.drop_checkpoint(record.id)
+                return self._create()
+            create_with_header(path, encode_header(self.dialect))
+        header = encode_header(self.dialect)
+        with open(path, "rb") as f:
+            if f.read(len(header)) != header:
+                raise CheckpointError(f"{path} does not start with the header this configuration writes "
+                                      "(checkpoint.bom / checkpoint.line_terminator changed?); move it aside "
+                                      "to start a new checkpoint")
+        size, end = path.stat().st_size, self.ledger.recorded_end(record)
+        if size < end:
+            raise CheckpointError(f"{path} is {size} bytes but its ledger records {end}: it was changed "
+                                  "outside the sidecar; move it aside to start a new checkpoint")
+        if size > end:
+            file = CheckpointFile(path)
+            file.truncate(end)
+            file.close()
+            logger.warning(f"cut {size - end} bytes after the last recorded row of {path} "
+                           "(an append interrupted by a crash; its book is written again)")
+        return record
+
+    def commit(self) -> list[RowRecord]:
+        """Write every ready row in one write(2), fdatasync once, then record them in one transaction."""
+        if not self.ready:
+            return []
+        offset = self.file.append(b"".join(r.data for r in self.ready))
+        self.file.sync()
+        records = []
+        for r in self.ready:
+            records.append(RowRecord(self.record.id, offset, len(r.data), r.source, r.sha256, r.stat,
+                                     r.checked_ns, r.isbn, r.title, time.time_ns()))
+            offset += len(r.data)
+        self.ledger.record_rows(records, {r.source: r.problems for r in self.ready})
+        fault_point("after-ledger")
+        self.ready.clear()
+        return records
+
+    def replace(self, old: RowRecord, new: _Ready) -> None:
+        record = RowRecord(self.record.id, old.offset, len(new.data), new.source, new.sha256, new.stat,
+                           new.checked_ns, new.isbn, new.title, time.time_ns())
+        if old.end == self.file.size:
+            # The newest row (the usual case: the pipeline rewrites a book it has just written): cut and
+            # append. Forgetting it first means a crash in between leaves the source simply unrepresented.
+            self.ledger.forget_row(old)
+            fault_point("mid-replace")
+            self.file.truncate(old.offset)
+            self.file.append(new.data)
+            self.file.sync()
+            self.ledger.record_rows([record], {new.source: new.problems})
+        else:
+            tmp = self.file.rewrite_tmp(old.offset, old.length, new.data)
+            self.ledger.replace_row(old, record, new.problems, pending=str(tmp))
+            fault_point("mid-rewrite")
+            self.file.swap_in(tmp)
+            self.ledger.set_pending_rewrite(self.record.id, None)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+class Ingestor:
+    """Holds the locks, the ledger and one writer per imprint for the life of a run."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        for folder in {settings.checkpoint_dir, settings.state_dir}:
+            folder.mkdir(parents=True, exist_ok=True)
+        self.locks = [DirLock(settings.checkpoint_dir)]
+        try:
+            if settings.state_dir != settings.checkpoint_dir:
+                self.locks.append(DirLock(settings.state_dir))
+            self.ledger = Ledger(settings.state_dir / "ledger.sqlite3")
+            self.writers: dict[str, _Writer] = {}
+            for folder in settings.folders:
+                if folder.imprint not in self.writers:
+                    self.writers[folder.imprint] = _Writer(self.ledger, settings.checkpoint_dir,
+                                                           folder.imprint, settings.dialect)
+        except BaseException:
+            self._release()
+            raise
+        self.profiles = {f.imprint: settings.profile_for(f) for f in settings.folders}
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            for writer in self.writers.values():
+                writer.close()
+            self.ledger.close()
+            self._release()
+
+    def _release(self) -> None:
+        for lock in self.locks:
+            lock.release()
+
+    def __enter__(self) -> Ingestor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def checkpoints(self) -> list[Path]:
+        return [w.record.path for w in self.writers.values()]
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None,
+                 stop: threading.Event | None = None) -> Summary:
+        """Ingest every eligible file present now; the same pass the service makes at start and on rescans."""
+        summary = Summary(checkpoints=self.checkpoints)
+        paths = [(folder, path) for folder in self.settings.folders
+                 for path in scan(folder.path, self.settings.ignore)]
+        for n, (folder, path) in enumerate(paths, start=1):
+            if stop is not None and stop.is_set():
+                break
+            summary.counts[self.ingest(path, folder)] += 1
+            if progress:
+                progress(n, len(paths))
+        self.flush()
+        summary.checkpoints = self.checkpoints
+        return summary
+
+    def flush(self) -> None:
+        """Make every ready row durable and recorded."""
+        for writer in self.writers.values():
+            for record in writer.commit():
+                logger.info(f"appended ISBN {record.isbn or '-'} '{record.title}' from "
+                            f"{Path(record.source).name} to {writer.record.path.name}")
+
+    def ingest(self, path: Path, folder: Folder) -> str:
+        """Bring one source file's current content into the checkpoint; returns the outcome."""
+        source = str(path)
+        writer = self.writers[folder.imprint]
+        if any(r.source == source for r in writer.ready):
+            self.flush()
+        try:
+            stat = stat_source(path)
+        except FileNotFoundError:
+            return "vanished"
+        row = self.ledger.latest_row(source)
+        if row and _settled(row.stat, row.checked_ns, stat):
+            return "unchanged"
+        rejection = self.ledger.rejection(source)
+        if rejection and _settled(rejection.stat, rejection.checked_ns, stat):
+            return "rejected"
+
+        checked_ns = time.time_ns()
+        try:
+            src = read_source(path, self.settings.max_bytes)
+        except FileNotFoundError:
+            return "vanished"
+        except BookError as exc:
+            return self._reject(source, "", stat, checked_ns, str(exc), rejection)
+        if row and row.sha256 == src.sha256:
+            if row.stat != src.stat:
+                self.ledger.touch_row(row, row.sha256, src.stat, checked_ns)
+            return "unchanged"
+        if rejection and rejection.sha256 == src.sha256:
+            return "rejected"
+
+        try:
+            conversion = convert_book(parse_book(src.data), self.profiles[folder.imprint])
+        except BookError as exc:
+            return self._reject(source, src.sha256, src.stat, checked_ns, str(exc), rejection)
+        problems = (*conversion.problems, *validate_row(conversion.row, self.profiles[folder.imprint].codes))
+        errors = [p for p in problems if p.severity == "error"]
+        if self.settings.strict and errors:
+            reason = "strict mode: " + "; ".join(f"{p.column}: {p.message}" for p in errors)
+            return self._reject(source, src.sha256, src.stat, checked_ns, reason, rejection)
+        holder = self._isbn_holder(writer, conversion.isbn, source)
+        if holder:
+            reason = (f"ISBN {conversion.isbn} is already in the checkpoint from {holder}; "
+                      "two files describe the same book: remove or correct one of them")
+            return self._reject(source, src.sha256, src.stat, checked_ns, reason, rejection)
+        if problems:
+            _log_problems(path, problems)
+
+        ready = _Ready(source, src.sha256, src.stat, checked_ns, conversion.isbn, conversion.title,
+                       encode_record(conversion.row, self.settings.dialect), tuple(problems))
+        if row is None or row.checkpoint_id != writer.record.id or self.settings.on_rewrite == "append":
+            writer.ready.append(ready)
+            if len(writer.ready) >= self.settings.rows_per_sync:
+                self.flush()
+            return "appended"
+        if self.settings.on_rewrite == "ignore":
+            self.ledger.touch_row(row, row.sha256, src.stat, checked_ns)  # keeps the old content's hash
+            return "unchanged"
+        self.flush()
+        if writer.file.read_at(row.offset, row.length) == ready.data:
+            self.ledger.touch_row(row, src.sha256, src.stat, checked_ns)
+            return "unchanged"
+        writer.replace(row, ready)
+        logger.info(f"replaced ISBN {ready.isbn or '-'} '{ready.title}' from {path.name} in {writer.record.path.name}")
+        return "replaced"
+
+    def _isbn_holder(self, writer: _Writer, isbn: str, source: str) -> str | None:
+        if not isbn:
+            return None
+        for r in writer.ready:
+            if r.isbn == isbn and r.source != source:
+                return r.source
+        return self.ledger.isbn_holder(writer.record.id, isbn, source)
+
+    def _reject(self, source: str, sha256: str, stat: str, checked_ns: int, reason: str,
+                previous: Rejection | None) -> str:
+        self.ledger.record_rejection(Rejection(source, sha256, stat, checked_ns, reason))
+        if previous is None or previous.reason != reason or previous.sha256 != sha256:
+            logger.warning(f"rejected {source}: {reason}")
+        return "rejected"
+
+
+def _settled(recorded: str, checked_ns: int, current: str) -> bool:
+    """The file is provably the version recorded, without reading it."""
+    return recorded == current and mtime_ns(current) < checked_ns - RACY_NS
+
+
+def _log_problems(path: Path, problems: Sequence[Problem]) -> None:
+    text = "; ".join(f"{p.column}: {p.message}" for p in problems)
+    if any(p.severity == "error" for p in problems):
+        logger.warning(f"{path}: {len(problems)} problem(s): {text}")
+    else:
+        logger.info(f"{path}: {text}")

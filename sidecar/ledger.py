@@ -1,0 +1,238 @@
+"""What is in which checkpoint: per source file, the content hash its row holds and where that row is.
+
+The ledger is the commit point. A row's bytes are fsynced in the checkpoint before the ledger records
+them, so at start-up any bytes after the last recorded row are an unfinished append and are cut; the
+source is then simply not represented yet and is ingested again. SQLite in WAL mode with
+synchronous=FULL makes each commit durable.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .convert import Problem
+from .errors import CheckpointError
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS checkpoints (
+    id INTEGER PRIMARY KEY,
+    imprint TEXT NOT NULL,
+    path TEXT NOT NULL UNIQUE,
+    header_len INTEGER NOT NULL,
+    created_ns INTEGER NOT NULL,
+    closed_ns INTEGER,              -- NULL for the imprint's current checkpoint
+    pending_rewrite TEXT            -- a replacement copy that is committed but not yet renamed in
+);
+CREATE TABLE IF NOT EXISTS rows (
+    checkpoint_id INTEGER NOT NULL REFERENCES checkpoints(id),
+    offset INTEGER NOT NULL,
+    length INTEGER NOT NULL,
+    source TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    stat TEXT NOT NULL,
+    checked_ns INTEGER NOT NULL,
+    isbn TEXT NOT NULL,
+    title TEXT NOT NULL,
+    appended_ns INTEGER NOT NULL,
+    PRIMARY KEY (checkpoint_id, offset)
+);
+CREATE INDEX IF NOT EXISTS rows_by_source ON rows(source);
+CREATE INDEX IF NOT EXISTS rows_by_isbn ON rows(checkpoint_id, isbn);
+CREATE TABLE IF NOT EXISTS rejections (
+    source TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    stat TEXT NOT NULL,
+    checked_ns INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS problems (
+    source TEXT PRIMARY KEY,
+    problems TEXT NOT NULL          -- JSON list of [severity, column, message]
+);
+"""
+
+
+@dataclass(frozen=True)
+class CheckpointRecord:
+    id: int
+    imprint: str
+    path: Path
+    header_len: int
+    pending_rewrite: str | None
+
+
+@dataclass(frozen=True)
+class RowRecord:
+    checkpoint_id: int
+    offset: int
+    length: int
+    source: str
+    sha256: str
+    stat: str
+    checked_ns: int
+    isbn: str
+    title: str
+    appended_ns: int
+
+    @property
+    def end(self) -> int:
+        return self.offset + self.length
+
+
+@dataclass(frozen=True)
+class Rejection:
+    source: str
+    sha256: str
+    stat: str
+    checked_ns: int
+    reason: str
+
+
+class Ledger:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=FULL")
+            self.db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise CheckpointError(f"cannot open the ledger {path}: {exc}") from None
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _tx(self, statements: Iterable[tuple[str, Sequence[object]]]) -> None:
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            for sql, args in statements:
+                self.db.execute(sql, args)
+            self.db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise CheckpointError(f"cannot write the ledger {self.path}: {exc}") from None
+
+    # ---------------------------------------------------------------- checkpoints
+
+    def current_checkpoint(self, imprint: str) -> CheckpointRecord | None:
+        found = self.db.execute(
+            "SELECT id, imprint, path, header_len, pending_rewrite FROM checkpoints "
+            "WHERE imprint = ? AND closed_ns IS NULL ORDER BY id DESC LIMIT 1", (imprint,)).fetchone()
+        return CheckpointRecord(found[0], found[1], Path(found[2]), found[3], found[4]) if found else None
+
+    def add_checkpoint(self, imprint: str, path: Path, header_len: int) -> CheckpointRecord:
+        now = time.time_ns()
+        self._tx([
+            ("UPDATE checkpoints SET closed_ns = ? WHERE imprint = ? AND closed_ns IS NULL", (now, imprint)),
+            ("INSERT INTO checkpoints (imprint, path, header_len, created_ns) VALUES (?, ?, ?, ?)",
+             (imprint, str(path), header_len, now)),
+        ])
+        record = self.current_checkpoint(imprint)
+        assert record is not None
+        return record
+
+    def drop_checkpoint(self, checkpoint_id: int) -> None:
+        """Forget a checkpoint whose file is gone, so that its books are written again."""
+        self._tx([("DELETE FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)),
+                  ("UPDATE checkpoints SET closed_ns = ? WHERE id = ?", (time.time_ns(), checkpoint_id))])
+
+    def knows_path(self, path: Path) -> bool:
+        return self.db.execute("SELECT 1 FROM checkpoints WHERE path = ?", (str(path),)).fetchone() is not None
+
+    def set_pending_rewrite(self, checkpoint_id: int, tmp: str | None) -> None:
+        self._tx([("UPDATE checkpoints SET pending_rewrite = ? WHERE id = ?", (tmp, checkpoint_id))])
+
+    def recorded_end(self, checkpoint: CheckpointRecord) -> int:
+        end = self.db.execute("SELECT MAX(offset + length) FROM rows WHERE checkpoint_id = ?",
+                              (checkpoint.id,)).fetchone()[0]
+        return end if end is not None else checkpoint.header_len
+
+    def row_count(self, checkpoint_id: int) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)).fetchone()[0]
+
+    # ---------------------------------------------------------------- rows
+
+    def latest_row(self, source: str) -> RowRecord | None:
+        found = self.db.execute(
+            "SELECT * FROM rows WHERE source = ? ORDER BY checkpoint_id DESC, offset DESC LIMIT 1",
+            (source,)).fetchone()
+        return RowRecord(*found) if found else None
+
+    def rows(self, checkpoint_id: int) -> list[RowRecord]:
+        return [RowRecord(*r) for r in self.db.execute(
+            "SELECT * FROM rows WHERE checkpoint_id = ? ORDER BY offset", (checkpoint_id,))]
+
+    def isbn_holder(self, checkpoint_id: int, isbn: str, source: str) -> str | None:
+        found = self.db.execute(
+            "SELECT source FROM rows WHERE checkpoint_id = ? AND isbn = ? AND source != ? LIMIT 1",
+            (checkpoint_id, isbn, source)).fetchone()
+        return found[0] if found else None
+
+    def record_rows(self, rows: Sequence[RowRecord], problems: dict[str, Sequence[Problem]]) -> None:
+        """Commit freshly appended rows (one transaction for the whole group)."""
+        statements: list[tuple[str, Sequence[object]]] = []
+        for r in rows:
+            statements.append(("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                               (r.checkpoint_id, r.offset, r.length, r.source, r.sha256, r.stat,
+                                r.checked_ns, r.isbn, r.title, r.appended_ns)))
+            statements.append(("DELETE FROM rejections WHERE source = ?", (r.source,)))
+        statements.extend(self._problem_statements(problems))
+        self._tx(statements)
+
+    def forget_row(self, row: RowRecord) -> None:
+        self._tx([("DELETE FROM rows WHERE checkpoint_id = ? AND offset = ?", (row.checkpoint_id, row.offset))])
+
+    def replace_row(self, old: RowRecord, new: RowRecord, problems: Sequence[Problem], pending: str) -> None:
+        """Commit a row rewritten in the middle of its file: later rows shift by the change in length."""
+        delta = new.length - old.length
+        self._tx([
+            ("DELETE FROM rows WHERE checkpoint_id = ? AND offset = ?", (old.checkpoint_id, old.offset)),
+            # Shift in two steps so that no intermediate offset collides with the primary key.
+            ("UPDATE rows SET offset = -(offset + ?) WHERE checkpoint_id = ? AND offset > ?",
+             (delta, old.checkpoint_id, old.offset)),
+            ("UPDATE rows SET offset = -offset WHERE checkpoint_id = ? AND offset < 0", (old.checkpoint_id,)),
+            ("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             (new.checkpoint_id, new.offset, new.length, new.source, new.sha256, new.stat, new.checked_ns,
+              new.isbn, new.title, new.appended_ns)),
+            ("UPDATE checkpoints SET pending_rewrite = ? WHERE id = ?", (pending, old.checkpoint_id)),
+            ("DELETE FROM rejections WHERE source = ?", (new.source,)),
+            *self._problem_statements({new.source: problems}),
+        ])
+
+    def touch_row(self, row: RowRecord, sha256: str, stat: str, checked_ns: int) -> None:
+        """The row stands for new content whose row bytes are the same (or that is ignored by policy)."""
+        self._tx([("UPDATE rows SET sha256 = ?, stat = ?, checked_ns = ? WHERE checkpoint_id = ? AND offset = ?",
+                   (sha256, stat, checked_ns, row.checkpoint_id, row.offset)),
+                  ("DELETE FROM rejections WHERE source = ?", (row.source,))])
+
+    @staticmethod
+    def _problem_statements(problems: dict[str, Sequence[Problem]]) -> list[tuple[str, Sequence[object]]]:
+        return [("INSERT OR REPLACE INTO problems VALUES (?, ?)",
+                 (source, json.dumps([[p.severity, p.column, p.message] for p in found])))
+                for source, found in problems.items()]
+
+    def problems(self, source: str) -> list[Problem]:
+        found = self.db.execute("SELECT problems FROM problems WHERE source = ?", (source,)).fetchone()
+        return [Problem(*p) for p in json.loads(found[0])] if found else []
+
+    # ---------------------------------------------------------------- rejections
+
+    def rejection(self, source: str) -> Rejection | None:
+        found = self.db.execute("SELECT * FROM rejections WHERE source = ?", (source,)).fetchone()
+        return Rejection(*found) if found else None
+
+    def record_rejection(self, rejection: Rejection) -> None:
+        self._tx([("INSERT OR REPLACE INTO rejections VALUES (?, ?, ?, ?, ?)",
+                   (rejection.source, rejection.sha256, rejection.stat, rejection.checked_ns, rejection.reason))])
+
+    def clear_rejection(self, source: str) -> None:
+        self._tx([("DELETE FROM rejections WHERE source = ?", (source,))])
+
+    def rejections(self) -> list[Rejection]:
+        return [Rejection(*r) for r in self.db.execute("SELECT * FROM rejections ORDER BY source")]

@@ -1,0 +1,31 @@
+"""Logging through loguru: readable on a terminal, JSON lines for journald, stdlib (watchdog) routed in."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from loguru import logger
+
+TEXT_FORMAT = "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> <level>{level: <7}</level> {message}"
+
+
+class InterceptHandler(logging.Handler):
+    """Sends records of stdlib loggers (watchdog's among them) to loguru."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            level: str | int = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        logger.opt(depth=6, exception=record.exc_info).log(level, f"{record.name}: {record.getMessage()}")
+
+
+def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+    logger.remove()
+    # diagnose=False: variable values in tracebacks can leak book content and paths into shared logs.
+    if fmt == "json":
+        logger.add(sys.stderr, level=level, serialize=True, backtrace=False, diagnose=False)
+    else:
+        logger.add(sys.stderr, level=level, format=TEXT_FORMAT, backtrace=False, diagnose=False)
+    logging.basicConfig(handlers=[InterceptHandler()], level=logging.INFO, force=True)

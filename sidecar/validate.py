@@ -1,0 +1,85 @@
+"""Checks of a finished row against what LSI accepts. Pure: problems are reported, never raised."""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+from .codes import AcsCodes
+from .columns import COLUMNS, Row
+from .convert import MARKETS, Problem
+
+# Lightning Source rejects a whole ACS file when any of these is blank for any title.
+REQUIRED = (
+    "Lightning Source Account #", "Metadata Contact Dictionary", "ISBN or SKU", "Rendition /Booktype",
+    "Title", "Publisher", "Imprint", "Cover/Jacket Submission Method", "Text Block SubmissionMethod",
+    "Contributor One", "Contributor One Role", "Returnable", "BISAC Category",
+)
+MAX_CHARS = {"Title": 255, "Series Name": 255, "Annotation / Summary": 4000, "Keywords": 255,
+             "Table of Contents": 2000, "Contributor One BIO": 2000}
+MAX_BYTES = {"Short Description": 350}
+
+
+def isbn13_check_digit(first12: str) -> str:
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
+    return str((10 - total % 10) % 10)
+
+
+def validate_row(row: Row, codes: AcsCodes | None = None) -> list[Problem]:
+    cells: Mapping[str, str] = dict(zip(COLUMNS, row))
+    problems: list[Problem] = []
+
+    def error(column: str, message: str) -> None:
+        problems.append(Problem("error", column, message))
+
+    for column in REQUIRED:
+        if not cells[column]:
+            error(column, "blank, and LSI rejects the whole file when it is")
+
+    isbn = cells["ISBN or SKU"]
+    if len(isbn) == 13 and isbn.isdigit():
+        if not isbn.startswith(("978", "979")):
+            error("ISBN or SKU", f"ISBN {isbn} does not start with 978 or 979")
+        elif isbn[12] != isbn13_check_digit(isbn[:12]):
+            error("ISBN or SKU", f"ISBN {isbn} has a wrong check digit (expected {isbn13_check_digit(isbn[:12])})")
+
+    for _, price_col, discount_col, _ in MARKETS:
+        if bool(cells[price_col]) != bool(cells[discount_col]):
+            missing = discount_col if cells[price_col] else price_col
+            error(missing, f"blank while {price_col if cells[price_col] else discount_col} is set")
+
+    for column, limit in MAX_CHARS.items():
+        if len(cells[column]) > limit:
+            error(column, f"{len(cells[column])} characters, LSI allows {limit}")
+    for column, limit in MAX_BYTES.items():
+        if len(cells[column].encode()) > limit:
+            error(column, f"{len(cells[column].encode())} bytes, LSI allows {limit}")
+
+    if codes is not None:
+        problems.extend(_check_codes(cells, codes))
+    return problems
+
+
+def _check_codes(cells: Mapping[str, str], codes: AcsCodes) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def check(column: str, value: str, table: Mapping[str, str] | frozenset[str], what: str) -> None:
+        if value and value not in table:
+            problems.append(Problem("error", column, f"'{value}' is not {what} in LSI's code tables"))
+
+    booktype, pages = cells["Rendition /Booktype"], cells["Pages"]
+    check("Rendition /Booktype", booktype, codes.book_types, "a book type")
+    if booktype in codes.book_types and pages.isdigit():
+        low, high = codes.book_types[booktype]
+        if not low <= int(pages) <= high:
+            problems.append(Problem("error", "Pages", f"{pages} pages is outside {low}-{high} for '{booktype}'"))
+    for column in ("BISAC Category", "BISAC Category 2", "BISAC Category 3"):
+        check(column, cells[column], codes.bisac_names, "a BISAC subject")
+    for column in ("Thema Subject 1", "Thema Subject 2", "Thema Subject 3"):
+        check(column, cells[column], codes.thema, "a Thema subject")
+    check("Language Code", cells["Language Code"].upper(), codes.languages, "a language code")
+    check("Audience", cells["Audience"], codes.audiences, "an audience code")
+    for column in ("Contributor One Role", "Contributor Two Role", "Contributor Three Role"):
+        check(column, cells[column], codes.roles, "a contributor role")
+    check("Contributor One Location Type Code", cells["Contributor One Location Type Code"],
+          codes.location_types, "a location type code")
+    return problems

@@ -1,0 +1,120 @@
+"""Shared test tools: writing books, running the CLI, and the invariant every scenario must keep."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from sidecar.columns import COLUMNS, Dialect, encode_header
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def isbn13(n: int) -> str:
+    """A valid ISBN-13 (978 prefix, correct check digit) for book number n."""
+    first12 = f"9781{n:08d}"
+    total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
+    return first12 + str((10 - total % 10) % 10)
+
+
+def book(n: int, **fields: Any) -> dict[str, Any]:
+    data = {
+        "title": f"Book {n}",
+        "author": f"Author {n}",
+        "publisher": "Test Press",
+        "imprint": "Test Imprint",
+        "publication_date": "2026-01-06",
+        "language": "English",
+        "keywords": "one; two; three",
+        "isbn13": isbn13(n),
+        "page_count": 100 + n,
+    }
+    data.update(fields)
+    return data
+
+
+def write_book(folder: Path, name: str, data: Any) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=4), encoding="utf-8")
+    return path
+
+
+def write_config(path: Path, watch: Path, **extra: Any) -> Path:
+    import yaml
+
+    settings = {"watch": [str(watch)], "checkpoint_dir": str(path.parent / "data")}
+    for key, value in extra.items():
+        if isinstance(value, dict):
+            settings.setdefault(key, {}).update(value)
+        else:
+            settings[key] = value
+    path.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    return path
+
+
+def checkpoints(folder: Path) -> list[Path]:
+    return sorted(folder.glob("cumulative_checkpoint_*.csv"))
+
+
+def read_rows(path: Path) -> list[list[str]]:
+    """Every record after the header, parsed by Python's csv module (raises on a malformed file)."""
+    text = path.read_bytes().decode("utf-8-sig")
+    records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+    assert records[0] == list(COLUMNS)
+    return records[1:]
+
+
+def cell(row: list[str], column: str) -> str:
+    return row[COLUMNS.index(column)]
+
+
+def run_child(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
+              timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    import os
+
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "sidecar", *args], capture_output=True, text=True,
+                          env=full_env, cwd=cwd, timeout=timeout)
+
+
+def check_invariants(folder: Path, checkpoint_dir: Path, ignore_suffixes: tuple[str, ...] = ()) -> list[list[str]]:
+    """Each eligible source is in the one checkpoint exactly once with its current content; the CSV is
+    whole (parses, 119 cells a record, no torn tail, no duplicate ISBN) and agrees with the ledger."""
+    [checkpoint] = checkpoints(checkpoint_dir)
+    data = checkpoint.read_bytes()
+    assert data.endswith(b"\r\n"), "torn tail"
+    rows = read_rows(checkpoint)
+    assert all(len(r) == len(COLUMNS) for r in rows)
+    isbns = [cell(r, "ISBN or SKU") for r in rows]
+    assert len(isbns) == len(set(isbns)), "duplicate ISBN"
+
+    db = sqlite3.connect(checkpoint_dir / "state" / "ledger.sqlite3")
+    (checkpoint_id,) = db.execute("SELECT id FROM checkpoints WHERE path = ?", (str(checkpoint),)).fetchone()
+    ledger = db.execute("SELECT offset, length, source, sha256, isbn FROM rows WHERE checkpoint_id = ? "
+                        "ORDER BY offset", (checkpoint_id,)).fetchall()
+    db.close()
+    header = encode_header(Dialect())
+    assert data.startswith(header)
+    position = len(header)
+    for offset, length, source, sha, isbn in ledger:
+        assert offset == position, "ledger rows are not contiguous"
+        assert cell(next(csv.reader(io.StringIO(data[offset:offset + length].decode(), newline=""))),
+                    "ISBN or SKU") == isbn
+        position += length
+    assert position == len(data), "bytes after the last recorded row"
+
+    sources = sorted(p for p in folder.glob("*.json") if not p.name.endswith(ignore_suffixes))
+    recorded = {source: sha for _, _, source, sha, _ in ledger}
+    assert sorted(recorded) == [str(p) for p in sources], "a source is missing or doubled"
+    for path in sources:
+        assert recorded[str(path)] == hashlib.sha256(path.read_bytes()).hexdigest(), f"{path} has stale content"
+    assert len(ledger) == len(rows) == len(sources)
+    return rows

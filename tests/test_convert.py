@@ -1,0 +1,283 @@
+import json
+from decimal import Decimal
+
+import pytest
+
+from sidecar.codes import load_acs_codes
+from sidecar.columns import COLUMNS
+from sidecar.config import BUILTIN_DEFAULTS, build_profile
+from sidecar.convert import Problem, Profile, convert_book
+from sidecar.errors import BookError
+
+BASE = {"title": "A Book", "isbn13": "9781608883936", "author": "Ann Author", "page_count": 200}
+PROFILE = Profile(defaults=dict(BUILTIN_DEFAULTS), exchange_rates={"UK": Decimal("0.78")})
+
+
+def cells(book, profile=PROFILE):
+    conversion = convert_book(book, profile)
+    assert len(conversion.row) == len(COLUMNS)
+    return dict(zip(COLUMNS, conversion.row))
+
+
+@pytest.mark.parametrize(("fields", "column", "expected"), [
+    # ISBN: digits only, from any of the pipeline's three keys
+    ({"isbn13": "978-1-60888-393-6"}, "ISBN or SKU", "9781608883936"),
+    ({"isbn13": "", "isbn_13": "978 1 60888 393 6"}, "ISBN or SKU", "9781608883936"),
+    ({"isbn13": None, "isbn": "978-1-60888-393-6"}, "ISBN or SKU", "9781608883936"),
+    ({"isbn13": 9781608883936}, "ISBN or SKU", "9781608883936"),
+    # prices: 2 decimals, no currency sign; US price carried to the USD markets, converted for others
+    ({"list_price_usd": "$24.99"}, "US Suggested List Price", "24.99"),
+    ({"list_price_usd": 24.5}, "US Suggested List Price", "24.50"),
+    ({"list_price_usd": "USD 19.999"}, "US Suggested List Price", "20.00"),
+    ({"list_price_usd": None}, "US Suggested List Price", ""),
+    ({"list_price_usd": "free"}, "US Suggested List Price", ""),
+    ({"list_price_usd": 0}, "US Suggested List Price", ""),
+    ({"list_price_usd": 20}, "GC Suggested List Price (mode 2)", "20.00"),
+    ({"list_price_usd": 20}, "USJP2 Suggested List Price(mode 2)", "20.00"),
+    ({"list_price_usd": 20}, "UK Suggested List Price", "15.60"),
+    ({"list_price_usd": 20, "uk_suggested_list_price": "£14.99"}, "UK Suggested List Price", "14.99"),
+    ({"list_price_usd": 20}, "EU Suggested List Price (mode 2)", ""),  # no EU rate in this profile
+    ({"list_price_usd": 20}, "US-Ingram-Only* Suggested List Price (mode 2)", ""),
+    # discounts: plain numbers
+    ({"us_wholesale_discount": "40%"}, "US Wholesale Discount", "40"),
+    ({"us_wholesale_discount": "55.5 %"}, "US Wholesale Discount", "55.5"),
+    ({"us_wholesale_discount": "140"}, "US Wholesale Discount", ""),
+    # keywords: string or list, joined with "; ", duplicates dropped
+    ({"keywords": ["AI", "Ethics", "ai", " Policy "]}, "Keywords", "AI; Ethics; Policy"),
+    ({"keywords": "AI, Ethics;Policy | Law"}, "Keywords", "AI; Ethics; Policy; Law"),
+    ({"keywords": ""}, "Keywords", ""),
+    # numbers that may arrive as int or string
+    ({"series_number": 3}, "# in Series", "3"),
+    ({"series_number": "3"}, "# in Series", "3"),
+    ({"series_number": "3.0"}, "# in Series", "3"),
+    ({"series_number": "three"}, "# in Series", ""),
+    ({"series_number": True}, "# in Series", ""),
+    ({"page_count": "222"}, "Pages", "222"),
+    ({"page_count": 0}, "Pages", ""),
+    ({"illustration_count": '```json {"illustration_count": "30"'}, "# Illustrations", "0"),
+    ({"illustration_count": 12}, "# Illustrations", "12"),
+    # dates: ISO by default
+    ({"publication_date": "2025-09-16"}, "Pub Date", "2025-09-16"),
+    ({"publication_date": "9/16/2025"}, "Pub Date", "2025-09-16"),
+    ({"publication_date": "2025-09-16T10:00:00"}, "Pub Date", "2025-09-16"),
+    ({"publication_date": "Seo 2025"}, "Pub Date", ""),
+    # contributors: role words to LSI codes; no role without a name
+    ({"contributor_one_role": "Editor"}, "Contributor One Role", "E"),
+    ({"contributor_one_role": "Translator"}, "Contributor One Role", "T"),
+    ({"contributor_one_role": "JA"}, "Contributor One Role", "JA"),
+    ({}, "Contributor One Role", "A"),
+    ({"contributor_one": "Zed Writer"}, "Contributor One", "Zed Writer"),
+    ({"author": ""}, "Contributor One Role", ""),
+    ({"contributor_two": "", "contributor_two_role": "Editor"}, "Contributor Two Role", ""),
+    ({"contributor_two": "Bo Ed", "contributor_two_role": "editor"}, "Contributor Two Role", "E"),
+    ({"contributor_two": "Bo Ed", "contributor_two_role": "Wizard"}, "Contributor Two Role", ""),
+    ({"contributor_one_location_type_code": 4}, "Contributor One Location Type Code", "04"),
+    # language names to ISO 639-2
+    ({"language": "English"}, "Language Code", "eng"),
+    ({"language": "Korean"}, "Language Code", "kor"),
+    ({"language": "ko"}, "Language Code", "kor"),
+    ({"audience": "General Adult"}, "Audience", "01"),
+    ({"audience": "Young Adult"}, "Audience", "03"),
+    # text: placeholders and formulas never reach a cell as such
+    ({"contributor_one_bio": "About {title} and more"}, "Contributor One BIO", ""),
+    ({"title": "=HYPERLINK(\"http://x\")"}, "Title", "'=HYPERLINK(\"http://x\")"),
+    ({"title": "@risk"}, "Title", "'@risk"),
+    ({"title": "-5 Ways"}, "Title", "'-5 Ways"),
+    ({"min_age": "-5"}, "Min Age", ""),
+    ({"title": "Commas, \"quotes\"\nand newlines"}, "Title", "Commas, \"quotes\"\nand newlines"),
+    ({"title": "Nul\x00byte"}, "Title", "Nulbyte"),
+    ({"table_of_contents": "One\r\nTwo\nThree"}, "Table of Contents", "One\nTwo\nThree"),
+    # ages
+    ({"min_age": "18", "max_age": "Adult"}, "Max Age", ""),
+    ({"min_age": "18", "max_age": "Adult"}, "Min Age", "18"),
+    # BISAC names from the book; codes need the ACS tables
+    ({"bisac_categories": "FICTION / Literary; NATURE / Ecology"}, "BISAC Category 2", "NATURE / Ecology"),
+    ({"bisac_codes": "FIC019000"}, "BISAC Category", ""),
+    ({"thema": ["fba", "RNC"]}, "Thema Subject 2", "RNC"),
+    # always blank whatever the book says
+    ({"reserved1": "x"}, "Reserved 1", ""),
+    ({"lsi_flexfield1": "x"}, "LSI FlexField1 (please consult LSI before using)", ""),
+])
+def test_a_book_field_becomes_the_exact_cell(fields, column, expected):
+    assert cells({**BASE, **fields})[column] == expected
+
+
+def test_pub_date_in_the_publisher_s_m_d_yy_format_when_configured():
+    profile = Profile(defaults=dict(BUILTIN_DEFAULTS), pub_date_format="m/d/yy")
+    assert cells({**BASE, "publication_date": "2025-09-02"}, profile)["Pub Date"] == "9/2/25"
+
+
+def test_a_short_description_is_cut_at_a_sentence_within_350_bytes():
+    sentence = "Fjord light é falls on the quiet water. "  # the é makes bytes differ from characters
+    text = sentence * 12
+    short = cells({**BASE, "storefront_description_en": text})["Short Description"]
+    assert len(short.encode()) <= 350
+    assert short == (sentence * 8).strip()
+
+
+def test_a_short_description_without_sentences_is_cut_at_a_word():
+    text = "word " * 100
+    short = cells({**BASE, "summary_short": text})["Short Description"]
+    assert short == ("word " * 69).strip() + "..."
+    assert len(short.encode()) <= 350
+
+
+def test_an_annotation_is_html_paragraphs_of_at_most_4000_characters():
+    text = "\n\n".join(["Tom & Jerry <meet> again. " * 30] * 10)
+    annotation = cells({**BASE, "summary_long": text})["Annotation / Summary"]
+    assert annotation.startswith("<p>Tom &amp; Jerry &lt;meet&gt; again.")
+    assert len(annotation) <= 4000
+    assert annotation.endswith("...</p>")
+    assert annotation.count("<p>") == annotation.count("</p>")
+
+
+def test_an_html_annotation_summary_is_kept_as_written():
+    html = "<p><b><i>Bold.</i></b></p>\n\n<p>Second.</p>"
+    assert cells({**BASE, "annotation_summary": html})["Annotation / Summary"] == html
+
+
+def test_problems_say_what_was_left_out_and_why():
+    conversion = convert_book({**BASE, "contributor_one_role": "Wizard", "page_count": None}, PROFILE)
+    assert Problem("warning", "Contributor One Role",
+                   "the book gives 'Wizard': not a contributor role LSI knows; left out") in conversion.problems
+    assert Problem("error", "Pages", "no page count yet ('page_count' is set by the pipeline's prepress "
+                                     "stage)") in conversion.problems
+
+
+def test_a_formula_cell_is_reported():
+    conversion = convert_book({**BASE, "title": "=1+1"}, PROFILE)
+    assert Problem("warning", "Title", "value starts with '=', which a spreadsheet would run as a formula; "
+                                       "prefixed with an apostrophe") in conversion.problems
+
+
+def test_formula_neutralising_can_be_turned_off():
+    profile = Profile(defaults=dict(BUILTIN_DEFAULTS), neutralise_formulas=False)
+    assert cells({**BASE, "title": "=1+1"}, profile)["Title"] == "=1+1"
+
+
+@pytest.mark.parametrize(("book", "message"), [
+    ({"author": "x"}, "it has neither a 'title' nor an ISBN ('isbn13', 'isbn_13' or 'isbn')"),
+    ({"title": "", "isbn13": ""}, "it has neither a 'title' nor an ISBN ('isbn13', 'isbn_13' or 'isbn')"),
+    ({"title": 42, "isbn13": "9781608883936"}, "'title' is a number, expected text"),
+    ({"title": ["a"], "isbn13": "9781608883936"}, "'title' is a list, expected text"),
+])
+def test_a_book_that_cannot_be_a_row_is_refused_with_a_reason(book, message):
+    with pytest.raises(BookError) as raised:
+        convert_book(book, PROFILE)
+    assert str(raised.value) == message
+
+
+def test_an_isbn_alone_is_enough_for_a_row():
+    assert cells({"isbn13": "9781608883936"})["Title"] == ""
+
+
+def test_conversion_is_deterministic():
+    book = {**BASE, "keywords": ["b", "a"], "list_price_usd": 12}
+    assert convert_book(book, PROFILE) == convert_book(dict(book), PROFILE)
+
+
+# ---------------------------------------------------------------------------- the real example
+
+
+def real_profile(shared, with_codes=False):
+    configs = shared / "pipeline-configs"
+    profile = build_profile(
+        lsi_config=json.loads((configs / "default_lsi_config.json").read_text()),
+        tranche=json.loads((configs / "tranches" / "xynapse_tranche_1.json").read_text()),
+        lsi={},
+    )
+    from dataclasses import replace
+
+    return replace(profile, imprint="xynapse_traces",
+                   codes=load_acs_codes(shared / "ACS-codes-and-descriptions.csv") if with_codes else None)
+
+
+def test_the_real_book_with_the_real_configs_gives_the_expected_cells(shared):
+    book = json.loads((shared / "examples" / "AI_Governance_Freedom_vs_Constraint.json").read_text())
+    row = cells(book, real_profile(shared, with_codes=True))
+    expected = {
+        "Lightning Source Account #": "6024045",
+        "Metadata Contact Dictionary": "",  # the tranche excludes it
+        "Parent ISBN": "",
+        "ISBN or SKU": "9781608883936",
+        "Rendition /Booktype": "POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE",
+        "Title": "AI Governance: Freedom vs. Constraint",
+        "Publisher": "Nimble Books LLC",
+        "Imprint": "xynapse traces",
+        "Cover/Jacket Submission Method": "FTP",
+        "Text Block SubmissionMethod": "FTP",
+        "Contributor One": "AI Lab for Book-Lovers",
+        "Contributor One Role": "A",
+        "Pages": "222",
+        "Pub Date": "2025-08-30",
+        "Territorial Rights": "World",
+        "Edition Number": "1",
+        "Edition Description": "First Edition",
+        "Interior Path / Filename": "xynapse_traces_build/interior/AI_Governance_Freedom_vs_Constraint_interior.pdf",
+        "Cover Path / Filename": "xynapse_traces_build/covers/AI_Governance_Freedom_vs_Constraint_cover.pdf",
+        "Order Type Eligibility": "POD",
+        "Returnable": "Yes-Destroy",
+        "BISAC Category": "SELF-HELP / Journaling",
+        "BISAC Category 2": "COMPUTERS / Artificial Intelligence / General",
+        "BISAC Category 3": "POLITICAL SCIENCE / Public Policy / Science & Technology Policy",
+        "Language Code": "eng",
+        "Carton Pack Quantity": "1",
+        "Contributor One BIO": "The AI Lab for Book-Lovers is the organizational author credited for works "
+                               "created by humans using AI tools developed by Fred Zimmerman.",
+        "Contributor One Location": "Ann Arbor, Michigan, USA",
+        "Contributor One Location Type Code": "04",
+        "Keywords": book["keywords"],
+        "Audience": "01",
+        "Table of Contents": "Publisher's Note\nForeword\nGlossary of Pilsa Terms\nQuotations for Transcription\n"
+                             "Selection and Verification\nMnemonics\nBibliography",
+        "# Illustrations": "0",
+        "Series Name": "Transcriptive Meditation",
+        "# in Series": "",
+        "US Suggested List Price": "",  # nothing gives a price: blank rather than the pipeline's 19.95
+        "US Wholesale Discount": "40",
+        "UK Wholesale Discount (%)": "40",
+        "EU Wholesale Discount % (Mode 2)": "40",  # the tranche's 40 over the config's territorial 35
+        "AU Wholesale Discount % (Mode 2)": "40",
+        "CA Wholesale Discount % (Mode 2)": "40",
+        "GC Wholesale Discount % (Mode 2)": "40",
+        "UAEUSD Wholesale Discount % (Mode 2)": "40",
+        "US-Ingram-Only* Wholesale Discount % (Mode 2)": "",
+        "SIBI - EDUC - US * Wholesale Discount % (Mode 2)": "",
+    }
+    assert {column: row[column] for column in expected} == expected
+    assert row["Short Description"] == ("As artificial intelligence rapidly evolves, humanity stands at a "
+                                        "critical crossroads. How do we foster groundbreaking innovation without "
+                                        "unleashing uncontrollable risks? This essential collection dives deep "
+                                        "into the defining debate of our time, exploring the delicate balance "
+                                        "between open development and necessary regulation.")
+    assert row["Annotation / Summary"].startswith("<p>As artificial intelligence rapidly evolves,")
+    assert row["Annotation / Summary"].endswith(
+        "<p>This book is part of the Transcriptive Meditation series, exploring the intersection of technology, "
+        "society, and human potential through mindful analysis and reflection.</p>")
+
+
+def test_the_real_book_has_no_placeholder_canned_text_or_invalid_fallback(shared):
+    book = json.loads((shared / "examples" / "AI_Governance_Freedom_vs_Constraint.json").read_text())
+    row = convert_book(book, real_profile(shared)).row
+    canned = ("{", "}", "Discover the fascinating", "A respected expert", "Author and Subject Matter Expert",
+              "Professional association", "Published works in the field", "$", "%")
+    for column, value in zip(COLUMNS, row):
+        assert not any(c in value for c in canned), (column, value)
+        assert value not in ("GENERAL", "Perfect Bound", "19.95"), (column, value)
+
+
+def test_the_pipeline_s_invalid_perfect_bound_rendition_is_left_blank(shared):
+    configs = shared / "pipeline-configs"
+    profile = build_profile(json.loads((configs / "default_lsi_config.json").read_text()), None, {})
+    conversion = convert_book(BASE, profile)
+    assert dict(zip(COLUMNS, conversion.row))["Rendition /Booktype"] == ""
+    assert Problem("warning", "Rendition /Booktype",
+                   "the configuration gives 'Perfect Bound': not an LSI book type (those start with 'POD: ', "
+                   "'eBook: ' or 'Stock '); left out") in conversion.problems
+
+
+def test_bisac_codes_are_named_from_the_acs_tables(shared):
+    profile = real_profile(shared, with_codes=True)
+    row = cells({**BASE, "bisac_codes": "FIC019000; XXX000000"}, profile)
+    assert row["BISAC Category 2"] == "FICTION / Literary"
+    assert row["BISAC Category 3"] == ""
