@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 import threading
-from typing import Sequence
+from typing import Iterator, Sequence
 
 from loguru import logger
 
 from . import __version__
-from .config import load_settings
+from .config import Settings, load_settings
 from .errors import CheckpointError, ConfigError, SidecarError
 from .ingest import Ingestor
 from .logs import setup_logging
@@ -63,11 +64,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CHECKPOINT
 
 
-def run_once(settings) -> int:
+def run_once(settings: Settings) -> int:
     stop = threading.Event()
-    _stop_on_signals(stop)
     progress = _progress_bar if sys.stderr.isatty() else None
-    with Ingestor(settings) as ingestor:
+    with _stop_on_signals(stop), Ingestor(settings) as ingestor:
         summary = ingestor.catch_up(progress, stop)
     if progress:
         print(file=sys.stderr)
@@ -77,12 +77,15 @@ def run_once(settings) -> int:
     return EXIT_REJECTED if summary.counts["rejected"] else EXIT_OK
 
 
-def _stop_on_signals(stop: threading.Event) -> None:
-    def handler(signum: int, frame: object) -> None:
-        stop.set()
-
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, handler)
+@contextlib.contextmanager
+def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGTERM and SIGINT finish the book in hand and stop; the previous handlers come back after."""
+    previous = {sig: signal.signal(sig, lambda signum, frame: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _progress_bar(done: int, total: int) -> None:

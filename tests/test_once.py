@@ -1,0 +1,244 @@
+"""sidecar --once end to end, in process: appends, rewrites, restarts, repairs and the lock."""
+
+import hashlib
+import os
+import shutil
+import sqlite3
+from datetime import datetime
+
+import pytest
+
+from sidecar import cli
+from sidecar.checkpoint import DirLock, create_with_header, new_checkpoint_name
+from sidecar.columns import Dialect, encode_header
+from sidecar.errors import CheckpointError
+
+from helpers import ROOT, book, cell, check_invariants, checkpoints, read_rows, write_book
+
+
+@pytest.fixture
+def run(tmp_path):
+    folder, data = tmp_path / "processed_json", tmp_path / "data"
+    folder.mkdir()
+
+    def run(*extra: str) -> int:
+        return cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data), *extra])
+
+    run.folder, run.data = folder, data
+    return run
+
+
+def titles(data):
+    return [cell(r, "Title") for r in read_rows(checkpoints(data)[0])]
+
+
+def test_the_bundled_example_runs_as_the_readme_says(tmp_path, capsys):
+    code = cli.main(["--once", "--config", str(ROOT / "config.yaml"), "--checkpoint-dir", str(tmp_path / "d")])
+    assert code == cli.EXIT_OK
+    [checkpoint] = checkpoints(tmp_path / "d")
+    assert checkpoint.name.startswith("cumulative_checkpoint_") and checkpoint.name.endswith("_harbor_light.csv")
+    assert sorted(titles(tmp_path / "d")) == ["Notes on Quiet Machines", "The Cartographer's Daughter",
+                                             "Tidewater Almanac"]
+    out, err = capsys.readouterr()
+    assert out == f"sidecar: 3 appended, 0 replaced, 0 unchanged, 0 rejected; checkpoint: {checkpoint}\n"
+    assert "WARNING" not in err
+
+
+def test_a_second_run_changes_nothing(run, capsys):
+    for n in range(3):
+        write_book(run.folder, f"b{n}.json", book(n))
+    assert run() == 0
+    [checkpoint] = checkpoints(run.data)
+    before = checkpoint.read_bytes()
+    capsys.readouterr()
+    assert run() == 0
+    assert checkpoint.read_bytes() == before
+    assert capsys.readouterr().out.startswith("sidecar: 0 appended, 0 replaced, 3 unchanged, 0 rejected")
+    check_invariants(run.folder, run.data)
+
+
+def test_source_files_are_never_changed(run):
+    paths = [write_book(run.folder, f"b{n}.json", book(n)) for n in range(3)]
+    before = {p: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in paths}
+    assert run() == 0
+    assert {p: (hashlib.sha256(p.read_bytes()).hexdigest(), p.stat().st_mtime_ns) for p in paths} == before
+    assert sorted(run.folder.iterdir()) == sorted(paths)
+
+
+def test_a_rewritten_newest_book_replaces_its_row(run, capsys):
+    write_book(run.folder, "a.json", book(1))
+    write_book(run.folder, "b.json", book(2))
+    assert run() == 0
+    for version in ("v2", "v3", "v4"):
+        write_book(run.folder, "b.json", book(2, title=f"Book 2 {version}", page_count=222))
+        assert run() == 0
+    assert titles(run.data) == ["Book 1", "Book 2 v4"]
+    assert "sidecar: 0 appended, 1 replaced, 1 unchanged, 0 rejected" in capsys.readouterr().out
+    check_invariants(run.folder, run.data)
+
+
+def test_a_rewritten_older_book_replaces_its_row_in_place(run):
+    for n in range(4):
+        write_book(run.folder, f"b{n}.json", book(n))
+    assert run() == 0
+    write_book(run.folder, "b1.json", book(1, title="Book 1 with a much longer title than before"))
+    assert run() == 0
+    assert titles(run.data) == ["Book 0", "Book 1 with a much longer title than before", "Book 2", "Book 3"]
+    check_invariants(run.folder, run.data)
+    assert not [p for p in run.data.iterdir() if p.name.startswith(".cumulative")], "a rewrite copy was left"
+
+
+def test_a_rewrite_that_changes_no_cell_leaves_the_file_alone(run):
+    write_book(run.folder, "a.json", book(1))
+    assert run() == 0
+    [checkpoint] = checkpoints(run.data)
+    before = checkpoint.read_bytes()
+    write_book(run.folder, "a.json", book(1, responses={"model": ["more raw output"]}))
+    assert run() == 0
+    assert checkpoint.read_bytes() == before
+    check_invariants(run.folder, run.data)
+
+
+@pytest.mark.parametrize(("policy", "expected"), [
+    ("append", ["Book 1", "Book 1 v2"]),
+    ("ignore", ["Book 1"]),
+])
+def test_the_rewrite_policy_is_the_publisher_s_choice(run, tmp_path, policy, expected):
+    config = tmp_path / "c.yaml"
+    config.write_text(f"books: {{on_rewrite: {policy}}}\n")
+    write_book(run.folder, "a.json", book(1))
+    assert run("--config", str(config)) == 0
+    write_book(run.folder, "a.json", book(1, title="Book 1 v2"))
+    assert run("--config", str(config)) == 0
+    assert run("--config", str(config)) == 0
+    assert titles(run.data) == expected
+
+
+def test_a_restart_goes_on_appending_to_the_same_checkpoint(run):
+    write_book(run.folder, "a.json", book(1))
+    assert run() == 0
+    write_book(run.folder, "b.json", book(2))
+    assert run() == 0
+    assert len(checkpoints(run.data)) == 1
+    assert titles(run.data) == ["Book 1", "Book 2"]
+
+
+def test_rows_ready_together_share_one_fsync(run, tmp_path, monkeypatch):
+    config = tmp_path / "c.yaml"
+    config.write_text("checkpoint: {rows_per_sync: 2}\n")
+    for n in range(5):
+        write_book(run.folder, f"b{n}.json", book(n))
+    real, calls = os.fdatasync, []
+    monkeypatch.setattr("sidecar.checkpoint.os.fdatasync", lambda fd: (calls.append(fd), real(fd)))
+    assert run("--config", str(config)) == 0
+    assert len(calls) == 3
+    check_invariants(run.folder, run.data)
+
+
+def test_a_torn_tail_is_cut_at_start_up(run, capsys):
+    write_book(run.folder, "a.json", book(1))
+    assert run() == 0
+    [checkpoint] = checkpoints(run.data)
+    good = checkpoint.read_bytes()
+    with open(checkpoint, "ab") as f:
+        f.write(b"6024045,,,97816088\x00\x00\x00")
+    assert run() == 0
+    assert checkpoint.read_bytes() == good
+    assert f"cut 21 bytes after the last recorded row of {checkpoint}" in capsys.readouterr().err
+
+
+def test_a_row_written_but_not_recorded_is_replaced_by_one_recorded_row(run):
+    write_book(run.folder, "a.json", book(1))
+    assert run() == 0
+    [checkpoint] = checkpoints(run.data)
+    write_book(run.folder, "b.json", book(2))
+    rows_before = checkpoint.read_bytes()
+    assert run() == 0
+    b_row = checkpoint.read_bytes()[len(rows_before):]
+    # Undo only the ledger's record of b's row: the state a kill between fsync and commit leaves.
+    db = sqlite3.connect(run.data / "state" / "ledger.sqlite3")
+    db.execute("DELETE FROM rows WHERE source LIKE '%b.json'")
+    db.commit()
+    db.close()
+    assert checkpoint.read_bytes().endswith(b_row)
+    assert run() == 0
+    assert checkpoint.read_bytes() == rows_before + b_row
+    check_invariants(run.folder, run.data)
+
+
+def test_a_checkpoint_removed_by_hand_is_started_anew_with_every_book(run, capsys):
+    for n in range(2):
+        write_book(run.folder, f"b{n}.json", book(n))
+    assert run() == 0
+    [checkpoint] = checkpoints(run.data)
+    checkpoint.unlink()
+    assert run() == 0
+    assert "was removed; its books will be written to a new checkpoint" in capsys.readouterr().err
+    assert len(read_rows(checkpoints(run.data)[0])) == 2
+
+
+def test_a_checkpoint_shortened_by_hand_stops_the_run_with_advice(run, capsys):
+    write_book(run.folder, "a.json", book(1))
+    assert run() == 0
+    [checkpoint] = checkpoints(run.data)
+    data = checkpoint.read_bytes()
+    checkpoint.write_bytes(data[:-10])
+    capsys.readouterr()
+    assert run() == cli.EXIT_CHECKPOINT
+    assert capsys.readouterr().err == (
+        f"sidecar: {checkpoint} is {len(data) - 10} bytes but its ledger records {len(data)}: it was changed "
+        "outside the sidecar; move it aside to start a new checkpoint\n")
+
+
+def test_a_second_instance_is_refused_and_told_who_holds_the_lock(run, capsys):
+    run.data.mkdir()
+    lock = DirLock(run.data)
+    try:
+        assert run() == cli.EXIT_CHECKPOINT
+    finally:
+        lock.release()
+    err = capsys.readouterr().err
+    assert err.startswith(f"sidecar: {run.data} is in use by another sidecar ({{\"pid\": {os.getpid()}, ")
+    assert err.endswith("; stop it first, or give this one another --checkpoint-dir/--state-dir\n")
+
+
+def test_a_new_checkpoint_never_truncates_one_from_the_same_minute(tmp_path):
+    now = datetime(2026, 11, 26, 9, 30)
+    first = new_checkpoint_name(tmp_path, "imp", now)
+    assert first.name == "cumulative_checkpoint_20261126_0930_imp.csv"
+    create_with_header(first, encode_header(Dialect()))
+    first.write_bytes(first.read_bytes() + b"a row\r\n")
+    second = new_checkpoint_name(tmp_path, "imp", now)
+    assert second.name == "cumulative_checkpoint_20261126_0930_imp-2.csv"
+    with pytest.raises(CheckpointError):
+        create_with_header(first, encode_header(Dialect()))
+    assert first.read_bytes().endswith(b"a row\r\n")
+    assert [p.name for p in tmp_path.iterdir()] == [first.name]
+
+
+def test_the_imprint_comes_from_the_pipeline_s_folder_name(tmp_path):
+    folder = tmp_path / "output" / "xynapse_traces_build" / "processed_json"
+    write_book(folder, "a.json", book(1))
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(tmp_path / "d")]) == 0
+    assert checkpoints(tmp_path / "d")[0].name.endswith("_xynapse_traces.csv")
+
+
+def test_a_changed_csv_dialect_is_refused_rather_than_mixed(run, tmp_path, capsys):
+    write_book(run.folder, "a.json", book(1))
+    assert run() == 0
+    config = tmp_path / "c.yaml"
+    config.write_text("checkpoint: {line_terminator: lf}\n")
+    capsys.readouterr()
+    assert run("--config", str(config)) == cli.EXIT_CHECKPOINT
+    assert "does not start with the header this configuration writes" in capsys.readouterr().err
+
+
+def test_two_folders_of_two_imprints_get_a_checkpoint_each(tmp_path):
+    a = tmp_path / "output" / "alpha_build" / "processed_json"
+    b = tmp_path / "output" / "beta_build" / "processed_json"
+    write_book(a, "a.json", book(1))
+    write_book(b, "b.json", book(2))
+    assert cli.main(["--once", "--watch", str(a), "--watch", str(b), "--checkpoint-dir", str(tmp_path / "d")]) == 0
+    names = [p.name for p in checkpoints(tmp_path / "d")]
+    assert len(names) == 2 and names[0].endswith("_alpha.csv") and names[1].endswith("_beta.csv")
+    shutil.rmtree(a.parent.parent)
