@@ -85,36 +85,45 @@ def run_child(args: list[str], env: dict[str, str] | None = None, cwd: Path | No
                           env=full_env, cwd=cwd, timeout=timeout)
 
 
-def check_invariants(folder: Path, checkpoint_dir: Path, ignore_suffixes: tuple[str, ...] = ()) -> list[list[str]]:
-    """Each eligible source is in the one checkpoint exactly once with its current content; the CSV is
-    whole (parses, 119 cells a record, no torn tail, no duplicate ISBN) and agrees with the ledger."""
+def check_invariants(folder: Path, checkpoint_dir: Path, complete: bool = True) -> list[list[str]]:
+    """The invariant every scenario keeps. Always: the one checkpoint's recorded rows parse with Python's
+    csv module, have 119 cells each, no duplicate ISBN or source, and agree with the ledger (with the
+    committed copy, while a rewrite is between its ledger commit and its rename). When complete (after a
+    clean run): no bytes past the last recorded row, and every eligible source is in it exactly once
+    with its current content."""
     [checkpoint] = checkpoints(checkpoint_dir)
-    data = checkpoint.read_bytes()
-    assert data.endswith(b"\r\n"), "torn tail"
-    rows = read_rows(checkpoint)
-    assert all(len(r) == len(COLUMNS) for r in rows)
-    isbns = [cell(r, "ISBN or SKU") for r in rows]
-    assert len(isbns) == len(set(isbns)), "duplicate ISBN"
-
     db = sqlite3.connect(checkpoint_dir / "state" / "ledger.sqlite3")
-    (checkpoint_id,) = db.execute("SELECT id FROM checkpoints WHERE path = ?", (str(checkpoint),)).fetchone()
+    checkpoint_id, pending = db.execute("SELECT id, pending_rewrite FROM checkpoints WHERE path = ?",
+                                        (str(checkpoint),)).fetchone()
     ledger = db.execute("SELECT offset, length, source, sha256, isbn FROM rows WHERE checkpoint_id = ? "
                         "ORDER BY offset", (checkpoint_id,)).fetchall()
     db.close()
+    assert not (complete and pending)
+    data = Path(pending).read_bytes() if pending and Path(pending).exists() else checkpoint.read_bytes()
+
     header = encode_header(Dialect())
     assert data.startswith(header)
     position = len(header)
     for offset, length, source, sha, isbn in ledger:
         assert offset == position, "ledger rows are not contiguous"
-        assert cell(next(csv.reader(io.StringIO(data[offset:offset + length].decode(), newline=""))),
-                    "ISBN or SKU") == isbn
+        record = data[offset:offset + length]
+        assert record.endswith(b"\r\n")
+        assert cell(next(csv.reader(io.StringIO(record.decode(), newline=""))), "ISBN or SKU") == isbn
         position += length
-    assert position == len(data), "bytes after the last recorded row"
+    rows = list(csv.reader(io.StringIO(data[:position].decode("utf-8-sig"), newline=""), strict=True))[1:]
+    assert len(rows) == len(ledger)
+    assert all(len(r) == len(COLUMNS) for r in rows)
+    isbns = [cell(r, "ISBN or SKU") for r in rows]
+    assert len(isbns) == len(set(isbns)), "duplicate ISBN"
+    sources = [source for _, _, source, _, _ in ledger]
+    assert len(sources) == len(set(sources)), "duplicate source"
+    if not complete:
+        return rows
 
-    sources = sorted(p for p in folder.glob("*.json") if not p.name.endswith(ignore_suffixes))
-    recorded = {source: sha for _, _, source, sha, _ in ledger}
-    assert sorted(recorded) == [str(p) for p in sources], "a source is missing or doubled"
-    for path in sources:
-        assert recorded[str(path)] == hashlib.sha256(path.read_bytes()).hexdigest(), f"{path} has stale content"
-    assert len(ledger) == len(rows) == len(sources)
+    assert position == len(data), "bytes after the last recorded row"
+    assert read_rows(checkpoint) == rows
+    eligible = sorted(str(p) for p in folder.glob("*.json") if not p.name.startswith("."))
+    assert sorted(sources) == eligible, "a source is missing or doubled"
+    for _, _, source, sha, _ in ledger:
+        assert sha == hashlib.sha256(Path(source).read_bytes()).hexdigest(), f"{source} has stale content"
     return rows
