@@ -111,6 +111,7 @@ class Profile:
     language_code_case: str = "lower"
     neutralise_formulas: bool = True
     codes: AcsCodes | None = None
+    normalised: dict[str, tuple[str, Problem | None]] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -135,20 +136,31 @@ class _Cells:
     def error(self, column: str, message: str) -> None:
         self.problems.append(Problem("error", column, message))
 
-    def pick(self, column: str, book_value: Any, normalise: Callable[[Any], str] | None = None) -> None:
+    def pick(self, column: str, book_value: Any, normalise: Callable[[Any], str] = lambda v: _as_text(v)) -> None:
         """Set column to the book's value if usable, else to the profile default (both normalised)."""
         self.values.pop(column, None)
-        for source, raw in (("the book", book_value), ("the configuration", self.profile.defaults.get(column))):
-            if _is_blank(raw):
-                continue
+        if not _is_blank(book_value):
             try:
-                value = normalise(raw) if normalise else _as_text(raw)
+                value = normalise(book_value)
             except ValueError as exc:
-                self.warn(column, f"{source} gives {_short(raw)}: {exc}; left out")
-                continue
-            if value:
-                self.values[column] = value
-                return
+                self.warn(column, f"the book gives {_short(book_value)}: {exc}; left out")
+            else:
+                if value:
+                    self.values[column] = value
+                    return
+        # The profile's default for a column is normalised once per profile, not once per book.
+        cache = self.profile.normalised
+        if column not in cache:
+            raw = self.profile.defaults.get(column)
+            try:
+                cache[column] = (normalise(raw) if not _is_blank(raw) else "", None)
+            except ValueError as exc:
+                cache[column] = ("", Problem("warning", column, f"the configuration gives {_short(raw)}: {exc}; left out"))
+        value, problem = cache[column]
+        if problem:
+            self.problems.append(problem)
+        if value:
+            self.values[column] = value
 
 
 def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
@@ -163,9 +175,7 @@ def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
         raise BookError("it has neither a 'title' nor an ISBN ('isbn13', 'isbn_13' or 'isbn')")
 
     c = _Cells(profile)
-    for column in COLUMNS:
-        if profile.defaults.get(column):
-            c.pick(column, None)
+    c.values.update(profile.defaults)
 
     c.values["Title"] = title
     if isbn:
@@ -194,7 +204,10 @@ def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
     c.pick("Language Code", book.get("language_code") or book.get("language"),
            lambda v: _language(v, profile.codes, profile.language_code_case))
     c.pick("Publisher Reference ID", book.get("publisher_reference_id"))
-    c.pick("Keywords", book.get("keywords"), lambda v: _keywords(v, c))
+    c.pick("Keywords", book.get("keywords"), _keywords)
+    dropped = len(_keyword_list(book.get("keywords"))) - len(_keyword_list(c.values.get("Keywords")))
+    if c.values.get("Keywords") and dropped > 0:
+        c.warn("Keywords", f"keywords cut to {KEYWORDS_MAX_CHARS} characters: {dropped} left out")
     _thema(c, book)
     c.pick("Regional Subjects", book.get("regional_subjects"))
     c.pick("Min Age", book.get("min_age"), _age)
@@ -324,9 +337,9 @@ def _file_names(c: _Cells, book: Mapping[str, Any], isbn: str, title: str) -> No
 def _finish(c: _Cells, column: str) -> str:
     """Last rules for every cell: tranche blanks and appends, no placeholders, no formulas."""
     profile = c.profile
-    if column in profile.blank:
-        return ""
     value = c.values.get(column, "")
+    if column in profile.blank or not (value or column in profile.append):
+        return ""
     extra = profile.append.get(column, "").strip()
     if value and extra:
         value = f"{value}<p>{html.escape(extra)}</p>" if column == "Annotation / Summary" else f"{value} {extra}"
@@ -523,16 +536,19 @@ def _rendition(value: Any, codes: AcsCodes | None) -> str:
     return text
 
 
-def _keywords(value: Any, c: _Cells) -> str:
-    words: list[str] = []
+def _keyword_list(value: Any) -> list[str]:
+    words: dict[str, str] = {}
     for word in _split(value, ",;|"):
-        if word.lower() not in (w.lower() for w in words):
-            words.append(word)
+        words.setdefault(word.lower(), word)
+    return list(words.values())
+
+
+def _keywords(value: Any) -> str:
+    """Keywords joined with '; ', whole keywords only, within LSI's 255 characters."""
     joined = ""
-    for n, word in enumerate(words):
+    for word in _keyword_list(value):
         candidate = f"{joined}; {word}" if joined else word
         if len(candidate) > KEYWORDS_MAX_CHARS:
-            c.warn("Keywords", f"keywords cut to {KEYWORDS_MAX_CHARS} characters: {len(words) - n} left out")
             break
         joined = candidate
     return joined

@@ -281,3 +281,11 @@ def test_bisac_codes_are_named_from_the_acs_tables(shared):
     row = cells({**BASE, "bisac_codes": "FIC019000; XXX000000"}, profile)
     assert row["BISAC Category 2"] == "FICTION / Literary"
     assert row["BISAC Category 3"] == ""
+
+
+def test_keywords_are_cut_to_whole_keywords_within_255_characters():
+    words = [f"keyword number {n:02}" for n in range(20)]  # 17 characters each
+    conversion = convert_book({**BASE, "keywords": words}, PROFILE)
+    kept = dict(zip(COLUMNS, conversion.row))["Keywords"]
+    assert kept == "; ".join(words[:13]) and len(kept) == 245
+    assert Problem("warning", "Keywords", "keywords cut to 255 characters: 7 left out") in conversion.problems
