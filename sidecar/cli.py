@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import signal
 import sys
 import threading
-from typing import Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 from loguru import logger
 
@@ -21,27 +22,44 @@ EXIT_OK = 0  # every eligible book is in the checkpoint with its current content
 EXIT_REJECTED = 1  # some books were rejected (see the log or `sidecar status`); the others are in
 EXIT_USAGE = 2  # bad flags, settings or configuration files
 EXIT_CHECKPOINT = 3  # the checkpoint, ledger or lock cannot be used (another instance, disk error...)
+EXIT_SERVICE_FAILED = 4  # the service's observer or writer thread died (systemd restarts it)
+
+
+def _settings_flags(parser: argparse.ArgumentParser, default: Any) -> None:
+    """Flags every command takes; a subcommand's copies must not overwrite values given before it."""
+    add = parser.add_argument
+    add("--config", metavar="FILE", default=default, help="settings file (default: ./config.yaml when present)")
+    add("--watch", metavar="DIR", action="append", default=default, help="folder of processed JSON (repeatable)")
+    add("--imprint", metavar="NAME", default=default, help="imprint for the checkpoint name (default: from the folder)")
+    add("--checkpoint-dir", metavar="DIR", default=default, help="where checkpoint CSVs go (default: data/)")
+    add("--state-dir", metavar="DIR", default=default, help="where the ledger goes (default: CHECKPOINT_DIR/state)")
+    add("--lsi-config", metavar="FILE", default=default, help="the pipeline's configs/default_lsi_config.json")
+    add("--tranche", metavar="FILE", default=default, help="the pipeline's configs/tranches/<name>.json")
+    add("--acs-codes", metavar="FILE", default=default, help="LSI's ACS-codes-and-descriptions.csv, for validation")
+    add("--log-level", metavar="LEVEL", default=default, help="DEBUG, INFO, WARNING, ... (default: INFO)")
+    add("--log-format", choices=("text", "json"), default=default, help="text for terminals, json for journald")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sidecar",
-        description="Keep a crash-proof LSI ACS checkpoint CSV of the books a pipeline writes.",
+        description="Keep a crash-proof LSI ACS checkpoint CSV of the books a pipeline writes. "
+                    "Without --once it runs as a service: it catches up, then watches.",
         epilog="Exit codes: 0 all books in; 1 some books rejected; 2 usage or configuration error; "
-               "3 checkpoint, ledger or lock error.",
+               "3 checkpoint, ledger or lock error; 4 the service's observer or writer died.",
     )
     parser.add_argument("--version", action="version", version=f"sidecar {__version__}")
-    parser.add_argument("--config", metavar="FILE", help="settings file (default: ./config.yaml when present)")
+    _settings_flags(parser, None)
     parser.add_argument("--once", action="store_true", help="catch up on every book present, then exit")
-    parser.add_argument("--watch", metavar="DIR", action="append", help="folder of processed JSON (repeatable)")
-    parser.add_argument("--imprint", metavar="NAME", help="imprint for the checkpoint name (default: from the folder)")
-    parser.add_argument("--checkpoint-dir", metavar="DIR", help="where checkpoint CSVs go (default: data/)")
-    parser.add_argument("--state-dir", metavar="DIR", help="where the ledger goes (default: CHECKPOINT_DIR/state)")
-    parser.add_argument("--lsi-config", metavar="FILE", help="the pipeline's configs/default_lsi_config.json")
-    parser.add_argument("--tranche", metavar="FILE", help="the pipeline's configs/tranches/<name>.json")
-    parser.add_argument("--acs-codes", metavar="FILE", help="LSI's ACS-codes-and-descriptions.csv, for validation")
-    parser.add_argument("--log-level", metavar="LEVEL", help="DEBUG, INFO, WARNING, ... (default: INFO)")
-    parser.add_argument("--log-format", choices=("text", "json"), help="text for terminals, json for journald")
+    parser.add_argument("--poll", dest="poll_seconds", metavar="SECONDS",
+                        help="poll the folders instead of inotify (NFS, SMB, bind mounts)")
+    parser.add_argument("--rescan", dest="rescan_seconds", metavar="SECONDS",
+                        help="full rescan interval of the service (default: 60)")
+    parser.add_argument("--metrics-file", metavar="FILE", help="Prometheus textfile the service keeps up to date")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    status = commands.add_parser("status", help="what is in the checkpoint, rejected or still missing (read-only)")
+    _settings_flags(status, argparse.SUPPRESS)
+    status.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -50,9 +68,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(vars(args))
         setup_logging(settings.log_level, settings.log_format)
-        if not args.once:
-            raise ConfigError("the long-running service is not available yet: use --once")
-        return run_once(settings)
+        if args.command == "status":
+            return show_status(settings, args.json)
+        if args.once:
+            return run_once(settings)
+        from .service import Service
+
+        return Service(settings).run()
     except ConfigError as exc:
         print(f"sidecar: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -75,6 +97,14 @@ def run_once(settings: Settings) -> int:
     if stop.is_set():
         logger.info("stopped by a signal before every book was seen; run again to finish")
     return EXIT_REJECTED if summary.counts["rejected"] else EXIT_OK
+
+
+def show_status(settings: Settings, as_json: bool) -> int:
+    from .status import collect_status, format_status
+
+    status = collect_status(settings)
+    print(json.dumps(status, indent=2) if as_json else format_status(status))
+    return EXIT_OK
 
 
 @contextlib.contextmanager

@@ -84,6 +84,7 @@ FILE_NAME_COLUMNS = {
 _SCHEMA: dict[str, Any] = {
     "watch": list, "imprint": str, "checkpoint_dir": str, "state_dir": str,
     "lsi_config": str, "tranche": str, "acs_codes": str, "log_level": str, "log_format": str,
+    "poll_seconds": (int, float), "rescan_seconds": (int, float), "metrics_file": str,
     "books": {"ignore": list, "max_bytes": int, "strict": bool, "on_rewrite": str},
     "checkpoint": {"bom": bool, "line_terminator": str, "rows_per_sync": int},
     "lsi": {"pub_date_format": str, "language_code_case": str, "neutralise_formulas": bool,
@@ -96,8 +97,6 @@ _CHOICES = {
     ("lsi", "pub_date_format"): ("iso", "m/d/yy"),
     ("lsi", "language_code_case"): ("lower", "upper"),
 }
-ENV_KEYS = ("watch", "imprint", "checkpoint_dir", "state_dir", "lsi_config", "tranche", "acs_codes",
-            "log_level", "log_format")
 
 
 @dataclass(frozen=True)
@@ -120,6 +119,9 @@ class Settings:
     rows_per_sync: int = 256
     log_level: str = "INFO"
     log_format: str = "text"
+    poll_seconds: float | None = None  # None: inotify; a number: poll every so many seconds (NFS, SMB)
+    rescan_seconds: float = 60.0
+    metrics_file: Path | None = None
     config_file: Path | None = None
 
     def profile_for(self, folder: Folder) -> Profile:
@@ -170,7 +172,19 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     if log_format not in ("text", "json"):
         raise ConfigError(f"log format '{log_format}' is not 'text' or 'json'")
 
-    books, ckpt, lsi = raw.get("books") or {}, raw.get("checkpoint") or {}, raw.get("lsi") or {}
+    def seconds(key: str, default: float | None) -> float | None:
+        value, _ = setting(key)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be a number of seconds, not {value!r}") from None
+        if number <= 0:
+            raise ConfigError(f"{key} must be above zero, not {value!r}")
+        return number
+
+    books, ckpt, lsi = (_present(raw.get(k)) for k in ("books", "checkpoint", "lsi"))
     profile = build_profile(
         lsi_config=_read_json(path("lsi_config")),
         tranche=_read_json(path("tranche")),
@@ -194,8 +208,16 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
         rows_per_sync=_positive(ckpt.get("rows_per_sync", 256), "checkpoint.rows_per_sync", config_file),
         log_level=log_level,
         log_format=log_format,
+        poll_seconds=seconds("poll_seconds", None),
+        rescan_seconds=seconds("rescan_seconds", 60.0) or 60.0,
+        metrics_file=path("metrics_file"),
         config_file=config_file,
     )
+
+
+def _present(section: Any) -> dict[str, Any]:
+    """A config section without its keys left empty (an empty key means "the default")."""
+    return {k: v for k, v in (section or {}).items() if v is not None}
 
 
 def derive_imprint(folder: Path) -> str:
@@ -336,7 +358,7 @@ def _check(data: Mapping[str, Any], schema: Mapping[str, Any], at: tuple[str, ..
                 raise ConfigError(f"'{name}' in {path} must be a mapping")
             _check(value, expected, (*at, key), path)
             continue
-        if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+        if expected in (int, (int, float)) and isinstance(value, bool) or not isinstance(value, expected):
             raise ConfigError(f"'{name}' in {path} must be {_TYPE_NAMES[expected]}, not {value!r}")
         if expected is list and not all(isinstance(v, str) for v in value):
             raise ConfigError(f"'{name}' in {path} must be a list of strings")
@@ -345,7 +367,8 @@ def _check(data: Mapping[str, Any], schema: Mapping[str, Any], at: tuple[str, ..
             raise ConfigError(f"'{name}' in {path} must be one of {', '.join(choices)}, not {value!r}")
 
 
-_TYPE_NAMES = {str: "text", int: "a whole number", bool: "true or false", list: "a list", dict: "a mapping"}
+_TYPE_NAMES = {str: "text", int: "a whole number", bool: "true or false", list: "a list", dict: "a mapping",
+               (int, float): "a number"}
 
 
 def _read_json(path: Path | None) -> dict[str, Any] | None:

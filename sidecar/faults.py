@@ -1,4 +1,8 @@
-"""Crash points for the torture tests: SIDECAR_FAULT=NAME[:N] kills the process the Nth time NAME is reached."""
+"""Fault injection for the torture tests: SIDECAR_FAULT=NAME[:N].
+
+fault_point(NAME) kills the process with SIGKILL the Nth time NAME is reached (a crash at that exact
+instant); fault_active(NAME) tells code to misbehave in a named way (for failures that are not crashes).
+"""
 
 from __future__ import annotations
 
@@ -15,3 +19,7 @@ def fault_point(name: str) -> None:
         _remaining -= 1
         if _remaining == 0:
             os.kill(os.getpid(), signal.SIGKILL)
+
+
+def fault_active(name: str) -> bool:
+    return name == _name

@@ -31,13 +31,14 @@ from .validate import validate_row
 # A file whose mtime is this close to when we last read it may have changed within the timestamp's
 # granularity, so its unchanged stat proves nothing (git's "racy" rule): read it again.
 RACY_NS = 2_000_000_000
-OUTCOMES = ("appended", "replaced", "unchanged", "rejected", "vanished")
+OUTCOMES = ("appended", "replaced", "unchanged", "rejected", "vanished", "pending")
 
 
 @dataclass
 class Summary:
     counts: Counter[str] = field(default_factory=Counter)
     checkpoints: list[Path] = field(default_factory=list)
+    pending: list[tuple[Path, Folder]] = field(default_factory=list)  # tentative: not a book yet
 
     def line(self) -> str:
         parts = ", ".join(f"{self.counts[o]} {o}" for o in OUTCOMES[:4])
@@ -114,18 +115,19 @@ class _Writer:
 
     def commit(self) -> list[RowRecord]:
         """Write every ready row in one write(2), fdatasync once, then record them in one transaction."""
-        if not self.ready:
+        # Taken off the queue first: after a failed write or fsync these rows must never be retried.
+        ready, self.ready = self.ready, []
+        if not ready:
             return []
-        offset = self.file.append(b"".join(r.data for r in self.ready))
+        offset = self.file.append(b"".join(r.data for r in ready))
         self.file.sync()
         records = []
-        for r in self.ready:
+        for r in ready:
             records.append(RowRecord(self.record.id, offset, len(r.data), r.source, r.sha256, r.stat,
                                      r.checked_ns, r.isbn, r.title, time.time_ns()))
             offset += len(r.data)
-        self.ledger.record_rows(records, {r.source: r.problems for r in self.ready})
+        self.ledger.record_rows(records, {r.source: r.problems for r in ready})
         fault_point("after-ledger")
-        self.ready.clear()
         return records
 
     def replace(self, old: RowRecord, new: _Ready) -> None:
@@ -172,6 +174,8 @@ class Ingestor:
             self._release()
             raise
         self.profiles = {f.imprint: settings.profile_for(f) for f in settings.folders}
+        self.totals: Counter[str] = Counter()  # since start: rows appended and replaced, files rejected
+        self.last_append_ns = 0
 
     def close(self) -> None:
         try:
@@ -197,7 +201,7 @@ class Ingestor:
         return [w.record.path for w in self.writers.values()]
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None,
-                 stop: threading.Event | None = None) -> Summary:
+                 stop: threading.Event | None = None, tentative: bool = False) -> Summary:
         """Ingest every eligible file present now; the same pass the service makes at start and on rescans."""
         summary = Summary(checkpoints=self.checkpoints)
         paths = [(folder, path) for folder in self.settings.folders
@@ -205,7 +209,10 @@ class Ingestor:
         for n, (folder, path) in enumerate(paths, start=1):
             if stop is not None and stop.is_set():
                 break
-            summary.counts[self.ingest(path, folder)] += 1
+            outcome = self.ingest(path, folder, tentative)
+            summary.counts[outcome] += 1
+            if outcome == "pending":
+                summary.pending.append((path, folder))
             if progress:
                 progress(n, len(paths))
         self.flush()
@@ -216,11 +223,18 @@ class Ingestor:
         """Make every ready row durable and recorded."""
         for writer in self.writers.values():
             for record in writer.commit():
+                self.totals["appended"] += 1
+                self.last_append_ns = record.appended_ns
                 logger.info(f"appended ISBN {record.isbn or '-'} '{record.title}' from "
                             f"{Path(record.source).name} to {writer.record.path.name}")
 
-    def ingest(self, path: Path, folder: Folder) -> str:
-        """Bring one source file's current content into the checkpoint; returns the outcome."""
+    def ingest(self, path: Path, folder: Folder, tentative: bool = False) -> str:
+        """Bring one source file's current content into the checkpoint; returns the outcome.
+
+        tentative: the file may still be being written, so a recently modified file that cannot be read
+        as a book yet is "pending" rather than rejected (the service looks again once it is closed or
+        stops changing).
+        """
         source = str(path)
         writer = self.writers[folder.imprint]
         if any(r.source == source for r in writer.ready):
@@ -237,11 +251,14 @@ class Ingestor:
             return "rejected"
 
         checked_ns = time.time_ns()
+        tentative = tentative and mtime_ns(stat) > checked_ns - RACY_NS
         try:
             src = read_source(path, self.settings.max_bytes)
         except FileNotFoundError:
             return "vanished"
         except BookError as exc:
+            if tentative:
+                return "pending"
             return self._reject(source, "", stat, checked_ns, str(exc), rejection)
         if row and row.sha256 == src.sha256:
             if row.stat != src.stat:
@@ -253,6 +270,8 @@ class Ingestor:
         try:
             conversion = convert_book(parse_book(src.data), self.profiles[folder.imprint])
         except BookError as exc:
+            if tentative:
+                return "pending"
             return self._reject(source, src.sha256, src.stat, checked_ns, str(exc), rejection)
         problems = (*conversion.problems, *validate_row(conversion.row, self.profiles[folder.imprint].codes))
         errors = [p for p in problems if p.severity == "error"]
@@ -282,6 +301,8 @@ class Ingestor:
             self.ledger.touch_row(row, src.sha256, src.stat, checked_ns)
             return "unchanged"
         writer.replace(row, ready)
+        self.totals["replaced"] += 1
+        self.last_append_ns = time.time_ns()
         logger.info(f"replaced ISBN {ready.isbn or '-'} '{ready.title}' from {path.name} in {writer.record.path.name}")
         return "replaced"
 
@@ -297,6 +318,7 @@ class Ingestor:
                 previous: Rejection | None) -> str:
         self.ledger.record_rejection(Rejection(source, sha256, stat, checked_ns, reason))
         if previous is None or previous.reason != reason or previous.sha256 != sha256:
+            self.totals["rejected"] += 1
             logger.warning(f"rejected {source}: {reason}")
         return "rejected"
 

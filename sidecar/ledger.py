@@ -104,6 +104,16 @@ class Ledger:
         except sqlite3.DatabaseError as exc:
             raise CheckpointError(f"cannot open the ledger {path}: {exc}") from None
 
+    @classmethod
+    def read_only(cls, path: Path) -> Ledger:
+        """For `sidecar status` beside a running service: reads only, takes no lock, writes nothing."""
+        if not path.is_file():
+            raise CheckpointError(f"no ledger at {path}: the sidecar has not run with this state folder yet")
+        ledger = cls.__new__(cls)
+        ledger.path = path
+        ledger.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        return ledger
+
     def close(self) -> None:
         self.db.close()
 
@@ -152,6 +162,9 @@ class Ledger:
         end = self.db.execute("SELECT MAX(offset + length) FROM rows WHERE checkpoint_id = ?",
                               (checkpoint.id,)).fetchone()[0]
         return end if end is not None else checkpoint.header_len
+
+    def last_append_ns(self, checkpoint_id: int) -> int | None:
+        return self.db.execute("SELECT MAX(appended_ns) FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)).fetchone()[0]
 
     def row_count(self, checkpoint_id: int) -> int:
         return self.db.execute("SELECT COUNT(*) FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)).fetchone()[0]

@@ -242,3 +242,42 @@ def test_two_folders_of_two_imprints_get_a_checkpoint_each(tmp_path):
     names = [p.name for p in checkpoints(tmp_path / "d")]
     assert len(names) == 2 and names[0].endswith("_alpha.csv") and names[1].endswith("_beta.csv")
     shutil.rmtree(a.parent.parent)
+
+
+def test_a_failed_fsync_stops_the_run_and_a_restart_completes_the_work(run, monkeypatch, capsys):
+    for n in range(3):
+        write_book(run.folder, f"b{n}.json", book(n))
+
+    def eio(fd):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr("sidecar.checkpoint.os.fdatasync", eio)
+    assert run() == cli.EXIT_CHECKPOINT
+    [checkpoint] = checkpoints(run.data)
+    assert capsys.readouterr().err.endswith(
+        f"sidecar: cannot make {checkpoint} durable: [Errno 5] Input/output error\n")
+    assert check_invariants(run.folder, run.data, complete=False) == []  # nothing recorded...
+    assert len(read_rows(checkpoint)) == 3  # ...though written: the next start cuts it
+    monkeypatch.undo()
+    assert run() == 0
+    assert len(check_invariants(run.folder, run.data)) == 3
+
+
+def test_a_short_write_on_a_full_disk_leaves_no_partial_row(run, monkeypatch, capsys):
+    write_book(run.folder, "a.json", book(1))
+    assert run() == 0
+    [checkpoint] = checkpoints(run.data)
+    before = checkpoint.read_bytes()
+    write_book(run.folder, "b.json", book(2))
+    real_write = os.write
+
+    def half(fd, data):
+        return real_write(fd, data[: len(data) // 2]) if fd != 1 and fd != 2 and len(data) > 100 else real_write(fd, data)
+
+    monkeypatch.setattr("sidecar.checkpoint.os.write", half)
+    assert run() == cli.EXIT_CHECKPOINT
+    assert checkpoint.read_bytes() == before
+    assert "sidecar: cannot append to " in capsys.readouterr().err
+    monkeypatch.undo()
+    assert run() == 0
+    assert len(check_invariants(run.folder, run.data)) == 2

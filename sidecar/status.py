@@ -1,0 +1,88 @@
+"""`sidecar status`: what the checkpoint holds and what is still missing. Read-only, safe beside the service."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .books import scan, stat_source
+from .config import Settings
+from .ledger import Ledger
+
+
+def collect_status(settings: Settings) -> dict[str, Any]:
+    ledger = Ledger.read_only(settings.state_dir / "ledger.sqlite3")
+    try:
+        rejections = {r.source: r for r in ledger.rejections()}
+        imprints: dict[str, Any] = {}
+        for folder in settings.folders:
+            entry = imprints.setdefault(folder.imprint, {"folders": [], "rejected": [], "waiting": []})
+            entry["folders"].append(str(folder.path))
+            checkpoint = ledger.current_checkpoint(folder.imprint)
+            if checkpoint is not None and "checkpoint" not in entry:
+                entry.update(_checkpoint_state(ledger, checkpoint))
+            for path in scan(folder.path, settings.ignore):
+                source = str(path)
+                rejection = rejections.get(source)
+                if rejection is not None and _content_is(path, rejection.stat, rejection.sha256):
+                    entry["rejected"].append({"source": source, "reason": rejection.reason})
+                    continue
+                row = ledger.latest_row(source)
+                if row is None or not _content_is(path, row.stat, row.sha256):
+                    entry["waiting"].append(source)
+        return {"state_dir": str(settings.state_dir), "imprints": imprints}
+    finally:
+        ledger.close()
+
+
+def _checkpoint_state(ledger: Ledger, checkpoint: Any) -> dict[str, Any]:
+    path: Path = checkpoint.path
+    size = path.stat().st_size if path.exists() else None
+    end = ledger.recorded_end(checkpoint)
+    last = ledger.last_append_ns(checkpoint.id)
+    if size is None:
+        agreement = "checkpoint file missing: a new one starts at the next run"
+    elif checkpoint.pending_rewrite:
+        agreement = "a row replacement is being finished"
+    elif size == end:
+        agreement = "agree"
+    elif size > end:
+        agreement = f"{size - end} bytes after the last recorded row (being written, or cut at the next start)"
+    else:
+        agreement = f"DISAGREE: the file is {size} bytes, the ledger records {end}"
+    return {
+        "checkpoint": str(path),
+        "rows": ledger.row_count(checkpoint.id),
+        "last_append": datetime.fromtimestamp(last / 1e9).isoformat(timespec="seconds") if last else None,
+        "ledger_and_csv": agreement,
+    }
+
+
+def _content_is(path: Path, stat: str, sha256: str) -> bool:
+    try:
+        if stat_source(path) == stat:
+            return True
+        return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
+    except OSError:
+        return False
+
+
+def format_status(status: dict[str, Any]) -> str:
+    lines = []
+    for imprint, entry in status["imprints"].items():
+        lines.append(f"imprint {imprint}")
+        lines.append(f"  folders     {', '.join(entry['folders'])}")
+        if "checkpoint" in entry:
+            lines.append(f"  checkpoint  {entry['checkpoint']}")
+            lines.append(f"  rows        {entry['rows']}" + (f" (last appended {entry['last_append']})"
+                                                             if entry["last_append"] else ""))
+            lines.append(f"  ledger/CSV  {entry['ledger_and_csv']}")
+        else:
+            lines.append("  checkpoint  none yet")
+        lines.append(f"  rejected    {len(entry['rejected'])}")
+        lines.extend(f"    {r['source']}: {r['reason']}" for r in entry["rejected"])
+        lines.append(f"  waiting     {len(entry['waiting'])}")
+        lines.extend(f"    {source}" for source in entry["waiting"])
+    return "\n".join(lines)
