@@ -106,7 +106,7 @@ class Ledger:
 
     @classmethod
     def read_only(cls, path: Path) -> Ledger:
-        """For `sidecar status` beside a running service: reads only, takes no lock, writes nothing."""
+        """For `sidecar status` beside a running service: takes no lock and changes nothing."""
         if not path.is_file():
             raise CheckpointError(f"no ledger at {path}: the sidecar has not run with this state folder yet")
         ledger = cls.__new__(cls)

@@ -1,0 +1,54 @@
+import json
+import os
+
+from sidecar import cli
+
+from helpers import book, checkpoints, write_book
+
+
+def test_status_shows_rows_rejections_and_files_not_yet_in(tmp_path, capsys):
+    folder, data = tmp_path / "processed_json", tmp_path / "data"
+    write_book(folder, "a.json", book(1))
+    (folder / "bad.json").write_text("[]")
+    args = ["--watch", str(folder), "--checkpoint-dir", str(data)]
+    assert cli.main(["--once", *args]) == cli.EXIT_REJECTED
+    write_book(folder, "new.json", book(2))  # arrived after the run
+    capsys.readouterr()
+    assert cli.main(["status", *args]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    [checkpoint] = checkpoints(data)
+    assert lines[0] == "imprint processed_json"
+    assert lines[2] == f"  checkpoint  {checkpoint}"
+    assert lines[3].startswith("  rows        1 (last appended ")
+    assert lines[4:] == [
+        "  ledger/CSV  agree",
+        "  rejected    1",
+        f"    {folder / 'bad.json'}: its JSON is an array, expected an object with the book's fields",
+        "  waiting     1",
+        f"    {folder / 'new.json'}",
+    ]
+
+
+def test_status_reads_without_writing(tmp_path, capsys):
+    folder, data = tmp_path / "processed_json", tmp_path / "data"
+    write_book(folder, "a.json", book(1))
+    args = ["--watch", str(folder), "--checkpoint-dir", str(data)]
+    assert cli.main(["--once", *args]) == 0
+    def files():  # SQLite may create its -wal/-shm companions to read a WAL ledger; they are its own
+        return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in data.rglob("*")
+                if p.is_file() and not p.name.endswith(("-wal", "-shm"))}
+
+    before = files()
+    os.chmod(data / "state" / "ledger.sqlite3", 0o444)
+    capsys.readouterr()
+    assert cli.main(["status", "--json", *args]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert status["imprints"]["processed_json"]["rows"] == 1
+    assert files() == before
+
+
+def test_status_before_any_run_says_so(tmp_path, capsys):
+    assert cli.main(["status", "--watch", str(tmp_path / "in"), "--checkpoint-dir", str(tmp_path / "d")]) == 3
+    assert capsys.readouterr().err == (f"sidecar: no ledger at {tmp_path / 'd' / 'state' / 'ledger.sqlite3'}: "
+                                       "the sidecar has not run with this state folder yet\n")
