@@ -216,7 +216,6 @@ class Ingestor:
             if progress:
                 progress(n, len(paths))
         self.flush()
-        summary.checkpoints = self.checkpoints
         return summary
 
     def flush(self) -> None:

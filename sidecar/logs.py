@@ -27,5 +27,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
     if fmt == "json":
         logger.add(sys.stderr, level=level, serialize=True, backtrace=False, diagnose=False)
     else:
-        logger.add(sys.stderr, level=level, format=TEXT_FORMAT, backtrace=False, diagnose=False)
+        # On a terminal each line first clears what a progress bar left on it.
+        prefix = "\r\x1b[K" if sys.stderr.isatty() else ""
+        logger.add(sys.stderr, level=level, format=prefix + TEXT_FORMAT, backtrace=False, diagnose=False)
     logging.basicConfig(handlers=[InterceptHandler()], level=logging.INFO, force=True)

@@ -168,7 +168,9 @@ class Service:
         next_rescan = time.monotonic() + self.settings.rescan_seconds
         try:
             while not self.stop.is_set():
-                hint = self.queue.get(timeout=0.2)
+                # Sleep until the next thing due (a settling file, the rescan), at most a second.
+                due = min([s.due for s in settling.values()] + [next_rescan, time.monotonic() + 1.0])
+                hint = self.queue.get(timeout=max(0.01, due - time.monotonic()))
                 if hint is not None:
                     self._take(hint, settling, settle_after)
                 if hint is None or not len(self.queue):

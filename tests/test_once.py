@@ -281,3 +281,14 @@ def test_a_short_write_on_a_full_disk_leaves_no_partial_row(run, monkeypatch, ca
     monkeypatch.undo()
     assert run() == 0
     assert len(check_invariants(run.folder, run.data)) == 2
+
+
+def test_a_terminal_gets_a_progress_bar(run, monkeypatch, capsys):
+    for n in range(3):
+        write_book(run.folder, f"b{n}.json", book(n))
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    assert run() == 0
+    err = capsys.readouterr().err
+    assert "\r[##########....................] 1/3 books" in err
+    assert "\r[##############################] 3/3 books" in err
+    assert "\r\x1b[K" in err  # log lines clear the bar's line first

@@ -102,11 +102,12 @@ def test_a_file_that_is_not_a_book_yet_is_picked_up_when_fixed(daemons, tmp_path
     assert d.stop() == 0
 
 
-def test_kill_9_at_random_moments_of_a_burst_then_restart_ten_times(daemons, tmp_path):
+@pytest.mark.parametrize("poll", MODES)
+def test_kill_9_at_random_moments_of_a_burst_then_restart_ten_times(daemons, tmp_path, poll):
     rng = random.Random(7)
     folder = tmp_path / "processed_json"
     folder.mkdir()
-    d = daemons(extra=["--rescan", "1"])
+    d = daemons(poll=poll, extra=["--rescan", "1"])
     count = 0
     for _ in range(10):
         d.start()
@@ -128,10 +129,11 @@ def test_kill_9_at_random_moments_of_a_burst_then_restart_ten_times(daemons, tmp
         assert json.loads(path.read_text())["title"] in titles(rows)
 
 
-def test_sigterm_during_a_burst_exits_0_and_the_rest_is_picked_up_on_restart(daemons, tmp_path):
+@pytest.mark.parametrize("poll", MODES)
+def test_sigterm_during_a_burst_exits_0_and_the_rest_is_picked_up_on_restart(daemons, tmp_path, poll):
     folder = tmp_path / "processed_json"
     folder.mkdir()
-    d = daemons().start()
+    d = daemons(poll=poll).start()
     for n in range(200):
         write_by_rename(folder / f"book{n:03}.json", book(n))
     start = time.monotonic()
