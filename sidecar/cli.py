@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import json
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from loguru import logger
@@ -15,8 +17,14 @@ from loguru import logger
 from . import __version__
 from .config import Settings, load_settings
 from .errors import CheckpointError, ConfigError, SidecarError
+from .batch import write_batch
+from .compare import compare_files, comparison_json, format_comparison
+from .export import export_checkpoint, export_profile
 from .ingest import Ingestor
 from .logs import setup_logging
+from .status import collect_status, done_books, format_list, format_status, list_checkpoints
+from .table import TableError
+from .verify import format_report, verify_checkpoint
 
 EXIT_OK = 0  # every eligible book is in the checkpoint with its current content
 EXIT_REJECTED = 1  # some books were rejected (see the log or `sidecar status`); the others are in
@@ -57,25 +65,50 @@ def build_parser() -> argparse.ArgumentParser:
                         help="full rescan interval of the service (default: 60)")
     parser.add_argument("--metrics-file", metavar="FILE", help="Prometheus textfile the service keeps up to date")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    status = commands.add_parser("status", help="what is in the checkpoint, rejected or still missing (read-only)")
-    _settings_flags(status, argparse.SUPPRESS)
-    status.add_argument("--json", action="store_true", help="machine-readable output")
+
+    def command(name: str, help: str, json_output: bool = True) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help, description=help)
+        _settings_flags(sub, argparse.SUPPRESS)
+        if json_output:
+            sub.add_argument("--json", action="store_true", help="machine-readable output")
+        return sub
+
+    command("status", "what is in the checkpoint, rejected or still missing (read-only)")
+    command("list", "the checkpoints, newest first (read-only)")
+    recover = command("recover", "which books are not in a checkpoint yet, which were rejected and why")
+    recover.add_argument("--resume-list", metavar="FILE", help="write ISBN,Title of every book already done")
+    verify = command("verify", "check a checkpoint: header, dialect, whole records, duplicates, LSI rules, ledger")
+    verify.add_argument("checkpoint", metavar="CHECKPOINT")
+    compare = command("compare", "compare two ACS files book by book (by ISBN, else title)")
+    compare.add_argument("checkpoint", metavar="CHECKPOINT")
+    compare.add_argument("other", metavar="OTHER_CSV")
+    export = command("export", "write a submission file from a checkpoint with a profile", json_output=False)
+    export.add_argument("checkpoint", metavar="CHECKPOINT")
+    export.add_argument("--profile", required=True, help="an export profile: 'submission', 'full' or one in config.yaml")
+    export.add_argument("--output", metavar="FILE", help="default: <checkpoint>_<profile>.csv beside it")
+    batch = command("batch", "write the batch LSI file of a folder in one go (no checkpoint, no ledger)",
+                    json_output=False)
+    batch.add_argument("folder", metavar="DIR")
+    batch.add_argument("--output", metavar="FILE", required=True)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        settings = load_settings(vars(args))
+        flags = vars(args)
+        if args.command == "batch":
+            flags = {**flags, "watch": [args.folder]}
+        settings = load_settings(flags, need_watch=args.command not in ("verify", "compare", "export", "list"))
         setup_logging(settings.log_level, settings.log_format)
-        if args.command == "status":
-            return show_status(settings, args.json)
+        if args.command is not None:
+            return COMMANDS[args.command](settings, args)
         if args.once:
             return run_once(settings)
         from .service import Service
 
         return Service(settings).run()
-    except ConfigError as exc:
+    except (ConfigError, TableError) as exc:
         print(f"sidecar: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except CheckpointError as exc:
@@ -99,12 +132,75 @@ def run_once(settings: Settings) -> int:
     return EXIT_REJECTED if summary.counts["rejected"] else EXIT_OK
 
 
-def show_status(settings: Settings, as_json: bool) -> int:
-    from .status import collect_status, format_status
-
+def show_status(settings: Settings, args: argparse.Namespace) -> int:
     status = collect_status(settings)
-    print(json.dumps(status, indent=2) if as_json else format_status(status))
+    print(json.dumps(status, indent=2) if args.json else format_status(status))
     return EXIT_OK
+
+
+def show_list(settings: Settings, args: argparse.Namespace) -> int:
+    entries = list_checkpoints(settings)
+    print(json.dumps(entries, indent=2) if args.json else format_list(entries))
+    return EXIT_OK
+
+
+def recover(settings: Settings, args: argparse.Namespace) -> int:
+    """Status, narrowed to what a person needs after a crash; optionally the resume list."""
+    status = collect_status(settings)
+    if args.resume_list:
+        done = done_books(settings)
+        with open(args.resume_list, "w", encoding="utf-8", newline="") as f:
+            writer = csv.writer(f, lineterminator="\n")
+            writer.writerow(["ISBN", "Title"])
+            writer.writerows(done)
+        logger.info(f"wrote {len(done)} books already done to {args.resume_list}")
+    if args.json:
+        print(json.dumps({imprint: {"waiting": e["waiting"], "rejected": e["rejected"]}
+                          for imprint, e in status["imprints"].items()}, indent=2))
+    else:
+        for imprint, entry in status["imprints"].items():
+            print(f"imprint {imprint}: {len(entry['waiting'])} not in a checkpoint yet, "
+                  f"{len(entry['rejected'])} rejected")
+            print("\n".join([f"  waiting   {s}" for s in entry["waiting"]]
+                            + [f"  rejected  {r['source']}: {r['reason']}" for r in entry["rejected"]]))
+    missing = any(e["waiting"] or e["rejected"] for e in status["imprints"].values())
+    return EXIT_REJECTED if missing else EXIT_OK
+
+
+def verify(settings: Settings, args: argparse.Namespace) -> int:
+    ledger = settings.state_dir / "ledger.sqlite3" if getattr(args, "state_dir", None) else None
+    report = verify_checkpoint(Path(args.checkpoint).resolve(), settings.profile.codes, ledger)
+    if args.json:
+        print(json.dumps({**vars(report), "path": str(report.path), "clean": report.clean}, indent=2))
+    else:
+        print(format_report(report))
+    return EXIT_OK if report.clean else EXIT_REJECTED
+
+
+def compare(settings: Settings, args: argparse.Namespace) -> int:
+    left, right = Path(args.checkpoint), Path(args.other)
+    result = compare_files(left, right)
+    print(json.dumps(comparison_json(result), indent=2) if args.json else format_comparison(left, right, result))
+    return EXIT_OK if result.same else EXIT_REJECTED
+
+
+def export(settings: Settings, args: argparse.Namespace) -> int:
+    checkpoint = Path(args.checkpoint)
+    output = Path(args.output) if args.output else checkpoint.with_name(f"{checkpoint.stem}_{args.profile}.csv")
+    rows = export_checkpoint(checkpoint, export_profile(args.profile, settings.exports), output)
+    print(f"sidecar: {rows} rows exported to {output}")
+    return EXIT_OK
+
+
+def batch(settings: Settings, args: argparse.Namespace) -> int:
+    [folder] = settings.folders
+    rows, rejected = write_batch(settings, folder, Path(args.output))
+    print(f"sidecar: {rows} rows, {rejected} rejected; batch file: {args.output}")
+    return EXIT_REJECTED if rejected else EXIT_OK
+
+
+COMMANDS = {"status": show_status, "list": show_list, "recover": recover, "verify": verify, "compare": compare,
+            "export": export, "batch": batch}
 
 
 @contextlib.contextmanager

@@ -84,7 +84,7 @@ FILE_NAME_COLUMNS = {
 _SCHEMA: dict[str, Any] = {
     "watch": list, "imprint": str, "checkpoint_dir": str, "state_dir": str,
     "lsi_config": str, "tranche": str, "acs_codes": str, "log_level": str, "log_format": str,
-    "poll_seconds": (int, float), "rescan_seconds": (int, float), "metrics_file": str,
+    "poll_seconds": (int, float), "rescan_seconds": (int, float), "metrics_file": str, "exports": dict,
     "books": {"ignore": list, "max_bytes": int, "strict": bool, "on_rewrite": str},
     "checkpoint": {"bom": bool, "line_terminator": str, "rows_per_sync": int},
     "lsi": {"pub_date_format": str, "language_code_case": str, "neutralise_formulas": bool,
@@ -122,13 +122,15 @@ class Settings:
     poll_seconds: float | None = None  # None: inotify; a number: poll every so many seconds (NFS, SMB)
     rescan_seconds: float = 60.0
     metrics_file: Path | None = None
+    exports: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # export profiles by name
     config_file: Path | None = None
 
     def profile_for(self, folder: Folder) -> Profile:
         return dataclasses.replace(self.profile, imprint=folder.imprint)
 
 
-def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ) -> Settings:
+def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ,
+                  need_watch: bool = True) -> Settings:
     """Merge the sources of settings. flags holds the CLI's values (None where not given)."""
     config_file = _config_path(flags.get("config") or environ.get("SIDECAR_CONFIG"))
     raw = _read_yaml(config_file) if config_file else {}
@@ -150,7 +152,8 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
         return (root / os.path.expanduser(value)).resolve()
 
     watch, watch_root = setting("watch")
-    if not watch:
+    watch = watch or []
+    if not watch and need_watch:
         raise ConfigError("nothing to watch: give --watch DIR, SIDECAR_WATCH, or 'watch:' in the config file")
     imprint, _ = setting("imprint")
     folders = tuple(Folder(path=(watch_root / os.path.expanduser(w)).resolve(),
@@ -211,6 +214,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
         poll_seconds=seconds("poll_seconds", None),
         rescan_seconds=seconds("rescan_seconds", 60.0) or 60.0,
         metrics_file=path("metrics_file"),
+        exports=raw.get("exports") or {},
         config_file=config_file,
     )
 

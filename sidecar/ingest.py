@@ -22,7 +22,7 @@ from .books import mtime_ns, parse_book, read_source, scan, stat_source
 from .checkpoint import CheckpointFile, DirLock, create_with_header, fsync_dir, new_checkpoint_name, rewrite_tmp_path
 from .columns import Dialect, encode_header, encode_record
 from .config import Folder, Settings
-from .convert import Problem, convert_book
+from .convert import Conversion, Problem, Profile, convert_book
 from .errors import BookError, CheckpointError
 from .faults import fault_point
 from .ledger import CheckpointRecord, Ledger, Rejection, RowRecord
@@ -267,16 +267,11 @@ class Ingestor:
             return "rejected"
 
         try:
-            conversion = convert_book(parse_book(src.data), self.profiles[folder.imprint])
+            conversion, problems = build_row(src.data, self.profiles[folder.imprint], self.settings.strict)
         except BookError as exc:
             if tentative:
                 return "pending"
             return self._reject(source, src.sha256, src.stat, checked_ns, str(exc), rejection)
-        problems = (*conversion.problems, *validate_row(conversion.row, self.profiles[folder.imprint].codes))
-        errors = [p for p in problems if p.severity == "error"]
-        if self.settings.strict and errors:
-            reason = "strict mode: " + "; ".join(f"{p.column}: {p.message}" for p in errors)
-            return self._reject(source, src.sha256, src.stat, checked_ns, reason, rejection)
         holder = self._isbn_holder(writer, conversion.isbn, source)
         if holder:
             reason = (f"ISBN {conversion.isbn} is already in the checkpoint from {holder}; "
@@ -320,6 +315,16 @@ class Ingestor:
             self.totals["rejected"] += 1
             logger.warning(f"rejected {source}: {reason}")
         return "rejected"
+
+
+def build_row(data: bytes, profile: Profile, strict: bool) -> tuple[Conversion, tuple[Problem, ...]]:
+    """A source file's bytes to its row and every problem found; BookError when it cannot be a row."""
+    conversion = convert_book(parse_book(data), profile)
+    problems = (*conversion.problems, *validate_row(conversion.row, profile.codes))
+    errors = [p for p in problems if p.severity == "error"]
+    if strict and errors:
+        raise BookError("strict mode: " + "; ".join(f"{p.column}: {p.message}" for p in errors))
+    return conversion, problems
 
 
 def _settled(recorded: str, checked_ns: int, current: str) -> bool:

@@ -86,3 +86,50 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append(f"  waiting     {len(entry['waiting'])}")
         lines.extend(f"    {source}" for source in entry["waiting"])
     return "\n".join(lines)
+
+
+def list_checkpoints(settings: Settings) -> list[dict[str, Any]]:
+    """Every checkpoint in the checkpoint folder, newest first, with what the ledger knows of it."""
+    known: dict[str, dict[str, Any]] = {}
+    ledger_path = settings.state_dir / "ledger.sqlite3"
+    if ledger_path.is_file():
+        ledger = Ledger.read_only(ledger_path)
+        try:
+            for cid, imprint, path, created_ns, closed_ns in ledger.db.execute(
+                    "SELECT id, imprint, path, created_ns, closed_ns FROM checkpoints"):
+                known[path] = {"imprint": imprint, "rows": ledger.row_count(cid), "created_ns": created_ns,
+                               "state": "current" if closed_ns is None else "closed"}
+        finally:
+            ledger.close()
+    entries = []
+    for path in settings.checkpoint_dir.glob("cumulative_checkpoint_*.csv"):
+        entry = known.get(str(path), {"imprint": None, "rows": None, "state": "not in the ledger",
+                                      "created_ns": path.stat().st_mtime_ns})
+        entries.append({"checkpoint": str(path), "size": path.stat().st_size, **entry})
+    entries.sort(key=lambda e: (e["created_ns"], e["checkpoint"]), reverse=True)
+    for e in entries:
+        e["created"] = datetime.fromtimestamp(e.pop("created_ns") / 1e9).isoformat(timespec="seconds")
+    return entries
+
+
+def format_list(entries: list[dict[str, Any]]) -> str:
+    lines = [f"{'checkpoint':60} {'imprint':16} {'rows':>6} {'size':>10}  state"]
+    for e in entries:
+        rows = "?" if e["rows"] is None else str(e["rows"])
+        lines.append(f"{Path(e['checkpoint']).name:60} {e['imprint'] or '?':16} {rows:>6} {e['size']:>10,}  {e['state']}")
+    return "\n".join(lines)
+
+
+def done_books(settings: Settings) -> list[tuple[str, str]]:
+    """(ISBN, title) of every book in a checkpoint with its current content: what a restarted batch can skip."""
+    ledger = Ledger.read_only(settings.state_dir / "ledger.sqlite3")
+    try:
+        done = []
+        for folder in settings.folders:
+            for path in scan(folder.path, settings.ignore):
+                row = ledger.latest_row(str(path))
+                if row is not None and _content_is(path, row.stat, row.sha256):
+                    done.append((row.isbn, row.title))
+        return done
+    finally:
+        ledger.close()

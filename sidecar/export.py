@@ -1,0 +1,87 @@
+"""`sidecar export`: a submission file from a checkpoint, shaped by a profile from config.yaml."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Mapping
+
+from .columns import COLUMNS, Dialect, encode_record
+from .convert import format_date
+from .errors import ConfigError
+from .table import read_table
+
+# The 23 columns the publisher's real submission dropped: always blank for print-on-demand titles.
+ALWAYS_BLANK = (
+    "Reserved 1", "Reserved 2", "Reserved 3", "Reserved 4", "Custom Trim Width (inches)",
+    "Custom Trim Height (inches)", "Weight(Lbs)", "Reserved5", "Reserved6", "Reserved7", "Reserved8",
+    "Reserved (Special Instructions)", "LSI Special Category  (please consult LSI before using",
+    "Stamped Text LEFT", "Stamped Text CENTER", "Stamped Text RIGHT",
+    *(f"LSI FlexField{n} (please consult LSI before using)" for n in range(1, 6)), "Reserved11", "Reserved12",
+)
+BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
+    # The shape of the file the publisher actually uploaded: 96 columns, M/D/YY, no BOM, LF.
+    "submission": {"drop_columns": list(ALWAYS_BLANK), "pub_date_format": "m/d/yy", "bom": False,
+                   "line_terminator": "lf"},
+    # Every column, as the checkpoint has it.
+    "full": {},
+}
+PROFILE_KEYS = {"columns": list, "drop_columns": list, "pub_date_format": str, "bom": bool, "line_terminator": str}
+
+
+@dataclass(frozen=True)
+class ExportProfile:
+    columns: tuple[str, ...]
+    pub_date_format: str | None
+    dialect: Dialect
+
+
+def export_profile(name: str, configured: Mapping[str, Any]) -> ExportProfile:
+    spec = {**BUILTIN_PROFILES, **configured}.get(name)
+    if spec is None:
+        known = ", ".join(sorted({**BUILTIN_PROFILES, **configured}))
+        raise ConfigError(f"no export profile '{name}' (known: {known}; add one under 'exports:' in config.yaml)")
+    for key, value in spec.items():
+        if key not in PROFILE_KEYS or not isinstance(value, PROFILE_KEYS[key]):
+            raise ConfigError(f"export profile '{name}': '{key}' is not one of {', '.join(PROFILE_KEYS)} "
+                              "with the right type")
+    columns = spec.get("columns") or list(COLUMNS)
+    unknown = [c for c in [*columns, *spec.get("drop_columns", [])] if c not in COLUMNS]
+    if unknown:
+        raise ConfigError(f"export profile '{name}': '{unknown[0]}' is not an ACS column")
+    kept = tuple(c for c in columns if c not in spec.get("drop_columns", []))
+    return ExportProfile(kept, spec.get("pub_date_format"),
+                         Dialect(bom=spec.get("bom", True),
+                                 line_terminator="\n" if spec.get("line_terminator") == "lf" else "\r\n"))
+
+
+def export_checkpoint(checkpoint: Path, profile: ExportProfile, output: Path) -> int:
+    """Write the export atomically; returns the number of rows."""
+    table = read_table(checkpoint)
+    if table.columns != list(COLUMNS):
+        raise ConfigError(f"{checkpoint} is not an ACS checkpoint (run `sidecar verify` on it)")
+    index = [COLUMNS.index(c) for c in profile.columns]
+    chunks = [(b"\xef\xbb\xbf" if profile.dialect.bom else b"") + encode_record(profile.columns, profile.dialect)]
+    rows = 0
+    for record in table.records:
+        if len(record.cells) != len(COLUMNS) or not record.terminator:
+            raise ConfigError(f"{checkpoint} line {record.line} is not a whole record (run `sidecar verify` on it)")
+        cells = [record.cells[i] for i in index]
+        if profile.pub_date_format:
+            cells = [_redate(cell, profile.pub_date_format) if c in ("Pub Date", "Street Date") else cell
+                     for c, cell in zip(profile.columns, cells)]
+        chunks.append(encode_record(cells, profile.dialect))
+        rows += 1
+    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(b"".join(chunks))
+    os.replace(tmp, output)
+    return rows
+
+
+def _redate(value: str, style: str) -> str:
+    try:
+        return format_date(datetime.strptime(value, "%Y-%m-%d").date(), style)
+    except ValueError:
+        return value

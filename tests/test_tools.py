@@ -1,0 +1,234 @@
+"""verify, compare, export, list, recover and batch: exact output and exit codes."""
+
+import csv
+import io
+import json
+import shutil
+
+import pytest
+
+from sidecar import cli
+from sidecar.columns import COLUMNS
+
+from helpers import ROOT, book, cell, checkpoints, read_rows, write_book
+
+EXAMPLE = ROOT / "examples" / "output" / "harbor_light_build" / "processed_json"
+
+
+@pytest.fixture
+def example(tmp_path, capsys):
+    """The bundled example books in a checkpoint, with the bundled example configs."""
+    data = tmp_path / "data"
+    assert cli.main(["--once", "--config", str(ROOT / "config.yaml"), "--checkpoint-dir", str(data)]) == 0
+    capsys.readouterr()
+    return checkpoints(data)[0]
+
+
+def run(capsys, *argv):
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_verify_passes_a_clean_checkpoint_and_checks_the_ledger(example, capsys):
+    code, out, err = run(capsys, "verify", str(example))
+    assert code == 0, out
+    assert out.splitlines() == [
+        f"checkpoint  {example}",
+        "rows        3",
+        "dialect     UTF-8 with BOM, 4 CRLF",
+        "ledger      agrees (3 rows)",
+        "LSI checks  0 error(s), 0 warning(s)",
+        "clean",
+    ]
+
+
+def test_verify_of_a_missing_file_exits_2(tmp_path, capsys):
+    assert run(capsys, "verify", str(tmp_path / "nope.csv"))[1:] == ("", f"sidecar: {tmp_path / 'nope.csv'} does not exist\n")
+    assert cli.main(["verify", str(tmp_path / "nope.csv")]) == cli.EXIT_USAGE
+
+
+@pytest.mark.parametrize(("damage", "problem"), [
+    (lambda data: data + b"6024045,,,978", "  line 5: torn tail: the last record is incomplete (13 bytes without a line end)"),
+    (lambda data: data + b"a,b,c\r\n", "  line 5: 3 cells, expected 119"),
+    (lambda data: data + data[data.index(b"\r\n") + 2:data.index(b"\r\n", data.index(b"\r\n") + 2) + 2],
+     "  line 5: duplicate ISBN 9781739210038 (also on line 2)"),
+    (lambda data: data.replace(b"\r\n", b"\n", 2), "  file: mixed line ends: 2 LF and 2 CRLF"),
+])
+def test_verify_finds_what_makes_a_checkpoint_not_whole(example, capsys, damage, problem):
+    example.write_bytes(damage(example.read_bytes()))
+    code, out, _ = run(capsys, "verify", str(example))
+    assert code == cli.EXIT_REJECTED
+    assert problem in out.splitlines()
+    assert out.endswith("NOT CLEAN\n")
+
+
+def test_verify_reports_a_118_cell_record(example, capsys):
+    text = example.read_bytes().decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    rows[2] = rows[2][:118]
+    out_buf = io.StringIO()
+    csv.writer(out_buf, lineterminator="\r\n").writerows(rows)
+    example.write_bytes(b"\xef\xbb\xbf" + out_buf.getvalue().encode())
+    code, out, _ = run(capsys, "verify", str(example))
+    assert code == cli.EXIT_REJECTED
+    assert "  line 3: 118 cells, expected 119" in out.splitlines()
+    lines = out.splitlines()
+    assert lines[3] == "ledger      3 disagreement(s)"  # the 3rd row's bytes changed and the 4th's moved
+    assert lines[4] == "  line 3: 118 cells, expected 119"
+    assert lines[5].startswith(f"  line 3: the ledger's row for {EXAMPLE / 'The_Cartographers_Daughter.json'} is not at byte ")
+    assert lines[6].startswith(f"  file: the ledger's row for {EXAMPLE / 'Tidewater_Almanac.json'} is not at byte ")
+    assert lines[7] == "  line 4: a record the ledger does not know (written, but never recorded)"
+
+
+def test_verify_refuses_a_csv_that_is_not_a_checkpoint(shared, capsys):
+    code, out, _ = run(capsys, "verify", str(shared / "examples" / "xynapse_traces_tranche1_submitted.csv"))
+    assert code == cli.EXIT_REJECTED
+    lines = out.splitlines()
+    assert "  line 1: not an ACS checkpoint: the header has 96 columns, expected the 119 ACS names" in lines
+    assert lines[2:6] == ["dialect     UTF-8 without BOM, 68 LF", "ledger      no ledger found",
+                          "  line 1: not an ACS checkpoint: the header has 96 columns, expected the 119 ACS names",
+                          "  line 977: torn tail: the last record is incomplete (3550 bytes without a line end)"]
+
+
+def test_verify_json(example, capsys):
+    code, out, _ = run(capsys, "verify", "--json", str(example))
+    report = json.loads(out)
+    assert code == 0 and report["clean"] is True and report["rows"] == 3 and report["problems"] == []
+
+
+def test_a_checkpoint_and_the_batch_file_of_the_same_folder_compare_equal(example, tmp_path, capsys):
+    batch_file = tmp_path / "batch.csv"
+    code, out, _ = run(capsys, "batch", str(EXAMPLE), "--output", str(batch_file), "--config", str(ROOT / "config.yaml"))
+    assert (code, out) == (0, f"sidecar: 3 rows, 0 rejected; batch file: {batch_file}\n")
+    assert [cell(r, "Title") for r in read_rows(batch_file)] == [  # ordered by file name, like the pipeline
+        "Notes on Quiet Machines", "The Cartographer's Daughter", "Tidewater Almanac"]
+    code, out, _ = run(capsys, "compare", str(example), str(batch_file))
+    assert code == 0
+    assert out.splitlines()[2:] == ["compared on 119 common columns", "same content"]
+
+
+def test_compare_reports_missing_extra_and_differing_books_with_both_values(example, tmp_path, capsys):
+    other = tmp_path / "other.csv"
+    shutil.copy(example, other)
+    text = other.read_bytes().decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    rows[1][COLUMNS.index("Pages")] = "999"
+    del rows[2]
+    buf = io.StringIO()
+    csv.writer(buf, lineterminator="\n").writerows(rows)
+    other.write_text(buf.getvalue())
+    code, out, _ = run(capsys, "compare", str(example), str(other))
+    assert code == cli.EXIT_REJECTED
+    assert out.splitlines()[2:] == [
+        "compared on 119 common columns",
+        "extra in left: 9781739210014",
+        "differs: 9781739210038",
+        "  Pages: '148' != '999'",
+        "0 missing, 1 extra, 1 differing",
+    ]
+
+
+def test_compare_with_the_real_96_column_submission_names_the_expected_columns(shared, tmp_path, capsys):
+    folder = tmp_path / "output" / "xynapse_traces_build" / "processed_json"
+    folder.mkdir(parents=True)
+    shutil.copy(shared / "examples" / "AI_Governance_Freedom_vs_Constraint.json", folder)
+    configs = shared / "pipeline-configs"
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(tmp_path / "d"),
+                     "--lsi-config", str(configs / "default_lsi_config.json"),
+                     "--tranche", str(configs / "tranches" / "xynapse_tranche_1.json")]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "compare", "--json", str(checkpoints(tmp_path / "d")[0]),
+                       str(shared / "examples" / "xynapse_traces_tranche1_submitted.csv"))
+    result = json.loads(out)
+    assert code == cli.EXIT_REJECTED
+    assert len(result["common_columns"]) == 96 and result["only_right"] == []
+    assert set(result["only_left"]) == {
+        "Reserved 1", "Reserved 2", "Reserved 3", "Reserved 4", "Custom Trim Width (inches)",
+        "Custom Trim Height (inches)", "Weight(Lbs)", "Reserved5", "Reserved6", "Reserved7", "Reserved8",
+        "Reserved (Special Instructions)", "LSI Special Category  (please consult LSI before using",
+        "Stamped Text LEFT", "Stamped Text CENTER", "Stamped Text RIGHT", "Reserved11", "Reserved12",
+        *(f"LSI FlexField{n} (please consult LSI before using)" for n in range(1, 6))}
+    assert len(result["missing"]) == 67 and result["extra"] == []
+    # What the publisher set by hand, or the pipeline could not know, and the sidecar's documented choices:
+    assert {d["column"] for d in result["differing"]["9781608883936"]} == {
+        "Metadata Contact Dictionary", "Rendition /Booktype", "Pub Date", "Interior Path / Filename",
+        "Cover Path / Filename", "Annotation / Summary", "BISAC Category", "BISAC Category 2", "BISAC Category 3",
+        "Carton Pack Quantity", "Contributor One BIO", "Contributor One Affiliations", "Contributor One Location",
+        "Contributor One Location Type Code", "Contributor One Prior Work", "Thema Subject 1", "Thema Subject 2",
+        "Thema Subject 3", "Audience", "Short Description", "Table of Contents", "# in Series",
+        *(price for price in COLUMNS if "Suggested List Price" in price and "Ingram" not in price and "SIBI" not in price),
+    }
+
+
+def test_export_submission_has_the_real_submission_s_shape(example, shared, tmp_path, capsys):
+    output = tmp_path / "upload.csv"
+    code, out, _ = run(capsys, "export", str(example), "--profile", "submission", "--output", str(output))
+    assert (code, out) == (0, f"sidecar: 3 rows exported to {output}\n")
+    data = output.read_bytes()
+    assert not data.startswith(b"\xef\xbb\xbf") and b"\r\n" not in data
+    with open(shared / "examples" / "xynapse_traces_tranche1_submitted.csv", newline="", encoding="utf-8") as f:
+        submitted_header = next(csv.reader(f))
+    rows = list(csv.reader(io.StringIO(data.decode(), newline="")))
+    assert rows[0] == submitted_header
+    assert all(len(r) == 96 for r in rows)
+    pub = rows[0].index("Pub Date")
+    assert sorted(r[pub] for r in rows[1:]) == ["3/10/26", "3/17/26", "3/3/26"]
+
+
+def test_export_with_an_unknown_profile_names_the_known_ones(example, capsys):
+    code, _, err = run(capsys, "export", str(example), "--profile", "amazon")
+    assert code == cli.EXIT_USAGE
+    assert err == ("sidecar: no export profile 'amazon' (known: full, submission; add one under 'exports:' "
+                   "in config.yaml)\n")
+
+
+def test_export_profiles_come_from_config_yaml(example, tmp_path, capsys):
+    config = tmp_path / "c.yaml"
+    config.write_text("exports:\n  minimal:\n    columns: ['ISBN or SKU', 'Title']\n    bom: false\n    line_terminator: lf\n")
+    output = tmp_path / "min.csv"
+    assert run(capsys, "export", str(example), "--profile", "minimal", "--config", str(config), "--output", str(output))[0] == 0
+    assert output.read_text().splitlines() == ["ISBN or SKU,Title", "9781739210038,Notes on Quiet Machines",
+                                               "9781739210014,The Cartographer's Daughter", "9781739210021,Tidewater Almanac"]
+
+
+def test_list_shows_the_checkpoints_newest_first(example, capsys):
+    code, out, _ = run(capsys, "list", "--checkpoint-dir", str(example.parent), "--json")
+    [entry] = json.loads(out)
+    assert code == 0
+    assert (entry["checkpoint"], entry["imprint"], entry["rows"], entry["state"], entry["size"]) == (
+        str(example), "harbor_light", 3, "current", example.stat().st_size)
+
+
+def test_recover_lists_what_is_missing_and_writes_the_resume_list(tmp_path, capsys):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    write_book(folder, "a.json", book(1))
+    write_book(folder, "b.json", book(2))
+    (folder / "bad.json").write_text("{")
+    args = ["--watch", str(folder), "--checkpoint-dir", str(data)]
+    assert cli.main(["--once", *args]) == cli.EXIT_REJECTED
+    write_book(folder, "c.json", book(3))  # arrived after the crash
+    resume = tmp_path / "resume.csv"
+    capsys.readouterr()
+    code, out, _ = run(capsys, "recover", *args, "--resume-list", str(resume))
+    assert code == cli.EXIT_REJECTED
+    assert out.splitlines() == [
+        "imprint in: 1 not in a checkpoint yet, 1 rejected",
+        f"  waiting   {folder / 'c.json'}",
+        f"  rejected  {folder / 'bad.json'}: it is not valid JSON (Expecting property name enclosed in double "
+        "quotes at line 1 column 2); it may be incomplete",
+    ]
+    assert resume.read_text() == f"ISBN,Title\n{book(1)['isbn13']},Book 1\n{book(2)['isbn13']},Book 2\n"
+
+
+def test_batch_rejects_bad_books_and_duplicate_isbns_and_exits_1(tmp_path, capsys):
+    folder = tmp_path / "in"
+    write_book(folder, "a.json", book(1))
+    write_book(folder, "b.json", book(1, title="Same ISBN"))
+    (folder / "c.json").write_text("[]")
+    output = tmp_path / "batch.csv"
+    code, out, err = run(capsys, "batch", str(folder), "--output", str(output))
+    assert (code, out) == (1, f"sidecar: 1 rows, 2 rejected; batch file: {output}\n")
+    assert f"rejected {folder / 'b.json'}: ISBN {book(1)['isbn13']} is already in the batch from {folder / 'a.json'}" in err
+    assert f"rejected {folder / 'c.json'}: its JSON is an array" in err
+    assert [cell(r, "Title") for r in read_rows(output)] == ["Book 1"]
