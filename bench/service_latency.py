@@ -64,6 +64,9 @@ class Service:
     def _read(self) -> None:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
+            if not line.startswith("{"):
+                print(line, end="", file=sys.stderr)  # not a log record: show it
+                continue
             record = json.loads(line)["record"]
             message = record["message"]
             if message.startswith("watching "):

@@ -55,11 +55,11 @@ class DirLock:
 
 def new_checkpoint_name(folder: Path, imprint: str, now: datetime,
                         taken: Callable[[Path], bool] = lambda p: False) -> Path:
-    """cumulative_checkpoint_YYYYMMDD_HHMM_<imprint>.csv, or -2, -3… when that name is taken."""
+    """cumulative_checkpoint_YYYYMMDD_HHMM_<imprint>.csv, or _2, _3… when that name is taken (listed after it)."""
     stem = f"cumulative_checkpoint_{now:%Y%m%d_%H%M}_{imprint}"
     n = 1
     while True:
-        path = folder / (f"{stem}.csv" if n == 1 else f"{stem}-{n}.csv")
+        path = folder / (f"{stem}.csv" if n == 1 else f"{stem}_{n}.csv")
         if not path.exists() and not taken(path):
             return path
         n += 1

@@ -6,9 +6,11 @@ import argparse
 import contextlib
 import csv
 import json
+import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -16,11 +18,12 @@ from loguru import logger
 
 from . import __version__
 from .config import Settings, load_settings
-from .errors import CheckpointError, ConfigError, SidecarError
+from .errors import CheckpointError, ConfigError, LockHeld, SidecarError
 from .batch import write_batch
 from .compare import compare_files, comparison_json, format_comparison
 from .export import export_checkpoint, export_profile
 from .ingest import Ingestor
+from .ledger import Ledger
 from .logs import setup_logging
 from .status import collect_status, done_books, format_list, format_status, list_checkpoints
 from .table import TableError
@@ -86,6 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("checkpoint", metavar="CHECKPOINT")
     export.add_argument("--profile", required=True, help="an export profile: 'submission', 'full' or one in config.yaml")
     export.add_argument("--output", metavar="FILE", help="default: <checkpoint>_<profile>.csv beside it")
+    for name, what in (("rotate", "start a new checkpoint now (the running service does it, or this command)"),
+                       ("finalize", "mark the checkpoint complete with a manifest; the next book starts a new one")):
+        sub = command(name, what, json_output=False)
+        if name == "rotate":
+            sub.add_argument("--batch-id", metavar="ID", help="recorded with the new checkpoint")
     batch = command("batch", "write the batch LSI file of a folder in one go (no checkpoint, no ledger)",
                     json_output=False)
     batch.add_argument("folder", metavar="DIR")
@@ -100,7 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "batch":
             flags = {**flags, "watch": [args.folder]}
         settings = load_settings(flags, need_watch=args.command not in ("verify", "compare", "export", "list"))
-        setup_logging(settings.log_level, settings.log_format)
+        setup_logging(settings.log_level, settings.log_format, settings.log_file)
         if args.command is not None:
             return COMMANDS[args.command](settings, args)
         if args.once:
@@ -199,7 +207,50 @@ def batch(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_REJECTED if rejected else EXIT_OK
 
 
-COMMANDS = {"status": show_status, "list": show_list, "recover": recover, "verify": verify, "compare": compare,
+def rotate(settings: Settings, args: argparse.Namespace) -> int:
+    return _lifecycle(settings, "rotate", getattr(args, "batch_id", None))
+
+
+def finalize(settings: Settings, args: argparse.Namespace) -> int:
+    return _lifecycle(settings, "finalize", None)
+
+
+def _lifecycle(settings: Settings, action: str, batch_id: str | None) -> int:
+    """Rotate or finalize: here when no service runs, else by the service, which holds the lock."""
+    imprints = sorted({f.imprint for f in settings.folders})
+    try:
+        ingestor = Ingestor(settings)
+    except LockHeld:
+        request = hand_to_service(settings, action, imprints, batch_id)
+        logger.info(f"asked the running service to {action} {', '.join(imprints)}")
+        deadline = time.monotonic() + 30
+        while request.exists():
+            if time.monotonic() > deadline:
+                raise CheckpointError(f"the running service did not take the request within 30 s; it stays in "
+                                      f"{request} and is done when the service next starts") from None
+            time.sleep(0.05)
+    else:
+        with ingestor:
+            for imprint in imprints:
+                ingestor.finalize(imprint) if action == "finalize" else ingestor.rotate(imprint, batch_id)
+    with contextlib.closing(Ledger.read_only(settings.state_dir / "ledger.sqlite3")) as ledger:
+        for imprint in imprints:
+            current = ledger.current_checkpoint(imprint)
+            print(f"sidecar: {imprint}: " + (f"current checkpoint {current.path}" if current
+                                             else "no open checkpoint; the next book starts one"))
+    return EXIT_OK
+
+
+def hand_to_service(settings: Settings, action: str, imprints: list[str], batch_id: str | None) -> Path:
+    settings.requests_dir.mkdir(parents=True, exist_ok=True)
+    request = settings.requests_dir / f"{time.time_ns()}-{os.getpid()}.json"
+    tmp = request.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"action": action, "imprints": imprints, "batch_id": batch_id}))
+    os.replace(tmp, request)  # the service sees only whole requests
+    return request
+
+
+COMMANDS = {"rotate": rotate, "finalize": finalize, "status": show_status, "list": show_list, "recover": recover, "verify": verify, "compare": compare,
             "export": export, "batch": batch}
 
 

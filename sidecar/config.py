@@ -85,7 +85,9 @@ _SCHEMA: dict[str, Any] = {
     "watch": list, "imprint": str, "checkpoint_dir": str, "state_dir": str,
     "lsi_config": str, "tranche": str, "acs_codes": str, "log_level": str, "log_format": str,
     "poll_seconds": (int, float), "rescan_seconds": (int, float), "metrics_file": str, "exports": dict,
+    "log_file": str,
     "books": {"ignore": list, "max_bytes": int, "strict": bool, "on_rewrite": str},
+    "batches": {"start_marker": str, "done_marker": str, "rotate": str},
     "checkpoint": {"bom": bool, "line_terminator": str, "rows_per_sync": int},
     "lsi": {"pub_date_format": str, "language_code_case": str, "neutralise_formulas": bool,
             "exchange_rates": dict, "file_names": dict},
@@ -93,6 +95,7 @@ _SCHEMA: dict[str, Any] = {
 _CHOICES = {
     ("log_format",): ("text", "json"),
     ("books", "on_rewrite"): ("replace", "append", "ignore"),
+    ("batches", "rotate"): ("never", "daily"),
     ("checkpoint", "line_terminator"): ("crlf", "lf"),
     ("lsi", "pub_date_format"): ("iso", "m/d/yy"),
     ("lsi", "language_code_case"): ("lower", "upper"),
@@ -107,7 +110,7 @@ class Folder:
 
 @dataclass(frozen=True)
 class Settings:
-    folders: tuple[Folder, ...]
+    folders: tuple[Folder, ...]  # watched and checkpointed
     checkpoint_dir: Path
     state_dir: Path
     profile: Profile
@@ -123,7 +126,19 @@ class Settings:
     rescan_seconds: float = 60.0
     metrics_file: Path | None = None
     exports: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # export profiles by name
+    start_marker: str = ".batch-start"  # dropped in a watched folder: start a new checkpoint
+    done_marker: str = ".batch-done"  # dropped in a watched folder: finalize the checkpoint
+    rotate: str = "never"  # or "daily": a new checkpoint with the first book of each day
+    log_file: Path | None = None
+    lsi_config: Path | None = None
+    tranche: Path | None = None
+    disabled_folders: tuple[Path, ...] = ()  # listed with checkpoint: false
     config_file: Path | None = None
+
+    @property
+    def requests_dir(self) -> Path:
+        """Where `sidecar rotate|finalize` leave requests for the service that holds the lock."""
+        return self.state_dir / "requests"
 
     def profile_for(self, folder: Folder) -> Profile:
         return dataclasses.replace(self.profile, imprint=folder.imprint)
@@ -152,13 +167,19 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
         return (root / os.path.expanduser(value)).resolve()
 
     watch, watch_root = setting("watch")
-    watch = watch or []
-    if not watch and need_watch:
-        raise ConfigError("nothing to watch: give --watch DIR, SIDECAR_WATCH, or 'watch:' in the config file")
     imprint, _ = setting("imprint")
-    folders = tuple(Folder(path=(watch_root / os.path.expanduser(w)).resolve(),
-                           imprint=_safe_imprint(imprint) if imprint else derive_imprint(Path(w)))
-                    for w in watch)
+    folders: list[Folder] = []
+    disabled: list[Path] = []
+    for entry in watch or []:
+        spec = _watch_entry(entry, config_file)
+        folder_path = (watch_root / os.path.expanduser(spec["path"])).resolve()
+        if not spec.get("checkpoint", True):
+            disabled.append(folder_path)
+            continue
+        name = spec.get("imprint") or imprint
+        folders.append(Folder(folder_path, _safe_imprint(name) if name else derive_imprint(Path(spec["path"]))))
+    if not folders and need_watch:
+        raise ConfigError("nothing to watch: give --watch DIR, SIDECAR_WATCH, or 'watch:' in the config file")
     checkpoint_dir = path("checkpoint_dir", "data")
     assert checkpoint_dir is not None
     state_dir = path("state_dir") or checkpoint_dir / "state"
@@ -187,10 +208,11 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
             raise ConfigError(f"{key} must be above zero, not {value!r}")
         return number
 
-    books, ckpt, lsi = (_present(raw.get(k)) for k in ("books", "checkpoint", "lsi"))
+    books, ckpt, lsi, batches = (_present(raw.get(k)) for k in ("books", "checkpoint", "lsi", "batches"))
+    lsi_config, tranche = path("lsi_config"), path("tranche")
     profile = build_profile(
-        lsi_config=_read_json(path("lsi_config")),
-        tranche=_read_json(path("tranche")),
+        lsi_config=_read_json(lsi_config),
+        tranche=_read_json(tranche),
         lsi=lsi,
         where=str(config_file or "the defaults"),
     )
@@ -198,7 +220,8 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     if acs_codes:
         profile = dataclasses.replace(profile, codes=load_acs_codes(acs_codes))
     return Settings(
-        folders=folders,
+        folders=tuple(folders),
+        disabled_folders=tuple(disabled),
         checkpoint_dir=checkpoint_dir,
         state_dir=state_dir,
         profile=profile,
@@ -215,6 +238,12 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
         rescan_seconds=seconds("rescan_seconds", 60.0) or 60.0,
         metrics_file=path("metrics_file"),
         exports=raw.get("exports") or {},
+        start_marker=batches.get("start_marker", ".batch-start"),
+        done_marker=batches.get("done_marker", ".batch-done"),
+        rotate=batches.get("rotate", "never"),
+        log_file=(base / raw["log_file"]).resolve() if raw.get("log_file") else None,
+        lsi_config=lsi_config,
+        tranche=tranche,
         config_file=config_file,
     )
 
@@ -222,6 +251,18 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
 def _present(section: Any) -> dict[str, Any]:
     """A config section without its keys left empty (an empty key means "the default")."""
     return {k: v for k, v in (section or {}).items() if v is not None}
+
+
+def _watch_entry(entry: Any, config_file: Path | None) -> dict[str, Any]:
+    """A watch entry: a folder, or {path: folder, imprint: name, checkpoint: true|false}."""
+    if isinstance(entry, str):
+        return {"path": entry}
+    allowed = {"path": str, "imprint": str, "checkpoint": bool}
+    if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or any(
+            k not in allowed or not isinstance(v, allowed[k]) for k, v in entry.items() if v is not None):
+        raise ConfigError(f"'watch' in {config_file}: each entry is a folder or a mapping of path (text), "
+                          f"imprint (text) and checkpoint (true or false), not {entry!r}")
+    return entry
 
 
 def derive_imprint(folder: Path) -> str:
@@ -364,7 +405,7 @@ def _check(data: Mapping[str, Any], schema: Mapping[str, Any], at: tuple[str, ..
             continue
         if expected in (int, (int, float)) and isinstance(value, bool) or not isinstance(value, expected):
             raise ConfigError(f"'{name}' in {path} must be {_TYPE_NAMES[expected]}, not {value!r}")
-        if expected is list and not all(isinstance(v, str) for v in value):
+        if expected is list and key != "watch" and not all(isinstance(v, str) for v in value):
             raise ConfigError(f"'{name}' in {path} must be a list of strings")
         choices = _CHOICES.get((*at, key))
         if choices and value not in choices:

@@ -7,6 +7,7 @@ them only after that, so a crash anywhere leaves at most an unrecorded tail that
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -26,6 +27,7 @@ from .convert import Conversion, Problem, Profile, convert_book
 from .errors import BookError, CheckpointError
 from .faults import fault_point
 from .ledger import CheckpointRecord, Ledger, Rejection, RowRecord
+from .manifest import write_manifest, write_missing_manifests
 from .validate import validate_row
 
 # A file whose mtime is this close to when we last read it may have changed within the timestamp's
@@ -42,7 +44,7 @@ class Summary:
 
     def line(self) -> str:
         parts = ", ".join(f"{self.counts[o]} {o}" for o in OUTCOMES[:4])
-        where = ", ".join(str(p) for p in self.checkpoints)
+        where = ", ".join(str(p) for p in self.checkpoints) or "none yet"
         return f"{parts}; checkpoint: {where}"
 
 
@@ -63,21 +65,23 @@ class _Ready:
 class _Writer:
     """One imprint's current checkpoint: reconciled with the ledger at open, then appended to."""
 
-    def __init__(self, ledger: Ledger, folder: Path, imprint: str, dialect: Dialect) -> None:
+    def __init__(self, ledger: Ledger, folder: Path, imprint: str, dialect: Dialect,
+                 batch_id: str | None = None) -> None:
+        """The imprint's current checkpoint, repaired; a new one when it has none (or batch_id asks)."""
         self.ledger, self.imprint, self.dialect = ledger, imprint, dialect
         self.folder = folder
-        record = ledger.current_checkpoint(imprint)
-        self.record = self._recover(record) if record else self._create()
+        record = None if batch_id is not None else ledger.current_checkpoint(imprint)
+        self.record = self._recover(record) if record else self._create(batch_id)
         self.file = CheckpointFile(self.record.path)
         self.ready: list[_Ready] = []
 
-    def _create(self) -> CheckpointRecord:
+    def _create(self, batch_id: str | None = None) -> CheckpointRecord:
         header = encode_header(self.dialect)
         path = new_checkpoint_name(self.folder, self.imprint, datetime.now(), self.ledger.knows_path)
         # Ledger first: a crash before the file exists is repaired by _recover creating it.
-        record = self.ledger.add_checkpoint(self.imprint, path, len(header))
+        record = self.ledger.add_checkpoint(self.imprint, path, len(header), batch_id or None)
         create_with_header(path, header)
-        logger.info(f"new checkpoint {path}")
+        logger.info(f"new checkpoint {path}" + (f" for batch {batch_id}" if batch_id else ""))
         return record
 
     def _recover(self, record: CheckpointRecord) -> CheckpointRecord:
@@ -165,11 +169,15 @@ class Ingestor:
             if settings.state_dir != settings.checkpoint_dir:
                 self.locks.append(DirLock(settings.state_dir))
             self.ledger = Ledger(settings.state_dir / "ledger.sqlite3")
+            # Open (and repair) each imprint's current checkpoint; an imprint without one gets its
+            # checkpoint with its first book.
             self.writers: dict[str, _Writer] = {}
-            for folder in settings.folders:
-                if folder.imprint not in self.writers:
-                    self.writers[folder.imprint] = _Writer(self.ledger, settings.checkpoint_dir,
-                                                           folder.imprint, settings.dialect)
+            for imprint in {f.imprint for f in settings.folders}:
+                if self.ledger.current_checkpoint(imprint) is not None:
+                    self.writers[imprint] = self._open_writer(imprint)
+            write_missing_manifests(self.ledger, settings)
+            for path in settings.disabled_folders:
+                logger.info(f"checkpointing is off for {path} (checkpoint: false in the config)")
         except BaseException:
             self._release()
             raise
@@ -200,10 +208,78 @@ class Ingestor:
     def checkpoints(self) -> list[Path]:
         return [w.record.path for w in self.writers.values()]
 
+    def _open_writer(self, imprint: str, batch_id: str | None = None) -> _Writer:
+        return _Writer(self.ledger, self.settings.checkpoint_dir, imprint, self.settings.dialect, batch_id)
+
+    def _writer(self, imprint: str) -> _Writer:
+        """The checkpoint the next row of this imprint goes to, started (or rotated daily) when due."""
+        writer = self.writers.get(imprint)
+        if writer is not None and self.settings.rotate == "daily":
+            created = datetime.fromtimestamp(self.ledger.checkpoint_times(writer.record.id)[0] / 1e9).date()
+            if created < datetime.now().date():
+                return self.writers[self.rotate(imprint)[0]]
+        if writer is None:
+            writer = self.writers[imprint] = self._open_writer(imprint)
+        return writer
+
+    def rotate(self, imprint: str, batch_id: str | None = None) -> tuple[str, Path]:
+        """Start a new checkpoint for the imprint now; the previous one stays as it is (closed)."""
+        self.flush()
+        previous = self.writers.pop(imprint, None)
+        if previous is not None:
+            previous.close()
+        writer = self.writers[imprint] = self._open_writer(imprint, batch_id or "")
+        logger.info(f"rotated {imprint}: {writer.record.path.name}" +
+                    (f" follows {previous.record.path.name}" if previous else ""))
+        return imprint, writer.record.path
+
+    def finalize(self, imprint: str) -> Path | None:
+        """Mark the imprint's checkpoint complete, with a manifest beside it; the next book starts a new one."""
+        self.flush()
+        writer = self.writers.pop(imprint, None)
+        if writer is None:
+            logger.info(f"{imprint} has no open checkpoint to finalize")
+            return None
+        writer.close()
+        self.ledger.close_checkpoint(writer.record.id, finalized=True)  # first: the manifest is derived
+        manifest = write_manifest(self.ledger, self.settings, writer.record)
+        logger.info(f"finalized {writer.record.path.name} ({manifest.name})")
+        return writer.record.path
+
+    def check_marker(self, path: Path, folder: Folder) -> None:
+        """A batch marker the pipeline dropped: act on each new version of it once."""
+        try:
+            stat = stat_source(path)
+            batch_id = path.read_text(encoding="utf-8", errors="replace").strip()[:200]
+        except FileNotFoundError:
+            return
+        if self.ledger.marker_seen(str(path), stat):
+            return
+        if path.name == self.settings.start_marker:
+            self.rotate(folder.imprint, batch_id)
+        elif path.name == self.settings.done_marker:
+            self.finalize(folder.imprint)
+        self.ledger.record_marker(str(path), stat)
+
+    def take_requests(self) -> None:
+        """Rotations and finalizations asked for by `sidecar rotate|finalize` while this process held the lock."""
+        for request in sorted(self.settings.requests_dir.glob("*.json")):
+            try:
+                wanted = json.loads(request.read_text())
+                for imprint in wanted["imprints"]:
+                    self.finalize(imprint) if wanted["action"] == "finalize" else self.rotate(imprint, wanted.get("batch_id"))
+            except (ValueError, KeyError, TypeError) as exc:
+                logger.warning(f"ignored a malformed request {request}: {exc!r}")
+            request.unlink(missing_ok=True)
+
     def catch_up(self, progress: Callable[[int, int], None] | None = None,
                  stop: threading.Event | None = None, tentative: bool = False) -> Summary:
         """Ingest every eligible file present now; the same pass the service makes at start and on rescans."""
-        summary = Summary(checkpoints=self.checkpoints)
+        self.take_requests()
+        for folder in self.settings.folders:
+            for marker in (self.settings.start_marker, self.settings.done_marker):
+                self.check_marker(folder.path / marker, folder)
+        summary = Summary()
         paths = [(folder, path) for folder in self.settings.folders
                  for path in scan(folder.path, self.settings.ignore)]
         for n, (folder, path) in enumerate(paths, start=1):
@@ -216,6 +292,7 @@ class Ingestor:
             if progress:
                 progress(n, len(paths))
         self.flush()
+        summary.checkpoints = self.checkpoints
         return summary
 
     def flush(self) -> None:
@@ -235,8 +312,8 @@ class Ingestor:
         stops changing).
         """
         source = str(path)
-        writer = self.writers[folder.imprint]
-        if any(r.source == source for r in writer.ready):
+        current = self.writers.get(folder.imprint)
+        if current is not None and any(r.source == source for r in current.ready):
             self.flush()
         try:
             stat = stat_source(path)
@@ -272,6 +349,7 @@ class Ingestor:
             if tentative:
                 return "pending"
             return self._reject(source, src.sha256, src.stat, checked_ns, str(exc), rejection)
+        writer = self._writer(folder.imprint)
         holder = self._isbn_holder(writer, conversion.isbn, source)
         if holder:
             reason = (f"ISBN {conversion.isbn} is already in the checkpoint from {holder}; "

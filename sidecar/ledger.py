@@ -26,7 +26,9 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     header_len INTEGER NOT NULL,
     created_ns INTEGER NOT NULL,
     closed_ns INTEGER,              -- NULL for the imprint's current checkpoint
-    pending_rewrite TEXT            -- a replacement copy that is committed but not yet renamed in
+    pending_rewrite TEXT,           -- a replacement copy that is committed but not yet renamed in
+    finalized_ns INTEGER,           -- set by finalize: the batch is complete, a manifest lies beside it
+    batch_id TEXT                   -- from a batch-start marker, when it named one
 );
 CREATE TABLE IF NOT EXISTS rows (
     checkpoint_id INTEGER NOT NULL REFERENCES checkpoints(id),
@@ -49,6 +51,10 @@ CREATE TABLE IF NOT EXISTS rejections (
     stat TEXT NOT NULL,
     checked_ns INTEGER NOT NULL,
     reason TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS markers (
+    path TEXT PRIMARY KEY,          -- a batch marker file in a watched folder
+    stat TEXT NOT NULL              -- the version of it already acted on
 );
 CREATE TABLE IF NOT EXISTS problems (
     source TEXT PRIMARY KEY,
@@ -131,21 +137,45 @@ class Ledger:
     # ---------------------------------------------------------------- checkpoints
 
     def current_checkpoint(self, imprint: str) -> CheckpointRecord | None:
+        """The imprint's open checkpoint; None before the first book, and after finalize until the next."""
         found = self.db.execute(
             "SELECT id, imprint, path, header_len, pending_rewrite FROM checkpoints "
             "WHERE imprint = ? AND closed_ns IS NULL ORDER BY id DESC LIMIT 1", (imprint,)).fetchone()
         return CheckpointRecord(found[0], found[1], Path(found[2]), found[3], found[4]) if found else None
 
-    def add_checkpoint(self, imprint: str, path: Path, header_len: int) -> CheckpointRecord:
+    def add_checkpoint(self, imprint: str, path: Path, header_len: int, batch_id: str | None = None) -> CheckpointRecord:
         now = time.time_ns()
         self._tx([
             ("UPDATE checkpoints SET closed_ns = ? WHERE imprint = ? AND closed_ns IS NULL", (now, imprint)),
-            ("INSERT INTO checkpoints (imprint, path, header_len, created_ns) VALUES (?, ?, ?, ?)",
-             (imprint, str(path), header_len, now)),
+            ("INSERT INTO checkpoints (imprint, path, header_len, created_ns, batch_id) VALUES (?, ?, ?, ?, ?)",
+             (imprint, str(path), header_len, now, batch_id)),
         ])
         record = self.current_checkpoint(imprint)
         assert record is not None
         return record
+
+    def finalized_checkpoints(self) -> list[CheckpointRecord]:
+        return [CheckpointRecord(r[0], r[1], Path(r[2]), r[3], r[4]) for r in self.db.execute(
+            "SELECT id, imprint, path, header_len, pending_rewrite FROM checkpoints WHERE finalized_ns IS NOT NULL")]
+
+    def close_checkpoint(self, checkpoint_id: int, finalized: bool) -> None:
+        now = time.time_ns()
+        self._tx([("UPDATE checkpoints SET closed_ns = ?, finalized_ns = ? WHERE id = ?",
+                   (now, now if finalized else None, checkpoint_id))])
+
+    def checkpoint_times(self, checkpoint_id: int) -> tuple[int, int | None, int | None, str | None]:
+        """created, first append, last append (ns) and batch id of a checkpoint."""
+        created, batch_id = self.db.execute("SELECT created_ns, batch_id FROM checkpoints WHERE id = ?",
+                                            (checkpoint_id,)).fetchone()
+        first, last = self.db.execute("SELECT MIN(appended_ns), MAX(appended_ns) FROM rows WHERE checkpoint_id = ?",
+                                      (checkpoint_id,)).fetchone()
+        return created, first, last, batch_id
+
+    def marker_seen(self, path: str, stat: str) -> bool:
+        return self.db.execute("SELECT 1 FROM markers WHERE path = ? AND stat = ?", (path, stat)).fetchone() is not None
+
+    def record_marker(self, path: str, stat: str) -> None:
+        self._tx([("INSERT OR REPLACE INTO markers VALUES (?, ?)", (path, stat))])
 
     def drop_checkpoint(self, checkpoint_id: int) -> None:
         """Forget a checkpoint whose file is gone, so that its books are written again."""

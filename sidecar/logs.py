@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 from loguru import logger
 
@@ -21,8 +22,11 @@ class InterceptHandler(logging.Handler):
         logger.opt(depth=6, exception=record.exc_info).log(level, f"{record.name}: {record.getMessage()}")
 
 
-def setup_logging(level: str = "INFO", fmt: str = "text") -> None:
+def setup_logging(level: str = "INFO", fmt: str = "text", file: Path | None = None) -> None:
     logger.remove()
+    if file is not None:  # one process writes it; under systemd prefer the journal
+        logger.add(file, level=level, serialize=fmt == "json", format=TEXT_FORMAT, colorize=False,
+                   backtrace=False, diagnose=False)
     # diagnose=False: variable values in tracebacks can leak book content and paths into shared logs.
     if fmt == "json":
         logger.add(sys.stderr, level=level, serialize=True, backtrace=False, diagnose=False)

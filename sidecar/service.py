@@ -142,7 +142,8 @@ class Service:
                 logger.warning(f"{w.folder.path} was removed; waiting for it to come back")
             if w.watch is None and inode is not None:
                 poll = self.settings.poll_seconds
-                handler = Hints(w.folder, self.queue, self.settings.ignore, polling=bool(poll))
+                handler = Hints(w.folder, self.queue, self.settings.ignore, polling=bool(poll),
+                                markers=(self.settings.start_marker, self.settings.done_marker))
                 try:
                     w.watch = observer.schedule(handler, str(w.folder.path), recursive=False)
                 except (FileNotFoundError, NotADirectoryError):
@@ -179,6 +180,8 @@ class Service:
                 for path, s in list(settling.items()):
                     if s.due <= now and not self.stop.is_set():
                         self._check_settled(path, s, settling, settle_after)
+                if any(self.settings.requests_dir.glob("*.json")):
+                    self.ingestor.take_requests()
                 if self.queue.take_rescan() or now >= next_rescan:
                     self._settle_later(self.ingestor.catch_up(stop=self.stop, tentative=True).pending)
                     next_rescan = time.monotonic() + self.settings.rescan_seconds
@@ -191,6 +194,12 @@ class Service:
             raise
 
     def _take(self, hint: Hint, settling: dict[Path, _Settling], settle_after: float) -> None:
+        if hint.path.name in (self.settings.start_marker, self.settings.done_marker):
+            # In queue order, so books written before the marker go first. With inotify a marker's create
+            # event comes before its content (a batch id): wait for its close.
+            if not (hint.settle and not self.settings.poll_seconds):
+                self.ingestor.check_marker(hint.path, hint.folder)
+            return
         if not hint.settle:
             settling.pop(hint.path, None)
             self.ingestor.ingest(hint.path, hint.folder)

@@ -95,10 +95,11 @@ def list_checkpoints(settings: Settings) -> list[dict[str, Any]]:
     if ledger_path.is_file():
         ledger = Ledger.read_only(ledger_path)
         try:
-            for cid, imprint, path, created_ns, closed_ns in ledger.db.execute(
-                    "SELECT id, imprint, path, created_ns, closed_ns FROM checkpoints"):
+            for cid, imprint, path, created_ns, closed_ns, finalized_ns in ledger.db.execute(
+                    "SELECT id, imprint, path, created_ns, closed_ns, finalized_ns FROM checkpoints"):
+                state = "open" if closed_ns is None else "finalized" if finalized_ns else "rotated"
                 known[path] = {"imprint": imprint, "rows": ledger.row_count(cid), "created_ns": created_ns,
-                               "state": "current" if closed_ns is None else "closed"}
+                               "state": state}
         finally:
             ledger.close()
     entries = []

@@ -83,8 +83,10 @@ class Hints(FileSystemEventHandler):
     """watchdog handler for one watched folder. It never raises: an exception here would kill the
     observer thread silently (watchdog #427), so every event is handled inside a catch-all."""
 
-    def __init__(self, folder: Folder, queue: PathQueue, ignore: tuple[str, ...], polling: bool) -> None:
+    def __init__(self, folder: Folder, queue: PathQueue, ignore: tuple[str, ...], polling: bool,
+                 markers: tuple[str, ...] = ()) -> None:
         self.folder, self.queue, self.ignore, self.polling = folder, queue, ignore, polling
+        self.markers = markers  # batch start/done marker names, queued like books to keep their order
 
     def dispatch(self, event: FileSystemEvent) -> None:
         if fault_active("observer-dies"):
@@ -112,7 +114,7 @@ class Hints(FileSystemEventHandler):
         if fault_active("drop-events"):  # tests: an event the kernel or watchdog lost
             return
         found = Path(str(path))
-        if found.parent == self.folder.path and is_eligible(found.name, self.ignore):
+        if found.parent == self.folder.path and (found.name in self.markers or is_eligible(found.name, self.ignore)):
             self.queue.put(Hint(found, self.folder, settle))
 
 

@@ -91,6 +91,8 @@ def check_invariants(folder: Path, checkpoint_dir: Path, complete: bool = True) 
     committed copy, while a rewrite is between its ledger commit and its rename). When complete (after a
     clean run): no bytes past the last recorded row, and every eligible source is in it exactly once
     with its current content."""
+    if not complete and not checkpoints(checkpoint_dir):
+        return []  # killed before its first book: a checkpoint starts with its first book
     [checkpoint] = checkpoints(checkpoint_dir)
     db = sqlite3.connect(checkpoint_dir / "state" / "ledger.sqlite3")
     checkpoint_id, pending = db.execute("SELECT id, pending_rewrite FROM checkpoints WHERE path = ?",

@@ -209,7 +209,7 @@ def test_a_new_checkpoint_never_truncates_one_from_the_same_minute(tmp_path):
     create_with_header(first, encode_header(Dialect()))
     first.write_bytes(first.read_bytes() + b"a row\r\n")
     second = new_checkpoint_name(tmp_path, "imp", now)
-    assert second.name == "cumulative_checkpoint_20261126_0930_imp-2.csv"
+    assert second.name == "cumulative_checkpoint_20261126_0930_imp_2.csv"
     with pytest.raises(CheckpointError):
         create_with_header(first, encode_header(Dialect()))
     assert first.read_bytes().endswith(b"a row\r\n")

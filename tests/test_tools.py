@@ -197,7 +197,7 @@ def test_list_shows_the_checkpoints_newest_first(example, capsys):
     [entry] = json.loads(out)
     assert code == 0
     assert (entry["checkpoint"], entry["imprint"], entry["rows"], entry["state"], entry["size"]) == (
-        str(example), "harbor_light", 3, "current", example.stat().st_size)
+        str(example), "harbor_light", 3, "open", example.stat().st_size)
 
 
 def test_recover_lists_what_is_missing_and_writes_the_resume_list(tmp_path, capsys):

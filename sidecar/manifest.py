@@ -1,0 +1,75 @@
+"""The manifest written beside a finalized checkpoint: what it holds, and how it was made."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from .checkpoint import fsync_dir
+from .config import Settings
+from .ledger import CheckpointRecord, Ledger
+
+
+def manifest_path(checkpoint: Path) -> Path:
+    return checkpoint.with_name(checkpoint.name + ".manifest.json")
+
+
+def settings_digest(settings: Settings) -> str:
+    """A fingerprint of everything that shapes the rows: two checkpoints with the same digest were made alike."""
+    p = settings.profile
+    shaping = {
+        "defaults": dict(sorted(p.defaults.items())), "blank": sorted(p.blank), "append": dict(p.append),
+        "required_bisac": p.required_bisac, "exchange_rates": {k: str(v) for k, v in sorted(p.exchange_rates.items())},
+        "file_names": dict(p.file_names), "pub_date_format": p.pub_date_format,
+        "language_code_case": p.language_code_case, "neutralise_formulas": p.neutralise_formulas,
+        "acs_codes": p.codes is not None, "bom": settings.dialect.bom,
+        "line_terminator": settings.dialect.line_terminator, "strict": settings.strict,
+        "on_rewrite": settings.on_rewrite,
+    }
+    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
+
+
+def _iso(ns: int | None) -> str | None:
+    return datetime.fromtimestamp(ns / 1e9).isoformat(timespec="seconds") if ns else None
+
+
+def write_manifest(ledger: Ledger, settings: Settings, record: CheckpointRecord) -> Path:
+    created, first, last, batch_id = ledger.checkpoint_times(record.id)
+    data = record.path.read_bytes()
+    manifest: dict[str, Any] = {
+        "checkpoint": record.path.name,
+        "imprint": record.imprint,
+        "batch_id": batch_id,
+        "books": ledger.row_count(record.id),
+        "bytes": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "created": _iso(created),
+        "first_append": _iso(first),
+        "last_append": _iso(last),
+        "finalized": datetime.now().isoformat(timespec="seconds"),
+        "source_folders": [str(f.path) for f in settings.folders if f.imprint == record.imprint],
+        "lsi_config": str(settings.lsi_config) if settings.lsi_config else None,
+        "tranche": str(settings.tranche) if settings.tranche else None,
+        "settings_digest": settings_digest(settings),
+    }
+    path = manifest_path(record.path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, indent=2)
+        f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+    return path
+
+
+def write_missing_manifests(ledger: Ledger, settings: Settings) -> None:
+    """A finalize interrupted between its ledger commit and its manifest is completed at the next start."""
+    for record in ledger.finalized_checkpoints():
+        if record.path.exists() and not manifest_path(record.path).exists():
+            write_manifest(ledger, settings, record)
