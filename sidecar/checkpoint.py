@@ -68,19 +68,22 @@ def new_checkpoint_name(folder: Path, imprint: str, now: datetime,
 def create_with_header(path: Path, header: bytes) -> None:
     """Make path hold exactly header, atomically; never touches an existing file."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
     try:
-        _write_all(fd, header)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        os.link(tmp, path)  # unlike rename, link never replaces an existing file
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+        try:
+            _write_all(fd, header)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        try:
+            os.link(tmp, path)  # unlike rename, link never replaces an existing file
+        finally:
+            os.unlink(tmp)
+        fsync_dir(path.parent)
     except FileExistsError:
         raise CheckpointError(f"{path} already exists; it is not the sidecar's to overwrite") from None
-    finally:
-        os.unlink(tmp)
-    fsync_dir(path.parent)
+    except OSError as exc:
+        raise CheckpointError(f"cannot create {path}: {exc.strerror or exc}") from None
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -109,6 +112,7 @@ class CheckpointFile:
         """Write data at the end in one write(2); returns its offset. Durable only after sync()."""
         offset = self.size
         try:
+            fault_point("write-eio")
             _write_all(self.fd, data)
         except OSError as exc:
             # A partial record must not stay: cut back to the last whole one, then give up.
@@ -120,6 +124,7 @@ class CheckpointFile:
 
     def sync(self) -> None:
         try:
+            fault_point("fsync-eio")
             os.fdatasync(self.fd)
         except OSError as exc:
             # After a failed fsync the page cache may already have dropped the data (fsyncgate):
@@ -128,8 +133,11 @@ class CheckpointFile:
         fault_point("after-fsync")
 
     def truncate(self, size: int) -> None:
-        os.ftruncate(self.fd, size)
-        os.fsync(self.fd)
+        try:
+            os.ftruncate(self.fd, size)
+            os.fsync(self.fd)
+        except OSError as exc:
+            raise CheckpointError(f"cannot cut {self.path} back to {size} bytes: {exc.strerror or exc}") from None
         self.size = size
 
     def read_at(self, offset: int, length: int) -> bytes:
@@ -138,14 +146,18 @@ class CheckpointFile:
     def rewrite_tmp(self, offset: int, length: int, new: bytes) -> Path:
         """A durable copy of the file with bytes [offset, offset+length) replaced by new."""
         tmp = rewrite_tmp_path(self.path)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
         try:
-            _copy(self.fd, fd, 0, offset)
-            _write_all(fd, new)
-            _copy(self.fd, fd, offset + length, self.size - offset - length)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
+            try:
+                _copy(self.fd, fd, 0, offset)
+                _write_all(fd, new)
+                _copy(self.fd, fd, offset + length, self.size - offset - length)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise CheckpointError(f"cannot rewrite {self.path} to replace a row: {exc.strerror or exc}") from None
         return tmp
 
     def swap_in(self, tmp: Path) -> None:

@@ -1,11 +1,12 @@
-"""Fault injection for the torture tests: SIDECAR_FAULT=NAME[:N].
+"""Fault injection for the torture tests: SIDECAR_FAULT=NAME[:N] acts the Nth time NAME is reached.
 
-fault_point(NAME) kills the process with SIGKILL the Nth time NAME is reached (a crash at that exact
-instant); fault_active(NAME) tells code to misbehave in a named way (for failures that are not crashes).
+A point named *-eio raises an I/O error there (a failing disk); any other point kills the process with
+SIGKILL (a crash at that exact instant). fault_active(NAME) tells code to misbehave in a named way.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 
@@ -18,6 +19,8 @@ def fault_point(name: str) -> None:
     if name == _name:
         _remaining -= 1
         if _remaining == 0:
+            if name.endswith("-eio"):
+                raise OSError(errno.EIO, "Input/output error (injected)")
             os.kill(os.getpid(), signal.SIGKILL)
 
 

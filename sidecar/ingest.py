@@ -77,7 +77,10 @@ class _Writer:
 
     def _create(self, batch_id: str | None = None) -> CheckpointRecord:
         header = encode_header(self.dialect)
-        path = new_checkpoint_name(self.folder, self.imprint, datetime.now(), self.ledger.knows_path)
+        # A clock set back must not give a name that sorts before the previous checkpoint's.
+        latest = self.ledger.latest_created_ns(self.imprint)
+        now = max(datetime.now(), datetime.fromtimestamp(latest / 1e9)) if latest else datetime.now()
+        path = new_checkpoint_name(self.folder, self.imprint, now, self.ledger.knows_path)
         # Ledger first: a crash before the file exists is repaired by _recover creating it.
         record = self.ledger.add_checkpoint(self.imprint, path, len(header), batch_id or None)
         create_with_header(path, header)

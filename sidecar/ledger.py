@@ -154,6 +154,9 @@ class Ledger:
         assert record is not None
         return record
 
+    def latest_created_ns(self, imprint: str) -> int | None:
+        return self.db.execute("SELECT MAX(created_ns) FROM checkpoints WHERE imprint = ?", (imprint,)).fetchone()[0]
+
     def finalized_checkpoints(self) -> list[CheckpointRecord]:
         return [CheckpointRecord(r[0], r[1], Path(r[2]), r[3], r[4]) for r in self.db.execute(
             "SELECT id, imprint, path, header_len, pending_rewrite FROM checkpoints WHERE finalized_ns IS NOT NULL")]

@@ -15,6 +15,9 @@ from typing import Any
 from sidecar.columns import COLUMNS, Dialect, encode_header
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "bench"))
+
+import invariants  # noqa: E402  (bench/invariants.py)
 
 
 def isbn13(n: int) -> str:
@@ -86,46 +89,5 @@ def run_child(args: list[str], env: dict[str, str] | None = None, cwd: Path | No
 
 
 def check_invariants(folder: Path, checkpoint_dir: Path, complete: bool = True) -> list[list[str]]:
-    """The invariant every scenario keeps. Always: the one checkpoint's recorded rows parse with Python's
-    csv module, have 119 cells each, no duplicate ISBN or source, and agree with the ledger (with the
-    committed copy, while a rewrite is between its ledger commit and its rename). When complete (after a
-    clean run): no bytes past the last recorded row, and every eligible source is in it exactly once
-    with its current content."""
-    if not complete and not checkpoints(checkpoint_dir):
-        return []  # killed before its first book: a checkpoint starts with its first book
-    [checkpoint] = checkpoints(checkpoint_dir)
-    db = sqlite3.connect(checkpoint_dir / "state" / "ledger.sqlite3")
-    checkpoint_id, pending = db.execute("SELECT id, pending_rewrite FROM checkpoints WHERE path = ?",
-                                        (str(checkpoint),)).fetchone()
-    ledger = db.execute("SELECT offset, length, source, sha256, isbn FROM rows WHERE checkpoint_id = ? "
-                        "ORDER BY offset", (checkpoint_id,)).fetchall()
-    db.close()
-    assert not (complete and pending)
-    data = Path(pending).read_bytes() if pending and Path(pending).exists() else checkpoint.read_bytes()
-
-    header = encode_header(Dialect())
-    assert data.startswith(header)
-    position = len(header)
-    for offset, length, source, sha, isbn in ledger:
-        assert offset == position, "ledger rows are not contiguous"
-        record = data[offset:offset + length]
-        assert record.endswith(b"\r\n")
-        assert cell(next(csv.reader(io.StringIO(record.decode(), newline=""))), "ISBN or SKU") == isbn
-        position += length
-    rows = list(csv.reader(io.StringIO(data[:position].decode("utf-8-sig"), newline=""), strict=True))[1:]
-    assert len(rows) == len(ledger)
-    assert all(len(r) == len(COLUMNS) for r in rows)
-    isbns = [cell(r, "ISBN or SKU") for r in rows]
-    assert len(isbns) == len(set(isbns)), "duplicate ISBN"
-    sources = [source for _, _, source, _, _ in ledger]
-    assert len(sources) == len(set(sources)), "duplicate source"
-    if not complete:
-        return rows
-
-    assert position == len(data), "bytes after the last recorded row"
-    assert read_rows(checkpoint) == rows
-    eligible = sorted(str(p) for p in folder.glob("*.json") if not p.name.startswith("."))
-    assert sorted(sources) == eligible, "a source is missing or doubled"
-    for _, _, source, sha, _ in ledger:
-        assert sha == hashlib.sha256(Path(source).read_bytes()).hexdigest(), f"{source} has stale content"
-    return rows
+    """The scenarios' invariant (bench/invariants.py), for the test suite's own checkpoints."""
+    return invariants.check_invariants(folder, checkpoint_dir, complete)

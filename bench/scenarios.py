@@ -1,0 +1,261 @@
+"""Fault scenarios: the service runs while the pipeline simulator writes, and the machine misbehaves.
+
+Each scenario returns its figures and raises invariants.Breach when anything was lost, doubled, torn
+or modified. The test suite runs them short; `python bench/faults.py` runs them long and prints figures.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from invariants import check_invariants  # noqa: E402
+from simulate import Written, simulate  # noqa: E402
+
+
+@dataclass
+class Figures:
+    scenario: str
+    kills: int = 0
+    restarts: int = 0
+    books: int = 0
+    malformed: int = 0
+    breaches: int = 0  # a breach raises; a scenario that returns has none
+    seconds: float = 0.0
+    exit_codes: dict[int, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class Service:
+    """A `sidecar` service child, started again whenever it exits, like systemd's Restart=."""
+
+    def __init__(self, work: Path, folder: Path, data: Path, extra: list[str] | None = None,
+                 env: dict[str, str] | None = None) -> None:
+        self.args = [sys.executable, "-m", "sidecar", "--watch", str(folder), "--checkpoint-dir", str(data),
+                     "--rescan", "2", "--log-format", "json", *(extra or [])]
+        self.work, self.env = work, {**os.environ, **(env or {})}
+        self.log = open(work / "service.log", "a")
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    def start(self, env: dict[str, str] | None = None) -> None:
+        self.log.flush()
+        self.log_offset = (self.work / "service.log").stat().st_size  # where this start's lines begin
+        self.proc = subprocess.Popen(self.args, cwd=self.work, env={**self.env, **(env or {})},
+                                     stdout=subprocess.DEVNULL, stderr=self.log)
+        self.starts += 1
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        return self.proc.wait()
+
+    def stop(self) -> int:
+        """SIGTERM once the latest start has caught up (as systemd would: it sent READY=1 then)."""
+        assert self.proc is not None
+        deadline = time.monotonic() + 60
+        while "caught up:" not in (self.work / "service.log").read_bytes()[self.log_offset:].decode() and self.alive():
+            if time.monotonic() > deadline:
+                raise AssertionError("the service never caught up")
+            time.sleep(0.02)
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout=30)
+
+    def close(self) -> None:
+        if self.alive():
+            self.kill()
+        self.log.close()
+
+
+def _writer(folder: Path, books: int, rate: float, seed: int, written: Written) -> threading.Thread:
+    thread = threading.Thread(target=simulate, kwargs=dict(folder=folder, books=books, rate=rate, in_flight=3,
+                                                           malformed=0.05, siblings=0.3, seed=seed,
+                                                           written=written))
+    thread.start()
+    return thread
+
+
+def settle(folder: Path, data: Path, written: Written, service: Service, timeout: float = 120) -> list[list[str]]:
+    """Wait until the running service has every book the simulator finished, then check everything."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check_invariants(folder, data, complete=True, malformed=written.malformed,
+                                    originals=written.books)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            if not service.alive():
+                service.start()
+            time.sleep(0.2)
+
+
+def kill_storm(work: Path, kills: int, books: int, rate: float = 20, poll: float | None = None,
+               seed: int = 1) -> Figures:
+    """SIGKILL the service at random instants while books arrive; restart it at once, as systemd would."""
+    rng = random.Random(seed)
+    folder, data = work / "processed_json", work / "data"
+    figures = Figures("kill -9 storm" + (f", polling every {poll:g} s" if poll else ""))
+    service = Service(work, folder, data, ["--poll", str(poll)] if poll else [])
+    written = Written()
+    start = time.monotonic()
+    writer = _writer(folder, books, rate, seed, written)
+    try:
+        service.start()
+        while figures.kills < kills:
+            time.sleep(rng.uniform(0.05, 0.6))  # a random instant is the point here
+            if service.alive():
+                code = service.kill()
+                figures.exit_codes[code] = figures.exit_codes.get(code, 0) + 1
+                figures.kills += 1
+            check_invariants(folder, data, complete=False)
+            service.start()
+        writer.join()
+        settle(folder, data, written, service)
+        assert service.stop() == 0
+    finally:
+        service.close()
+    figures.restarts = service.starts - 1
+    figures.books, figures.malformed = len(written.books), len(written.malformed)
+    figures.seconds = time.monotonic() - start
+    return figures
+
+
+def failing_disk(work: Path, point: str, books: int = 60, rate: float = 30, seed: int = 2) -> Figures:
+    """An I/O error at a write or fsync of the checkpoint: the service must stop (exit 3), not carry on;
+    a restart completes the work."""
+    folder, data = work / "processed_json", work / "data"
+    figures = Figures(f"EIO at {point}")
+    service = Service(work, folder, data)
+    written = Written()
+    start = time.monotonic()
+    writer = _writer(folder, books, rate, seed, written)
+    try:
+        # The first start commits a group before its error; after an error there is always unrecorded
+        # work, so each restart meets the error at its first write or fsync.
+        for nth in (2, 1, 1):
+            service.start(env={"SIDECAR_FAULT": f"{point}:{nth}"})
+            assert service.proc is not None
+            try:
+                code = service.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                raise AssertionError(f"the service did not stop after the I/O error at {point}") from None
+            figures.exit_codes[code] = figures.exit_codes.get(code, 0) + 1
+            if code != 3:
+                raise AssertionError(f"the service went on after an I/O error (exit {code})")
+            check_invariants(folder, data, complete=False)
+        service.start()
+        writer.join()
+        settle(folder, data, written, service)
+        assert service.stop() == 0
+    finally:
+        service.close()
+    figures.restarts = service.starts - 1
+    figures.books, figures.malformed = len(written.books), len(written.malformed)
+    figures.seconds = time.monotonic() - start
+    return figures
+
+
+def full_disk(work: Path, books: int = 60, size_kib: int = 96, seed: int = 3) -> Figures:
+    """The checkpoint folder on a small tmpfs that fills up mid-run, then gets space back."""
+    folder, data = work / "processed_json", work / "data"
+    data.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(data)], check=True)
+    figures = Figures(f"full disk ({size_kib} KiB tmpfs)")
+    service = Service(work, folder, data, ["--state-dir", str(work / "state")])
+    written = Written()
+    start = time.monotonic()
+    try:
+        writer = _writer(folder, books, 30, seed, written)
+        service.start()
+        writer.join()
+        deadline = time.monotonic() + 60
+        while service.alive():  # it must stop, not go on writing partial rows
+            if time.monotonic() > deadline:
+                raise AssertionError("the service kept running on a full disk")
+            time.sleep(0.05)
+        code = service.proc.wait() if service.proc else None
+        figures.exit_codes[code] = 1
+        if code != 3:
+            raise AssertionError(f"the service exited {code} on a full disk, expected 3")
+        for _ in range(3):  # restarts while still full fail the same way, and harm nothing
+            service.start()
+            assert service.proc is not None
+            code = service.proc.wait(timeout=60)
+            figures.exit_codes[code] = figures.exit_codes.get(code, 0) + 1
+            check_invariants(folder, data if (data / "state").exists() else data, complete=False)
+        figures.notes.append("exit 3 on ENOSPC, also on restarts while full")
+        subprocess.run(["mount", "-o", f"remount,size={size_kib * 1000}k", str(data)], check=True)
+        service.start()
+        rows = _settle_with_state(folder, data, work / "state", written, service)
+        figures.notes.append(f"{len(rows)} rows after space came back")
+        assert service.stop() == 0
+    finally:
+        service.close()
+        subprocess.run(["umount", str(data)], check=False)
+    figures.restarts = service.starts - 1
+    figures.books, figures.malformed = len(written.books), len(written.malformed)
+    figures.seconds = time.monotonic() - start
+    return figures
+
+
+def _settle_with_state(folder: Path, data: Path, state: Path, written: Written, service: Service) -> list[list[str]]:
+    """settle() for a service whose state folder is not <checkpoint_dir>/state: check through a link."""
+    link = data / "state"
+    if not link.exists():
+        link.symlink_to(state)
+    try:
+        return settle(folder, data, written, service)
+    finally:
+        link.unlink()
+
+
+def second_instance(work: Path) -> Figures:
+    folder, data = work / "processed_json", work / "data"
+    folder.mkdir(parents=True)
+    figures = Figures("second instance")
+    service = Service(work, folder, data)
+    try:
+        service.start()
+        deadline = time.monotonic() + 20
+        while "watching " not in (work / "service.log").read_text():
+            if time.monotonic() > deadline or not service.alive():
+                raise AssertionError("the first instance did not start")
+            time.sleep(0.02)
+        second = subprocess.run(service.args, cwd=work, capture_output=True, text=True, timeout=30)
+        figures.exit_codes[second.returncode] = 1
+        if second.returncode != 3 or f"is in use by another sidecar ({{\"pid\": {service.proc.pid}" not in second.stderr:
+            raise AssertionError(f"the second instance was not refused as expected: {second.stderr}")
+        figures.notes.append(second.stderr.strip())
+        assert service.stop() == 0
+    finally:
+        service.close()
+    return figures
+
+
+def log_latencies(log: Path, written: Written) -> list[float]:
+    """Close-to-durable latencies (ms) from the service's JSON log and the simulator's close times."""
+    latencies = []
+    for line in log.read_text().splitlines():
+        if not line.startswith("{"):
+            continue
+        record = json.loads(line)["record"]
+        message = record["message"]
+        if message.startswith("appended ISBN ") or message.startswith("replaced ISBN "):
+            closed = written.closed_at.get(message.split()[2])
+            if closed is not None and record["time"]["timestamp"] >= closed:
+                latencies.append((record["time"]["timestamp"] - closed) * 1000)
+    return latencies
