@@ -7,6 +7,7 @@ observer and the writer are alive, and exits non-zero as soon as either dies, so
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
@@ -24,6 +25,7 @@ from watchdog.observers.polling import PollingObserver
 from .books import stat_source
 from .config import Folder, Settings
 from .errors import SidecarError
+from .faults import fault_active
 from .ingest import Ingestor
 from .metrics import write_metrics
 from .notify import Notifier
@@ -41,6 +43,7 @@ class _Watched:
     watch: ObservedWatch | None = None
     inode: int | None = None
     waiting: bool = False
+    failed: bool = False
 
 
 @dataclass
@@ -145,9 +148,19 @@ class Service:
                 handler = Hints(w.folder, self.queue, self.settings.ignore, polling=bool(poll),
                                 markers=(self.settings.start_marker, self.settings.done_marker))
                 try:
+                    if fault_active("watch-limit"):
+                        raise OSError(errno.ENOSPC, "inotify watch limit reached")
                     w.watch = observer.schedule(handler, str(w.folder.path), recursive=False)
                 except (FileNotFoundError, NotADirectoryError):
                     continue
+                except OSError as exc:  # the inotify watch or instance limit
+                    if not w.failed:
+                        logger.error(f"cannot watch {w.folder.path}: {exc}; raise fs.inotify.max_user_watches "
+                                     f"/ max_user_instances or use --poll; rescans every "
+                                     f"{self.settings.rescan_seconds:g} s still find its books")
+                    w.failed = True
+                    continue
+                w.failed = False
                 w.inode = inode
                 logger.info(f"watching {w.folder.path} ({f'polling every {poll:g} s' if poll else 'inotify'})")
                 self.queue.request_rescan()  # whatever arrived before the watch began

@@ -258,3 +258,14 @@ def test_status_and_metrics_while_the_service_runs(daemons, tmp_path):
     [last] = [line for line in text.splitlines() if line.startswith("lsi_sidecar_last_append_timestamp_seconds ")]
     assert time.time() - 60 < float(last.split()[1]) <= time.time()
     assert d.stop() == 0
+
+
+def test_a_watch_that_cannot_be_made_is_reported_once_and_rescans_still_bring_books_in(daemons, tmp_path):
+    folder = tmp_path / "processed_json"
+    folder.mkdir()
+    d = daemons(extra=["--rescan", "0.5"], env={"SIDECAR_FAULT": "watch-limit"})
+    d.start(wait_ready=False)
+    write_book(folder, "a.json", book(1))
+    d.wait_for_rows(lambda rows: len(rows) == 1)
+    assert d.stop() == 0
+    assert d.logs().count(f"cannot watch {folder}: [Errno 28] inotify watch limit reached") == 1
