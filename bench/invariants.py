@@ -31,10 +31,10 @@ def _require(condition: bool, message: str) -> None:
         raise Breach(message)
 
 
-def check_invariants(folder: Path, checkpoint_dir: Path, complete: bool = True,
-                     malformed: Iterable[str] = (), originals: Mapping[str, str] | None = None) -> list[list[str]]:
+def check_invariants(folder: Path, checkpoint_dir: Path, complete: bool = True, malformed: Iterable[str] = (),
+                     originals: Mapping[str, str] | None = None, state_dir: Path | None = None) -> list[list[str]]:
     """Every checkpoint's recorded rows, oldest checkpoint first; raises Breach when an invariant fails."""
-    ledger_path = checkpoint_dir / "state" / "ledger.sqlite3"
+    ledger_path = (state_dir or checkpoint_dir / "state") / "ledger.sqlite3"
     if not ledger_path.exists():
         _require(not complete or not _eligible(folder), "no ledger, yet there are books")
         return []

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -32,7 +33,7 @@ class Figures:
     malformed: int = 0
     breaches: int = 0  # a breach raises; a scenario that returns has none
     seconds: float = 0.0
-    exit_codes: dict[int, int] = field(default_factory=dict)
+    exit_codes: Counter[int | None] = field(default_factory=Counter)
     notes: list[str] = field(default_factory=list)
 
 
@@ -88,19 +89,27 @@ def _writer(folder: Path, books: int, rate: float, seed: int, written: Written) 
     return thread
 
 
-def settle(folder: Path, data: Path, written: Written, service: Service, timeout: float = 120) -> list[list[str]]:
+def settle(folder: Path, data: Path, written: Written, service: Service, timeout: float = 120,
+           state_dir: Path | None = None) -> list[list[str]]:
     """Wait until the running service has every book the simulator finished, then check everything."""
     deadline = time.monotonic() + timeout
     while True:
         try:
             return check_invariants(folder, data, complete=True, malformed=written.malformed,
-                                    originals=written.books)
+                                    originals=written.books, state_dir=state_dir)
         except AssertionError:
             if time.monotonic() > deadline:
                 raise
             if not service.alive():
                 service.start()
             time.sleep(0.2)
+
+
+def _finish(figures: Figures, service: Service, written: Written, start: float) -> Figures:
+    figures.restarts = service.starts - 1
+    figures.books, figures.malformed = len(written.books), len(written.malformed)
+    figures.seconds = time.monotonic() - start
+    return figures
 
 
 def kill_storm(work: Path, kills: int, books: int, rate: float = 20, poll: float | None = None,
@@ -119,7 +128,7 @@ def kill_storm(work: Path, kills: int, books: int, rate: float = 20, poll: float
             time.sleep(rng.uniform(0.05, 0.6))  # a random instant is the point here
             if service.alive():
                 code = service.kill()
-                figures.exit_codes[code] = figures.exit_codes.get(code, 0) + 1
+                figures.exit_codes[code] += 1
                 figures.kills += 1
             check_invariants(folder, data, complete=False)
             service.start()
@@ -128,10 +137,7 @@ def kill_storm(work: Path, kills: int, books: int, rate: float = 20, poll: float
         assert service.stop() == 0
     finally:
         service.close()
-    figures.restarts = service.starts - 1
-    figures.books, figures.malformed = len(written.books), len(written.malformed)
-    figures.seconds = time.monotonic() - start
-    return figures
+    return _finish(figures, service, written, start)
 
 
 def failing_disk(work: Path, point: str, books: int = 60, rate: float = 30, seed: int = 2) -> Figures:
@@ -153,7 +159,7 @@ def failing_disk(work: Path, point: str, books: int = 60, rate: float = 30, seed
                 code = service.proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 raise AssertionError(f"the service did not stop after the I/O error at {point}") from None
-            figures.exit_codes[code] = figures.exit_codes.get(code, 0) + 1
+            figures.exit_codes[code] += 1
             if code != 3:
                 raise AssertionError(f"the service went on after an I/O error (exit {code})")
             check_invariants(folder, data, complete=False)
@@ -163,10 +169,7 @@ def failing_disk(work: Path, point: str, books: int = 60, rate: float = 30, seed
         assert service.stop() == 0
     finally:
         service.close()
-    figures.restarts = service.starts - 1
-    figures.books, figures.malformed = len(written.books), len(written.malformed)
-    figures.seconds = time.monotonic() - start
-    return figures
+    return _finish(figures, service, written, start)
 
 
 def full_disk(work: Path, books: int = 60, size_kib: int = 96, seed: int = 3) -> Figures:
@@ -175,7 +178,8 @@ def full_disk(work: Path, books: int = 60, size_kib: int = 96, seed: int = 3) ->
     data.mkdir(parents=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size_kib}k", "tmpfs", str(data)], check=True)
     figures = Figures(f"full disk ({size_kib} KiB tmpfs)")
-    service = Service(work, folder, data, ["--state-dir", str(work / "state")])
+    state = work / "state"  # the ledger stays on a disk with room: this scenario fills the checkpoint's
+    service = Service(work, folder, data, ["--state-dir", str(state)])
     written = Written()
     start = time.monotonic()
     try:
@@ -188,39 +192,25 @@ def full_disk(work: Path, books: int = 60, size_kib: int = 96, seed: int = 3) ->
                 raise AssertionError("the service kept running on a full disk")
             time.sleep(0.05)
         code = service.proc.wait() if service.proc else None
-        figures.exit_codes[code] = 1
+        figures.exit_codes[code] += 1
         if code != 3:
             raise AssertionError(f"the service exited {code} on a full disk, expected 3")
         for _ in range(3):  # restarts while still full fail the same way, and harm nothing
             service.start()
             assert service.proc is not None
             code = service.proc.wait(timeout=60)
-            figures.exit_codes[code] = figures.exit_codes.get(code, 0) + 1
-            check_invariants(folder, data if (data / "state").exists() else data, complete=False)
+            figures.exit_codes[code] += 1
+            check_invariants(folder, data, complete=False, state_dir=state)
         figures.notes.append("exit 3 on ENOSPC, also on restarts while full")
         subprocess.run(["mount", "-o", f"remount,size={size_kib * 1000}k", str(data)], check=True)
         service.start()
-        rows = _settle_with_state(folder, data, work / "state", written, service)
+        rows = settle(folder, data, written, service, state_dir=state)
         figures.notes.append(f"{len(rows)} rows after space came back")
         assert service.stop() == 0
     finally:
         service.close()
         subprocess.run(["umount", str(data)], check=False)
-    figures.restarts = service.starts - 1
-    figures.books, figures.malformed = len(written.books), len(written.malformed)
-    figures.seconds = time.monotonic() - start
-    return figures
-
-
-def _settle_with_state(folder: Path, data: Path, state: Path, written: Written, service: Service) -> list[list[str]]:
-    """settle() for a service whose state folder is not <checkpoint_dir>/state: check through a link."""
-    link = data / "state"
-    if not link.exists():
-        link.symlink_to(state)
-    try:
-        return settle(folder, data, written, service)
-    finally:
-        link.unlink()
+    return _finish(figures, service, written, start)
 
 
 def second_instance(work: Path) -> Figures:
@@ -236,7 +226,7 @@ def second_instance(work: Path) -> Figures:
                 raise AssertionError("the first instance did not start")
             time.sleep(0.02)
         second = subprocess.run(service.args, cwd=work, capture_output=True, text=True, timeout=30)
-        figures.exit_codes[second.returncode] = 1
+        figures.exit_codes[second.returncode] += 1
         if second.returncode != 3 or f"is in use by another sidecar ({{\"pid\": {service.proc.pid}" not in second.stderr:
             raise AssertionError(f"the second instance was not refused as expected: {second.stderr}")
         figures.notes.append(second.stderr.strip())

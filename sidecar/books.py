@@ -108,11 +108,13 @@ def parse_book(data: bytes) -> dict[str, Any]:
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in result:
-            raise BookError(f"its JSON has the key '{key}' twice in one object")
-        result[key] = value
+    result = dict(pairs)
+    if len(result) != len(pairs):  # rare: only then look for the key that came twice
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise BookError(f"its JSON has the key '{key}' twice in one object")
+            seen.add(key)
     return result
 
 

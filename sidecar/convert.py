@@ -139,7 +139,7 @@ class _Cells:
     def pick(self, column: str, book_value: Any, normalise: Callable[[Any], str] = lambda v: _as_text(v)) -> None:
         """Set column to the book's value if usable, else to the profile default (both normalised)."""
         self.values.pop(column, None)
-        if not _is_blank(book_value):
+        if book_value is not None and not _is_blank(book_value):
             try:
                 value = normalise(book_value)
             except ValueError as exc:
@@ -228,7 +228,8 @@ def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
     _prices(c, book)
     _file_names(c, book, isbn, title)
 
-    cells = tuple(_finish(c, column) for column in COLUMNS)
+    values, append = c.values, profile.append
+    cells = tuple(_finish(c, column) if values.get(column) or column in append else "" for column in COLUMNS)
     return Conversion(row=cells, isbn=isbn, title=title, problems=tuple(c.problems))
 
 

@@ -74,6 +74,8 @@ class _Writer:
         self.record = self._recover(record) if record else self._create(batch_id)
         self.file = CheckpointFile(self.record.path)
         self.ready: list[_Ready] = []
+        self.ready_sources: set[str] = set()
+        self.ready_isbns: dict[str, str] = {}  # ISBN -> source, of the rows waiting
 
     def _create(self, batch_id: str | None = None) -> CheckpointRecord:
         header = encode_header(self.dialect)
@@ -124,6 +126,8 @@ class _Writer:
         """Write every ready row in one write(2), fdatasync once, then record them in one transaction."""
         # Taken off the queue first: after a failed write or fsync these rows must never be retried.
         ready, self.ready = self.ready, []
+        self.ready_sources.clear()
+        self.ready_isbns.clear()
         if not ready:
             return []
         offset = self.file.append(b"".join(r.data for r in ready))
@@ -220,12 +224,13 @@ class Ingestor:
         if writer is not None and self.settings.rotate == "daily":
             created = datetime.fromtimestamp(self.ledger.checkpoint_times(writer.record.id)[0] / 1e9).date()
             if created < datetime.now().date():
-                return self.writers[self.rotate(imprint)[0]]
+                self.rotate(imprint)
+                return self.writers[imprint]
         if writer is None:
             writer = self.writers[imprint] = self._open_writer(imprint)
         return writer
 
-    def rotate(self, imprint: str, batch_id: str | None = None) -> tuple[str, Path]:
+    def rotate(self, imprint: str, batch_id: str | None = None) -> Path:
         """Start a new checkpoint for the imprint now; the previous one stays as it is (closed)."""
         self.flush()
         previous = self.writers.pop(imprint, None)
@@ -234,7 +239,7 @@ class Ingestor:
         writer = self.writers[imprint] = self._open_writer(imprint, batch_id or "")
         logger.info(f"rotated {imprint}: {writer.record.path.name}" +
                     (f" follows {previous.record.path.name}" if previous else ""))
-        return imprint, writer.record.path
+        return writer.record.path
 
     def finalize(self, imprint: str) -> Path | None:
         """Mark the imprint's checkpoint complete, with a manifest beside it; the next book starts a new one."""
@@ -253,10 +258,10 @@ class Ingestor:
         """A batch marker the pipeline dropped: act on each new version of it once."""
         try:
             stat = stat_source(path)
+            if self.ledger.marker_seen(str(path), stat):
+                return
             batch_id = path.read_text(encoding="utf-8", errors="replace").strip()[:200]
         except FileNotFoundError:
-            return
-        if self.ledger.marker_seen(str(path), stat):
             return
         if path.name == self.settings.start_marker:
             self.rotate(folder.imprint, batch_id)
@@ -270,7 +275,10 @@ class Ingestor:
             try:
                 wanted = json.loads(request.read_text())
                 for imprint in wanted["imprints"]:
-                    self.finalize(imprint) if wanted["action"] == "finalize" else self.rotate(imprint, wanted.get("batch_id"))
+                    if wanted["action"] == "finalize":
+                        self.finalize(imprint)
+                    else:
+                        self.rotate(imprint, wanted.get("batch_id"))
             except (ValueError, KeyError, TypeError) as exc:
                 logger.warning(f"ignored a malformed request {request}: {exc!r}")
             request.unlink(missing_ok=True)
@@ -316,7 +324,7 @@ class Ingestor:
         """
         source = str(path)
         current = self.writers.get(folder.imprint)
-        if current is not None and any(r.source == source for r in current.ready):
+        if current is not None and source in current.ready_sources:
             self.flush()
         try:
             stat = stat_source(path)
@@ -365,6 +373,9 @@ class Ingestor:
                        encode_record(conversion.row, self.settings.dialect), tuple(problems))
         if row is None or row.checkpoint_id != writer.record.id or self.settings.on_rewrite == "append":
             writer.ready.append(ready)
+            writer.ready_sources.add(source)
+            if ready.isbn:
+                writer.ready_isbns[ready.isbn] = source
             if len(writer.ready) >= self.settings.rows_per_sync:
                 self.flush()
             return "appended"
@@ -384,9 +395,9 @@ class Ingestor:
     def _isbn_holder(self, writer: _Writer, isbn: str, source: str) -> str | None:
         if not isbn:
             return None
-        for r in writer.ready:
-            if r.isbn == isbn and r.source != source:
-                return r.source
+        queued = writer.ready_isbns.get(isbn)
+        if queued is not None and queued != source:
+            return queued
         return self.ledger.isbn_holder(writer.record.id, isbn, source)
 
     def _reject(self, source: str, sha256: str, stat: str, checked_ns: int, reason: str,

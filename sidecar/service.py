@@ -16,6 +16,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from loguru import logger
 from watchdog.observers import Observer
@@ -73,8 +74,7 @@ class Service:
                 watched = [_Watched(f) for f in self.settings.folders]
                 observer.start()
                 self._watch_folders(observer, watched)  # before the catch-up, so nothing falls between
-                notifier.send("STATUS=catching up")
-                summary = ingestor.catch_up(stop=self.stop, tentative=True)
+                summary = ingestor.catch_up(_catch_up_progress(notifier), stop=self.stop, tentative=True)
                 self.queue.take_rescan()  # the catch-up was that rescan
                 logger.info(f"caught up: {summary.line()}")
                 self._settle_later(summary.pending)
@@ -230,6 +230,21 @@ class Service:
                 self.ingestor.ingest(path, s.hint.folder)
         else:
             s.stat, s.due = now_stat, time.monotonic() + settle_after
+
+
+def _catch_up_progress(notifier: Notifier) -> Callable[[int, int], None]:
+    """During the start-up catch-up: progress in systemctl status, and watchdog pings at their rate."""
+    interval = notifier.watchdog_interval or 1.0
+    next_report = 0.0
+
+    def report(done: int, total: int) -> None:
+        nonlocal next_report
+        if time.monotonic() >= next_report:
+            watchdog = "\nWATCHDOG=1" if notifier.watchdog_interval else ""
+            notifier.send(f"STATUS=catching up: {done}/{total} books{watchdog}")
+            next_report = time.monotonic() + min(1.0, interval)
+
+    return report
 
 
 def _stat(path: Path) -> str | None:

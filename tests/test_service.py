@@ -183,6 +183,7 @@ def test_systemd_hears_ready_after_catch_up_then_watchdog_pings_then_stopping(da
         write_book(folder, f"b{n}.json", book(n))
     d = daemons(env={"WATCHDOG_USEC": "200000"}).start()
     assert len(read_rows(checkpoints(d.data)[0])) == 50  # READY=1 came after the catch-up
+    assert d.messages[0][1] == "STATUS=catching up: 1/50 books\nWATCHDOG=1"
     ready_at = next(t for t, m in d.messages if "READY=1" in m)
     deadline = time.monotonic() + 2
     while time.monotonic() < deadline:
