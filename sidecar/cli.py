@@ -119,10 +119,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, TableError) as exc:
         print(f"sidecar: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except CheckpointError as exc:
-        print(f"sidecar: {exc}", file=sys.stderr)
-        return EXIT_CHECKPOINT
-    except SidecarError as exc:  # pragma: no cover - every subclass is handled above
+    except SidecarError as exc:  # CheckpointError, LockHeld
         print(f"sidecar: {exc}", file=sys.stderr)
         return EXIT_CHECKPOINT
 

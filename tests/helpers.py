@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
-from sidecar.columns import COLUMNS, Dialect, encode_header
+from sidecar.columns import COLUMNS
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))

@@ -1,7 +1,6 @@
 """Rotation, finalization and batch markers: each book in exactly one checkpoint, nothing lost."""
 
 import json
-import signal
 import subprocess
 import sys
 import time
