@@ -232,3 +232,18 @@ def test_batch_rejects_bad_books_and_duplicate_isbns_and_exits_1(tmp_path, capsy
     assert f"rejected {folder / 'b.json'}: ISBN {book(1)['isbn13']} is already in the batch from {folder / 'a.json'}" in err
     assert f"rejected {folder / 'c.json'}: its JSON is an array" in err
     assert [cell(r, "Title") for r in read_rows(output)] == ["Book 1"]
+
+
+@pytest.mark.parametrize("command", [["compare", "{missing}", "{example}"], ["export", "{missing}", "--profile", "full"]])
+def test_compare_and_export_of_a_missing_file_exit_2_naming_it(example, tmp_path, capsys, command):
+    missing = tmp_path / "gone.csv"
+    argv = [part.format(missing=missing, example=example) for part in command]
+    assert run(capsys, *argv) == (cli.EXIT_USAGE, "", f"sidecar: {missing} does not exist\n")
+
+
+def test_export_refuses_a_torn_checkpoint(example, tmp_path, capsys):
+    example.write_bytes(example.read_bytes() + b"6024045,,,978")
+    code, _, err = run(capsys, "export", str(example), "--profile", "submission", "--output", str(tmp_path / "o.csv"))
+    assert code == cli.EXIT_USAGE
+    assert err == f"sidecar: {example} line 5 is not a whole record (run `sidecar verify` on it)\n"
+    assert not (tmp_path / "o.csv").exists()
