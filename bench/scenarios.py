@@ -105,6 +105,13 @@ def settle(folder: Path, data: Path, written: Written, service: Service, timeout
             time.sleep(0.2)
 
 
+def _complete(folder: Path, data: Path, written: Written, service: Service, writer: threading.Thread) -> None:
+    """The simulated batch ends; the service must then hold every book, and stop cleanly."""
+    writer.join()
+    settle(folder, data, written, service)
+    assert service.stop() == 0
+
+
 def _finish(figures: Figures, service: Service, written: Written, start: float) -> Figures:
     figures.restarts = service.starts - 1
     figures.books, figures.malformed = len(written.books), len(written.malformed)
@@ -132,9 +139,7 @@ def kill_storm(work: Path, kills: int, books: int, rate: float = 20, poll: float
                 figures.kills += 1
             check_invariants(folder, data, complete=False)
             service.start()
-        writer.join()
-        settle(folder, data, written, service)
-        assert service.stop() == 0
+        _complete(folder, data, written, service, writer)
     finally:
         service.close()
     return _finish(figures, service, written, start)
@@ -164,9 +169,7 @@ def failing_disk(work: Path, point: str, books: int = 60, rate: float = 30, seed
                 raise AssertionError(f"the service went on after an I/O error (exit {code})")
             check_invariants(folder, data, complete=False)
         service.start()
-        writer.join()
-        settle(folder, data, written, service)
-        assert service.stop() == 0
+        _complete(folder, data, written, service, writer)
     finally:
         service.close()
     return _finish(figures, service, written, start)
