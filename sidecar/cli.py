@@ -25,7 +25,7 @@ from .export import export_checkpoint, export_profile
 from .ingest import Ingestor
 from .ledger import Ledger
 from .logs import setup_logging
-from .status import collect_status, done_books, format_list, format_status, list_checkpoints
+from .status import collect_status, format_list, format_status, list_checkpoints
 from .table import TableError
 from .verify import format_report, verify_checkpoint
 
@@ -151,9 +151,9 @@ def show_list(settings: Settings, args: argparse.Namespace) -> int:
 
 def recover(settings: Settings, args: argparse.Namespace) -> int:
     """Status, narrowed to what a person needs after a crash; optionally the resume list."""
-    status = collect_status(settings)
+    status = collect_status(settings, with_done=bool(args.resume_list))
     if args.resume_list:
-        done = done_books(settings)
+        done = [book for entry in status["imprints"].values() for book in entry["done"]]
         with open(args.resume_list, "w", encoding="utf-8", newline="") as f:
             writer = csv.writer(f, lineterminator="\n")
             writer.writerow(["ISBN", "Title"])

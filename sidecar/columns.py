@@ -152,5 +152,5 @@ def encode_record(cells: Sequence[str], dialect: Dialect) -> bytes:
     return buf.getvalue().encode("utf-8")
 
 
-def encode_header(dialect: Dialect) -> bytes:
-    return (BOM if dialect.bom else b"") + encode_record(COLUMNS, dialect)
+def encode_header(dialect: Dialect, columns: Sequence[str] = COLUMNS) -> bytes:
+    return (BOM if dialect.bom else b"") + encode_record(columns, dialect)

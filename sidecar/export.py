@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
-from .columns import COLUMNS, Dialect, encode_record
+from .columns import COLUMNS, Dialect, encode_header, encode_record
 from .convert import format_date
 from .errors import ConfigError
 from .table import read_table
@@ -63,7 +63,7 @@ def export_checkpoint(checkpoint: Path, profile: ExportProfile, output: Path) ->
     if table.columns != list(COLUMNS):
         raise ConfigError(f"{checkpoint} is not an ACS checkpoint (run `sidecar verify` on it)")
     index = [COLUMNS.index(c) for c in profile.columns]
-    chunks = [(b"\xef\xbb\xbf" if profile.dialect.bom else b"") + encode_record(profile.columns, profile.dialect)]
+    chunks = [encode_header(profile.dialect, profile.columns)]
     rows = 0
     for record in table.records:
         if len(record.cells) != len(COLUMNS) or not record.terminator:

@@ -222,8 +222,7 @@ class Ingestor:
         """The checkpoint the next row of this imprint goes to, started (or rotated daily) when due."""
         writer = self.writers.get(imprint)
         if writer is not None and self.settings.rotate == "daily":
-            created = datetime.fromtimestamp(self.ledger.checkpoint_times(writer.record.id)[0] / 1e9).date()
-            if created < datetime.now().date():
+            if datetime.fromtimestamp(writer.record.created_ns / 1e9).date() < datetime.now().date():
                 self.rotate(imprint)
                 return self.writers[imprint]
         if writer is None:

@@ -70,6 +70,7 @@ class CheckpointRecord:
     path: Path
     header_len: int
     pending_rewrite: str | None
+    created_ns: int
 
 
 @dataclass(frozen=True)
@@ -139,9 +140,9 @@ class Ledger:
     def current_checkpoint(self, imprint: str) -> CheckpointRecord | None:
         """The imprint's open checkpoint; None before the first book, and after finalize until the next."""
         found = self.db.execute(
-            "SELECT id, imprint, path, header_len, pending_rewrite FROM checkpoints "
+            "SELECT id, imprint, path, header_len, pending_rewrite, created_ns FROM checkpoints "
             "WHERE imprint = ? AND closed_ns IS NULL ORDER BY id DESC LIMIT 1", (imprint,)).fetchone()
-        return CheckpointRecord(found[0], found[1], Path(found[2]), found[3], found[4]) if found else None
+        return CheckpointRecord(found[0], found[1], Path(found[2]), *found[3:]) if found else None
 
     def add_checkpoint(self, imprint: str, path: Path, header_len: int, batch_id: str | None = None) -> CheckpointRecord:
         now = time.time_ns()
@@ -158,21 +159,22 @@ class Ledger:
         return self.db.execute("SELECT MAX(created_ns) FROM checkpoints WHERE imprint = ?", (imprint,)).fetchone()[0]
 
     def finalized_checkpoints(self) -> list[CheckpointRecord]:
-        return [CheckpointRecord(r[0], r[1], Path(r[2]), r[3], r[4]) for r in self.db.execute(
-            "SELECT id, imprint, path, header_len, pending_rewrite FROM checkpoints WHERE finalized_ns IS NOT NULL")]
+        return [CheckpointRecord(r[0], r[1], Path(r[2]), *r[3:]) for r in self.db.execute(
+            "SELECT id, imprint, path, header_len, pending_rewrite, created_ns FROM checkpoints "
+            "WHERE finalized_ns IS NOT NULL")]
 
     def close_checkpoint(self, checkpoint_id: int, finalized: bool) -> None:
         now = time.time_ns()
         self._tx([("UPDATE checkpoints SET closed_ns = ?, finalized_ns = ? WHERE id = ?",
                    (now, now if finalized else None, checkpoint_id))])
 
-    def checkpoint_times(self, checkpoint_id: int) -> tuple[int, int | None, int | None, str | None]:
-        """created, first append, last append (ns) and batch id of a checkpoint."""
-        created, batch_id = self.db.execute("SELECT created_ns, batch_id FROM checkpoints WHERE id = ?",
-                                            (checkpoint_id,)).fetchone()
-        first, last = self.db.execute("SELECT MIN(appended_ns), MAX(appended_ns) FROM rows WHERE checkpoint_id = ?",
-                                      (checkpoint_id,)).fetchone()
-        return created, first, last, batch_id
+    def append_times(self, checkpoint_id: int) -> tuple[int | None, int | None]:
+        """First and last append (ns) of a checkpoint's rows."""
+        return self.db.execute("SELECT MIN(appended_ns), MAX(appended_ns) FROM rows WHERE checkpoint_id = ?",
+                               (checkpoint_id,)).fetchone()
+
+    def batch_id(self, checkpoint_id: int) -> str | None:
+        return self.db.execute("SELECT batch_id FROM checkpoints WHERE id = ?", (checkpoint_id,)).fetchone()[0]
 
     def marker_seen(self, path: str, stat: str) -> bool:
         return self.db.execute("SELECT 1 FROM markers WHERE path = ? AND stat = ?", (path, stat)).fetchone() is not None
@@ -195,9 +197,6 @@ class Ledger:
         end = self.db.execute("SELECT MAX(offset + length) FROM rows WHERE checkpoint_id = ?",
                               (checkpoint.id,)).fetchone()[0]
         return end if end is not None else checkpoint.header_len
-
-    def last_append_ns(self, checkpoint_id: int) -> int | None:
-        return self.db.execute("SELECT MAX(appended_ns) FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)).fetchone()[0]
 
     def row_count(self, checkpoint_id: int) -> int:
         return self.db.execute("SELECT COUNT(*) FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)).fetchone()[0]

@@ -38,16 +38,16 @@ def _iso(ns: int | None) -> str | None:
 
 
 def write_manifest(ledger: Ledger, settings: Settings, record: CheckpointRecord) -> Path:
-    created, first, last, batch_id = ledger.checkpoint_times(record.id)
+    first, last = ledger.append_times(record.id)
     data = record.path.read_bytes()
     manifest: dict[str, Any] = {
         "checkpoint": record.path.name,
         "imprint": record.imprint,
-        "batch_id": batch_id,
+        "batch_id": ledger.batch_id(record.id),
         "books": ledger.row_count(record.id),
         "bytes": len(data),
         "sha256": hashlib.sha256(data).hexdigest(),
-        "created": _iso(created),
+        "created": _iso(record.created_ns),
         "first_append": _iso(first),
         "last_append": _iso(last),
         "finalized": datetime.now().isoformat(timespec="seconds"),

@@ -180,6 +180,7 @@ class Service:
         settle_after = self.settings.poll_seconds or SETTLE_SECONDS
         settling = self.settling
         next_rescan = time.monotonic() + self.settings.rescan_seconds
+        next_requests = 0.0
         try:
             while not self.stop.is_set():
                 # Sleep until the next thing due (a settling file, the rescan), at most a second.
@@ -193,8 +194,9 @@ class Service:
                 for path, s in list(settling.items()):
                     if s.due <= now and not self.stop.is_set():
                         self._check_settled(path, s, settling, settle_after)
-                if any(self.settings.requests_dir.glob("*.json")):
+                if now >= next_requests:  # rotate/finalize asked for by the CLI: looked for once a second
                     self.ingestor.take_requests()
+                    next_requests = now + 1.0
                 if self.queue.take_rescan() or now >= next_rescan:
                     self._settle_later(self.ingestor.catch_up(stop=self.stop, tentative=True).pending)
                     next_rescan = time.monotonic() + self.settings.rescan_seconds

@@ -12,13 +12,16 @@ from .config import Settings
 from .ledger import Ledger
 
 
-def collect_status(settings: Settings) -> dict[str, Any]:
+def collect_status(settings: Settings, with_done: bool = False) -> dict[str, Any]:
+    """Per imprint: the checkpoint, and which source files are rejected or waiting. with_done adds the
+    (ISBN, title) of every book in a checkpoint with its current content: what a restarted batch can skip."""
     ledger = Ledger.read_only(settings.state_dir / "ledger.sqlite3")
     try:
         rejections = {r.source: r for r in ledger.rejections()}
         imprints: dict[str, Any] = {}
         for folder in settings.folders:
-            entry = imprints.setdefault(folder.imprint, {"folders": [], "rejected": [], "waiting": []})
+            entry = imprints.setdefault(folder.imprint, {"folders": [], "rejected": [], "waiting": [],
+                                                         **({"done": []} if with_done else {})})
             entry["folders"].append(str(folder.path))
             checkpoint = ledger.current_checkpoint(folder.imprint)
             if checkpoint is not None and "checkpoint" not in entry:
@@ -32,6 +35,8 @@ def collect_status(settings: Settings) -> dict[str, Any]:
                 row = ledger.latest_row(source)
                 if row is None or not _content_is(path, row.stat, row.sha256):
                     entry["waiting"].append(source)
+                elif with_done:
+                    entry["done"].append((row.isbn, row.title))
         return {"state_dir": str(settings.state_dir), "imprints": imprints}
     finally:
         ledger.close()
@@ -41,7 +46,7 @@ def _checkpoint_state(ledger: Ledger, checkpoint: Any) -> dict[str, Any]:
     path: Path = checkpoint.path
     size = path.stat().st_size if path.exists() else None
     end = ledger.recorded_end(checkpoint)
-    last = ledger.last_append_ns(checkpoint.id)
+    _, last = ledger.append_times(checkpoint.id)
     if size is None:
         agreement = "checkpoint file missing: a new one starts at the next run"
     elif checkpoint.pending_rewrite:
@@ -120,17 +125,3 @@ def format_list(entries: list[dict[str, Any]]) -> str:
         lines.append(f"{Path(e['checkpoint']).name:60} {e['imprint'] or '?':16} {rows:>6} {e['size']:>10,}  {e['state']}")
     return "\n".join(lines)
 
-
-def done_books(settings: Settings) -> list[tuple[str, str]]:
-    """(ISBN, title) of every book in a checkpoint with its current content: what a restarted batch can skip."""
-    ledger = Ledger.read_only(settings.state_dir / "ledger.sqlite3")
-    try:
-        done = []
-        for folder in settings.folders:
-            for path in scan(folder.path, settings.ignore):
-                row = ledger.latest_row(str(path))
-                if row is not None and _content_is(path, row.stat, row.sha256):
-                    done.append((row.isbn, row.title))
-        return done
-    finally:
-        ledger.close()

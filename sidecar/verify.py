@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from .codes import AcsCodes
-from .columns import COLUMNS
+from .columns import COLUMNS, INDEX
 from .table import Table, read_table
 from .validate import validate_row
 
@@ -52,7 +52,7 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, ledger_path: Pa
         if len(record.cells) != len(COLUMNS):
             report.add(record.line, f"{len(record.cells)} cells, expected {len(COLUMNS)}")
             continue
-        isbn = record.cells[COLUMNS.index("ISBN or SKU")]
+        isbn = record.cells[INDEX["ISBN or SKU"]]
         if isbn and isbn in isbn_at:
             report.add(record.line, f"duplicate ISBN {isbn} (also on line {isbn_at[isbn]})")
         isbn_at.setdefault(isbn, record.line)
@@ -87,7 +87,7 @@ def _check_ledger(table: Table, ledger_path: Path, report: Report) -> str:
     disagreements = 0
     for offset, length, source, isbn in rows:
         record = by_offset.get(offset)
-        if record is None or record.length != length or record.cells[COLUMNS.index("ISBN or SKU")] != isbn:
+        if record is None or record.length != length or record.cells[INDEX["ISBN or SKU"]] != isbn:
             report.add(record.line if record else None, f"the ledger's row for {source} is not at byte {offset}")
             disagreements += 1
     recorded = {offset for offset, _, _, _ in rows}

@@ -127,9 +127,9 @@ def test_rotation_while_the_service_runs_under_load_loses_and_doubles_nothing(tm
     d = Daemon(tmp_path, folder).start()
     try:
         writer = subprocess.Popen([sys.executable, "-c", f"""
-import json, os, sys
-sys.path.insert(0, {str(tmp_path.parent)!r})
+import json, os, sys, time
 for n in range(300):
+    time.sleep(0.01)  # a steady stream, about 100 books a second
     tmp = os.path.join({str(folder)!r}, f".b{{n}}.tmp")
     with open(tmp, "w") as f:
         json.dump({{"title": f"Book {{n}}", "isbn13": "978{{:010d}}".format(n), "page_count": 100}}, f)
