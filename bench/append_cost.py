@@ -33,9 +33,9 @@ def sample_row() -> bytes:
 
     from books import make_book
 
-    from sidecar.columns import Dialect, encode_record
-    from sidecar.config import load_settings
-    from sidecar.convert import convert_book
+    from sidecar.rows.columns import Dialect, encode_record
+    from sidecar.settings import load_settings
+    from sidecar.rows.convert import convert_book
 
     settings = load_settings({"config": str(ROOT / "config.yaml"), "watch": None}, {})
     row = convert_book(make_book(1, random.Random(1)), settings.profile_for(settings.folders[0])).row
@@ -45,7 +45,7 @@ def sample_row() -> bytes:
 def build(folder: Path, rows: int, row: bytes) -> Path:
     """A checkpoint of `rows` rows and its ledger, made directly (the product's own code would take hours
     for a million, which is the point of the other curve)."""
-    from sidecar.columns import Dialect, encode_header
+    from sidecar.rows.columns import Dialect, encode_header
 
     header = encode_header(Dialect())
     path = folder / "cumulative_checkpoint_20260101_0000_bench.csv"
@@ -57,8 +57,9 @@ def build(folder: Path, rows: int, row: bytes) -> Path:
         f.write(row * (rows % 1000))
     state = folder / "state"
     state.mkdir()
-    db = sqlite3.connect(state / "ledger.sqlite3")
-    from sidecar.ledger import SCHEMA
+    from sidecar.store.ledger import SCHEMA, ledger_path
+
+    db = sqlite3.connect(ledger_path(state))
 
     db.executescript(SCHEMA)
     db.execute("INSERT INTO checkpoints (id, imprint, path, header_len, created_ns) VALUES (1, 'bench', ?, ?, 0)",
@@ -72,9 +73,9 @@ def build(folder: Path, rows: int, row: bytes) -> Path:
 
 
 def child(kind: str, rows: int, appends: int) -> dict[str, float]:
-    from sidecar.ingest import _Ready, _Writer
-    from sidecar.columns import Dialect
-    from sidecar.ledger import Ledger
+    from sidecar.engine.appender import CheckpointAppender, StagedRow
+    from sidecar.rows.columns import Dialect
+    from sidecar.store.ledger import Ledger
 
     row = sample_row()
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
@@ -82,14 +83,14 @@ def child(kind: str, rows: int, appends: int) -> dict[str, float]:
         path = build(folder, rows, row)
         times = []
         if kind == "sidecar":
-            ledger = Ledger(folder / "state" / "ledger.sqlite3")
-            writer = _Writer(ledger, folder, "bench", Dialect())
+            ledger = Ledger(folder / "state")
+            appender = CheckpointAppender(ledger, folder, "bench", Dialect())
             for i in range(appends):
-                writer.ready.append(_Ready(f"/new/{i}.json", "sha", "stat", 0, f"new{i}", "t", row, ()))
+                appender.stage(StagedRow.of(row, f"/new/{i}.json", "sha", "stat", 0, f"new{i}", "t"))
                 start = time.perf_counter()
-                writer.commit()
+                appender.commit()
                 times.append(time.perf_counter() - start)
-            writer.close()
+            appender.close()
             ledger.close()
         else:
             for _ in range(appends):

@@ -16,7 +16,8 @@ import sqlite3
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from sidecar.columns import COLUMNS, Dialect, encode_header
+from sidecar.rows.columns import COLUMNS, Dialect, encode_header
+from sidecar.store.ledger import ledger_path
 
 SIBLINGS = ("_lsi_metadata.json", "_with_mnemonics.json")
 ISBN = COLUMNS.index("ISBN or SKU")
@@ -34,11 +35,11 @@ def _require(condition: bool, message: str) -> None:
 def check_invariants(folder: Path, checkpoint_dir: Path, complete: bool = True, malformed: Iterable[str] = (),
                      originals: Mapping[str, str] | None = None, state_dir: Path | None = None) -> list[list[str]]:
     """Every checkpoint's recorded rows, oldest checkpoint first; raises Breach when an invariant fails."""
-    ledger_path = (state_dir or checkpoint_dir / "state") / "ledger.sqlite3"
-    if not ledger_path.exists():
+    ledger = ledger_path(state_dir or checkpoint_dir / "state")
+    if not ledger.exists():
         _require(not complete or not _eligible(folder), "no ledger, yet there are books")
         return []
-    db = sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True)
+    db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
     try:
         checkpoints = db.execute("SELECT id, path, pending_rewrite FROM checkpoints ORDER BY id").fetchall()
         ledger = {cid: db.execute("SELECT offset, length, source, sha256, isbn FROM rows WHERE checkpoint_id = ? "

@@ -20,11 +20,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from books import write_books  # noqa: E402
 
-from sidecar.books import parse_book, read_source, scan  # noqa: E402
-from sidecar.columns import encode_header, encode_record  # noqa: E402
-from sidecar.config import load_settings  # noqa: E402
-from sidecar.convert import convert_book  # noqa: E402
-from sidecar.ingest import Ingestor  # noqa: E402
+from sidecar.rows.book import parse_book
+from sidecar.store.sources import read_source, scan  # noqa: E402
+from sidecar.rows.columns import encode_header, encode_record  # noqa: E402
+from sidecar.settings import load_settings  # noqa: E402
+from sidecar.rows.convert import convert_book  # noqa: E402
+from sidecar.engine.ingest import Ingestor  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 TRANCHE = ROOT / "examples" / "pipeline-configs" / "tranches" / "harbor_light_spring.json"

@@ -1,12 +1,10 @@
-"""argv -> a command. The only module that prints to the user or picks an exit code."""
+"""argv -> a command. The only module that parses argv, prints to the user or picks an exit code."""
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import json
-import os
 import signal
 import sys
 import threading
@@ -17,23 +15,24 @@ from typing import Any, Iterator, Sequence
 from loguru import logger
 
 from . import __version__
-from .config import Settings, load_settings
-from .errors import CheckpointError, ConfigError, LockHeld, SidecarError
-from .batch import write_batch
-from .compare import compare_files, comparison_json, format_comparison
-from .export import export_checkpoint, export_profile
-from .ingest import Ingestor
-from .ledger import Ledger
+from .engine.batches import write_request
+from .engine.ingest import Ingestor
+from .errors import CheckpointError, ConfigError, LockHeld, ServiceFailed, SidecarError
 from .logs import setup_logging
-from .status import collect_status, format_list, format_status, list_checkpoints
-from .table import TableError
-from .verify import format_report, verify_checkpoint
+from .settings import Settings, load_settings
+from .store.ledger import Ledger
+from .tools.batch import write_batch
+from .tools.compare import compare_files, comparison_json, format_comparison
+from .tools.export import export_checkpoint, export_profile
+from .tools.status import (collect_status, format_list, format_recovery, format_status, list_checkpoints, recovery,
+                           write_resume_list)
+from .tools.verify import format_report, verify_checkpoint
 
 EXIT_OK = 0  # every eligible book is in the checkpoint with its current content
 EXIT_REJECTED = 1  # some books were rejected (see the log or `sidecar status`); the others are in
 EXIT_USAGE = 2  # bad flags, settings or configuration files
-EXIT_CHECKPOINT = 3  # the checkpoint, ledger or lock cannot be used (another instance, disk error...)
-EXIT_SERVICE_FAILED = 4  # the service's observer or writer thread died (systemd restarts it)
+EXIT_CHECKPOINT = 3  # the checkpoint, ledger or lock cannot be used (another instance, disk error, torn file...)
+EXIT_SERVICE_FAILED = 4  # the service's observer or worker thread died (systemd restarts it)
 
 
 def _settings_flags(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -57,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keep a crash-proof LSI ACS checkpoint CSV of the books a pipeline writes. "
                     "Without --once it runs as a service: it catches up, then watches.",
         epilog="Exit codes: 0 all books in; 1 some books rejected; 2 usage or configuration error; "
-               "3 checkpoint, ledger or lock error; 4 the service's observer or writer died.",
+               "3 checkpoint, ledger or lock error; 4 the service's observer or worker died.",
     )
     parser.add_argument("--version", action="version", version=f"sidecar {__version__}")
     _settings_flags(parser, None)
@@ -113,15 +112,21 @@ def main(argv: Sequence[str] | None = None) -> int:
             return COMMANDS[args.command](settings, args)
         if args.once:
             return run_once(settings)
-        from .service import Service
+        from .service.daemon import Service
 
-        return Service(settings).run()
-    except (ConfigError, TableError) as exc:
+        Service(settings).run()
+        return EXIT_OK
+    except SidecarError as exc:
         print(f"sidecar: {exc}", file=sys.stderr)
+        return _exit_code(exc)
+
+
+def _exit_code(exc: SidecarError) -> int:
+    if isinstance(exc, ConfigError):
         return EXIT_USAGE
-    except SidecarError as exc:  # CheckpointError, LockHeld
-        print(f"sidecar: {exc}", file=sys.stderr)
-        return EXIT_CHECKPOINT
+    if isinstance(exc, ServiceFailed):
+        return EXIT_SERVICE_FAILED
+    return EXIT_CHECKPOINT  # CheckpointError, LockHeld, TableError: the files cannot be used as they are
 
 
 def run_once(settings: Settings) -> int:
@@ -153,28 +158,16 @@ def recover(settings: Settings, args: argparse.Namespace) -> int:
     """Status, narrowed to what a person needs after a crash; optionally the resume list."""
     status = collect_status(settings, with_done=bool(args.resume_list))
     if args.resume_list:
-        done = [book for entry in status["imprints"].values() for book in entry["done"]]
-        with open(args.resume_list, "w", encoding="utf-8", newline="") as f:
-            writer = csv.writer(f, lineterminator="\n")
-            writer.writerow(["ISBN", "Title"])
-            writer.writerows(done)
-        logger.info(f"wrote {len(done)} books already done to {args.resume_list}")
-    if args.json:
-        print(json.dumps({imprint: {"waiting": e["waiting"], "rejected": e["rejected"]}
-                          for imprint, e in status["imprints"].items()}, indent=2))
-    else:
-        for imprint, entry in status["imprints"].items():
-            print(f"imprint {imprint}: {len(entry['waiting'])} not in a checkpoint yet, "
-                  f"{len(entry['rejected'])} rejected")
-            print("\n".join([f"  waiting   {s}" for s in entry["waiting"]]
-                            + [f"  rejected  {r['source']}: {r['reason']}" for r in entry["rejected"]]))
-    missing = any(e["waiting"] or e["rejected"] for e in status["imprints"].values())
+        done = write_resume_list(status, Path(args.resume_list))
+        logger.info(f"wrote {done} books already done to {args.resume_list}")
+    recovered = recovery(status)
+    print(json.dumps(recovered, indent=2) if args.json else format_recovery(recovered))
+    missing = any(e["waiting"] or e["rejected"] for e in recovered.values())
     return EXIT_REJECTED if missing else EXIT_OK
 
 
 def verify(settings: Settings, args: argparse.Namespace) -> int:
-    ledger = settings.state_dir / "ledger.sqlite3" if getattr(args, "state_dir", None) else None
-    report = verify_checkpoint(Path(args.checkpoint).resolve(), settings.profile.codes, ledger)
+    report = verify_checkpoint(Path(args.checkpoint).resolve(), settings.profile.codes, [settings.state_dir])
     if args.json:
         print(json.dumps({**vars(report), "path": str(report.path), "clean": report.clean}, indent=2))
     else:
@@ -218,7 +211,7 @@ def _lifecycle(settings: Settings, action: str, batch_id: str | None) -> int:
     try:
         ingestor = Ingestor(settings)
     except LockHeld:
-        request = hand_to_service(settings, action, imprints, batch_id)
+        request = write_request(settings.state_dir, action, imprints, batch_id)
         logger.info(f"asked the running service to {action} {', '.join(imprints)}")
         deadline = time.monotonic() + 30
         while request.exists():
@@ -230,7 +223,7 @@ def _lifecycle(settings: Settings, action: str, batch_id: str | None) -> int:
         with ingestor:
             for imprint in imprints:
                 ingestor.finalize(imprint) if action == "finalize" else ingestor.rotate(imprint, batch_id)
-    with contextlib.closing(Ledger.read_only(settings.state_dir / "ledger.sqlite3")) as ledger:
+    with Ledger.read_only(settings.state_dir) as ledger:
         for imprint in imprints:
             current = ledger.current_checkpoint(imprint)
             print(f"sidecar: {imprint}: " + (f"current checkpoint {current.path}" if current
@@ -238,17 +231,8 @@ def _lifecycle(settings: Settings, action: str, batch_id: str | None) -> int:
     return EXIT_OK
 
 
-def hand_to_service(settings: Settings, action: str, imprints: list[str], batch_id: str | None) -> Path:
-    settings.requests_dir.mkdir(parents=True, exist_ok=True)
-    request = settings.requests_dir / f"{time.time_ns()}-{os.getpid()}.json"
-    tmp = request.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"action": action, "imprints": imprints, "batch_id": batch_id}))
-    os.replace(tmp, request)  # the service sees only whole requests
-    return request
-
-
-COMMANDS = {"rotate": rotate, "finalize": finalize, "status": show_status, "list": show_list, "recover": recover, "verify": verify, "compare": compare,
-            "export": export, "batch": batch}
+COMMANDS = {"rotate": rotate, "finalize": finalize, "status": show_status, "list": show_list, "recover": recover,
+            "verify": verify, "compare": compare, "export": export, "batch": batch}
 
 
 @contextlib.contextmanager

@@ -1,4 +1,4 @@
-"""The few kinds of failure the sidecar tells apart; the CLI maps each to an exit code."""
+"""Every kind of failure the sidecar tells apart; cli.py maps each to an exit code."""
 
 from __future__ import annotations
 
@@ -21,3 +21,15 @@ class CheckpointError(SidecarError):
 
 class LockHeld(CheckpointError):
     """Another sidecar already writes to this checkpoint folder."""
+
+
+class InputError(SidecarError):
+    """A file given to the sidecar cannot be read as a file of its kind; the message says why."""
+
+
+class TableError(SidecarError):
+    """A CSV file given to a tool cannot be read as an ACS table."""
+
+
+class ServiceFailed(SidecarError):
+    """The service's observer or worker thread died; systemd restarts it."""

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from sidecar import books, cli
-from sidecar.ledger import Ledger
+from sidecar import cli
+from sidecar.store import sources
+from sidecar.store.ledger import Ledger
 
 from helpers import book, cell, checkpoints, read_rows, write_book
 
@@ -114,7 +115,7 @@ def test_bad_input_gets_its_outcome_and_costs_nothing_else(tmp_path, capsys, mak
         assert "Traceback" not in err
         assert after == before
         assert out.endswith("0 appended, 0 replaced, 1 unchanged, 1 rejected; checkpoint: " + str(checkpoint) + "\n")
-        ledger = Ledger(data / "state" / "ledger.sqlite3")
+        ledger = Ledger(data / "state")
         assert ledger.rejection(str(bad)).reason == reason
         ledger.close()
     elif outcome == "row":
@@ -169,8 +170,8 @@ def test_strict_mode_rejects_a_row_with_validation_errors(tmp_path, capsys):
 def test_a_file_removed_between_listing_and_reading_is_skipped(tmp_path, monkeypatch):
     folder, data = tmp_path / "in", tmp_path / "data"
     write_book(folder, "a.json", book(1))
-    real_scan = books.scan
-    monkeypatch.setattr("sidecar.ingest.scan", lambda f, i: [*real_scan(f, i), f / "gone.json"])
+    real_scan = sources.scan
+    monkeypatch.setattr("sidecar.engine.ingest.scan", lambda f, i: [*real_scan(f, i), f / "gone.json"])
     assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == 0
     assert len(read_rows(checkpoints(data)[0])) == 1
 
@@ -185,11 +186,11 @@ def test_a_file_the_sidecar_may_not_read_is_rejected_and_retried_when_readable(t
             raise PermissionError(13, "Permission denied")
         return real_open(p, *args, **kwargs)
 
-    monkeypatch.setattr("sidecar.books.os.open", denied)
+    monkeypatch.setattr("sidecar.store.sources.os.open", denied)
     args = ["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]
     assert cli.main(args) == cli.EXIT_REJECTED
     assert f"rejected {path}: cannot read it: permission denied for user " in capsys.readouterr().err
-    monkeypatch.setattr("sidecar.books.os.open", real_open)
+    monkeypatch.setattr("sidecar.store.sources.os.open", real_open)
     os.chmod(path, 0o644)  # the fix a person makes changes the file's ctime, so it is looked at again
     assert cli.main(args) == cli.EXIT_OK
     assert len(read_rows(checkpoints(data)[0])) == 1
@@ -209,6 +210,6 @@ def test_a_rejected_file_is_picked_up_once_fixed(tmp_path, capsys):
     assert cli.main(args) == cli.EXIT_OK
     [row] = read_rows(checkpoints(data)[0])
     assert cell(row, "Title") == "Book 1"
-    ledger = Ledger(data / "state" / "ledger.sqlite3")
+    ledger = Ledger(data / "state")
     assert ledger.rejection(str(path)) is None
     ledger.close()

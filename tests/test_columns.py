@@ -1,6 +1,6 @@
 import csv
 
-from sidecar.columns import COLUMNS, Dialect, encode_header, encode_record
+from sidecar.rows.columns import COLUMNS, Dialect, encode_header, encode_record
 
 
 def test_the_header_is_lsi_s_template_name_for_name(shared):

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from sidecar import cli
-from sidecar.config import derive_imprint, load_settings
+from sidecar.settings import derive_imprint, load_settings
 from sidecar.errors import ConfigError
 
 FLAGS = {"config": None, "watch": None, "imprint": None, "checkpoint_dir": None, "state_dir": None,

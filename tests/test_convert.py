@@ -3,10 +3,12 @@ from decimal import Decimal
 
 import pytest
 
-from sidecar.codes import load_acs_codes
-from sidecar.columns import COLUMNS
-from sidecar.config import BUILTIN_DEFAULTS, build_profile
-from sidecar.convert import Problem, Profile, convert_book
+from sidecar.rows.codes import load_acs_codes
+from sidecar.rows.columns import COLUMNS
+from sidecar.rows.profile import BUILTIN_DEFAULTS, build_profile
+from sidecar.rows.columns import Problem
+from sidecar.rows.convert import convert_book
+from sidecar.rows.profile import Profile
 from sidecar.errors import BookError
 
 BASE = {"title": "A Book", "isbn13": "9781608883936", "author": "Ann Author", "page_count": 200}

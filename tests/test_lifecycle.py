@@ -7,8 +7,8 @@ import time
 from datetime import datetime
 
 from sidecar import cli
-from sidecar.ingest import Ingestor
-from sidecar.config import load_settings
+from sidecar.engine.ingest import Ingestor
+from sidecar.settings import load_settings
 
 from helpers import book, cell, checkpoints, read_rows, write_book
 from daemon import Daemon
@@ -68,7 +68,7 @@ def test_a_finalize_interrupted_before_its_manifest_is_completed_at_the_next_sta
     assert once(folder, data) == 0
     settings = load_settings({"watch": [str(folder)], "checkpoint_dir": str(data)}, {})
     with Ingestor(settings) as ingestor:
-        record = ingestor.writers["processed_json"].record
+        record = ingestor.appenders["processed_json"].record
         ingestor.ledger.close_checkpoint(record.id, finalized=True)  # the kill came before the manifest
     assert not record.path.with_name(record.path.name + ".manifest.json").exists()
     assert once(folder, data) == 0
@@ -104,7 +104,7 @@ def test_daily_rotation_starts_a_checkpoint_with_the_first_book_of_a_new_day(tmp
         def now(cls, tz=None):
             return datetime.now(tz).replace(year=datetime.now().year + 1)
 
-    monkeypatch.setattr("sidecar.ingest.datetime", Tomorrow)
+    monkeypatch.setattr("sidecar.engine.ingest.datetime", Tomorrow)
     write_book(folder, "b.json", book(2))
     assert once(folder, data, "--config", str(config)) == 0
     assert [titles(p) for p in checkpoints(data)] == [["Book 1"], ["Book 2"]]

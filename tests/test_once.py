@@ -9,9 +9,11 @@ from datetime import datetime
 import pytest
 
 from sidecar import cli
-from sidecar.checkpoint import DirLock, create_with_header, new_checkpoint_name
-from sidecar.columns import Dialect, encode_header
+from sidecar.store.checkpoint import create_with_header, new_checkpoint_name
+from sidecar.store.lock import DirLock
+from sidecar.rows.columns import Dialect, encode_header
 from sidecar.errors import CheckpointError
+from sidecar.store.ledger import ledger_path
 
 from helpers import ROOT, book, cell, check_invariants, checkpoints, read_rows, write_book
 
@@ -129,7 +131,7 @@ def test_rows_ready_together_share_one_fsync(run, tmp_path, monkeypatch):
     for n in range(5):
         write_book(run.folder, f"b{n}.json", book(n))
     real, calls = os.fdatasync, []
-    monkeypatch.setattr("sidecar.checkpoint.os.fdatasync", lambda fd: (calls.append(fd), real(fd)))
+    monkeypatch.setattr("sidecar.store.checkpoint.os.fdatasync", lambda fd: (calls.append(fd), real(fd)))
     assert run("--config", str(config)) == 0
     assert len(calls) == 3
     check_invariants(run.folder, run.data)
@@ -156,7 +158,7 @@ def test_a_row_written_but_not_recorded_is_replaced_by_one_recorded_row(run):
     assert run() == 0
     b_row = checkpoint.read_bytes()[len(rows_before):]
     # Undo only the ledger's record of b's row: the state a kill between fsync and commit leaves.
-    db = sqlite3.connect(run.data / "state" / "ledger.sqlite3")
+    db = sqlite3.connect(ledger_path(run.data / "state"))
     db.execute("DELETE FROM rows WHERE source LIKE '%b.json'")
     db.commit()
     db.close()
@@ -251,7 +253,7 @@ def test_a_failed_fsync_stops_the_run_and_a_restart_completes_the_work(run, monk
     def eio(fd):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr("sidecar.checkpoint.os.fdatasync", eio)
+    monkeypatch.setattr("sidecar.store.checkpoint.os.fdatasync", eio)
     assert run() == cli.EXIT_CHECKPOINT
     [checkpoint] = checkpoints(run.data)
     assert capsys.readouterr().err.endswith(
@@ -274,7 +276,7 @@ def test_a_short_write_on_a_full_disk_leaves_no_partial_row(run, monkeypatch, ca
     def half(fd, data):
         return real_write(fd, data[: len(data) // 2]) if fd != 1 and fd != 2 and len(data) > 100 else real_write(fd, data)
 
-    monkeypatch.setattr("sidecar.checkpoint.os.write", half)
+    monkeypatch.setattr("sidecar.store.checkpoint.os.write", half)
     assert run() == cli.EXIT_CHECKPOINT
     assert checkpoint.read_bytes() == before
     assert "sidecar: cannot append to " in capsys.readouterr().err

@@ -58,7 +58,7 @@ def test_a_clock_set_back_never_gives_a_checkpoint_name_that_goes_backwards(tmp_
         def now(cls, tz=None):
             return datetime.now(tz) - timedelta(days=1)
 
-    monkeypatch.setattr("sidecar.ingest.datetime", Yesterday)
+    monkeypatch.setattr("sidecar.engine.ingest.datetime", Yesterday)
     for _ in range(2):
         assert cli.main(["rotate", *args]) == 0
     names = [p.name for p in checkpoints(data)]

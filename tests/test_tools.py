@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from sidecar import cli
-from sidecar.columns import COLUMNS
+from sidecar.rows.columns import COLUMNS
 
 from helpers import ROOT, book, cell, checkpoints, read_rows, write_book
 
@@ -41,6 +41,23 @@ def test_verify_passes_a_clean_checkpoint_and_checks_the_ledger(example, capsys)
         "LSI checks  0 error(s), 0 warning(s)",
         "clean",
     ]
+
+
+def test_verify_finds_the_ledger_of_a_state_dir_set_only_in_the_config_file(tmp_path, capsys):
+    folder = tmp_path / "output" / "harbor_light_build" / "processed_json"
+    shutil.copytree(EXAMPLE, folder)
+    config = tmp_path / "c.yaml"
+    config.write_text(f"watch: [{folder}]\ncheckpoint_dir: {tmp_path / 'data'}\nstate_dir: {tmp_path / 'elsewhere'}\n")
+    assert cli.main(["--once", "--config", str(config)]) == 0
+    checkpoint = checkpoints(tmp_path / "data")[0]
+    record = checkpoint.read_bytes().splitlines(keepends=True)[-1]
+    with open(checkpoint, "ab") as f:  # a row appended by hand: the ledger never recorded it
+        f.write(record.replace(b"9781739210021", b"9781739210045"))
+    capsys.readouterr()
+    code, out, _ = run(capsys, "verify", "--config", str(config), str(checkpoint))
+    assert code == cli.EXIT_REJECTED
+    assert "ledger      1 disagreement(s)" in out.splitlines()
+    assert "  line 5: a record the ledger does not know (written, but never recorded)" in out.splitlines()
 
 
 def test_verify_of_a_missing_file_exits_2(tmp_path, capsys):
@@ -241,9 +258,9 @@ def test_compare_and_export_of_a_missing_file_exit_2_naming_it(example, tmp_path
     assert run(capsys, *argv) == (cli.EXIT_USAGE, "", f"sidecar: {missing} does not exist\n")
 
 
-def test_export_refuses_a_torn_checkpoint(example, tmp_path, capsys):
+def test_export_refuses_a_torn_checkpoint_as_a_data_error(example, tmp_path, capsys):
     example.write_bytes(example.read_bytes() + b"6024045,,,978")
     code, _, err = run(capsys, "export", str(example), "--profile", "submission", "--output", str(tmp_path / "o.csv"))
-    assert code == cli.EXIT_USAGE
+    assert code == cli.EXIT_CHECKPOINT
     assert err == f"sidecar: {example} line 5 is not a whole record (run `sidecar verify` on it)\n"
     assert not (tmp_path / "o.csv").exists()

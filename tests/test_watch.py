@@ -5,8 +5,9 @@ from pathlib import Path
 from watchdog.events import DirDeletedEvent, FileClosedEvent, FileCreatedEvent, FileModifiedEvent, FileMovedEvent
 
 from sidecar import cli
-from sidecar.config import DEFAULT_IGNORE, Folder
-from sidecar.watch import Hint, Hints, OverflowAlarm, PathQueue
+from sidecar.settings import DEFAULT_IGNORE, Folder
+from sidecar.service.readiness import Readiness
+from sidecar.service.watch import Hint, Hints, OverflowAlarm, PathQueue
 
 from helpers import book, write_book
 
@@ -15,12 +16,12 @@ FOLDER = Folder(Path("/books"), "imp")
 
 def hints_for(*events, polling=False):
     queue = PathQueue()
-    handler = Hints(FOLDER, queue, DEFAULT_IGNORE, polling)
+    handler = Hints(FOLDER, queue, DEFAULT_IGNORE, Readiness(polling=polling, settle_seconds=1.0))
     for event in events:
         handler.dispatch(event)
     found = []
     while (hint := queue.get(timeout=0)) is not None:
-        found.append((hint.path.name, hint.settle))
+        found.append((hint.path.name, hint.unfinished))
     return found, queue
 
 

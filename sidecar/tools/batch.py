@@ -3,16 +3,16 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from loguru import logger
 
-from .books import read_source, scan
-from .columns import encode_header, encode_record
-from .config import Folder, Settings
-from .errors import BookError
-from .ingest import build_row
+from ..errors import BookError
+from ..rows.book import book_to_row
+from ..rows.columns import encode_header, encode_record
+from ..settings import Folder, Settings
+from ..store.atomic import atomic_write
+from ..store.sources import read_source, scan
 
 
 def write_batch(settings: Settings, folder: Folder, output: Path) -> tuple[int, int]:
@@ -23,7 +23,7 @@ def write_batch(settings: Settings, folder: Folder, output: Path) -> tuple[int, 
     rejected = 0
     for path in scan(folder.path, settings.ignore):
         try:
-            conversion, problems = build_row(read_source(path, settings.max_bytes).data, profile, settings.strict)
+            conversion, problems = book_to_row(read_source(path, settings.max_bytes).data, profile, settings.strict)
             if conversion.isbn in seen:
                 raise BookError(f"ISBN {conversion.isbn} is already in the batch from {seen[conversion.isbn]}; "
                                 "two files describe the same book: remove or correct one of them")
@@ -34,7 +34,5 @@ def write_batch(settings: Settings, folder: Folder, output: Path) -> tuple[int, 
         if conversion.isbn:
             seen[conversion.isbn] = path
         chunks.append(encode_record(conversion.row, settings.dialect))
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(b"".join(chunks))
-    os.replace(tmp, output)
+    atomic_write(output, b"".join(chunks), durable=False)
     return len(chunks) - 1, rejected

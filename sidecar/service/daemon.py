@@ -1,8 +1,9 @@
-"""The long-running service: watch, catch up, then one writer thread ingests every hinted path.
+"""The long-running service: watch, catch up, then one worker thread ingests every hinted path.
 
-Threads: watchdog's observer only queues hints (watch.py); the writer thread does every ingest through
+Threads: watchdog's observer only queues hints (watch.py); the worker thread does every ingest through
 the same Ingestor as `--once`; the main thread supervises. It pings systemd's watchdog only while the
-observer and the writer are alive, and exits non-zero as soon as either dies, so that systemd restarts it.
+observer and the worker are alive, and stops with an error as soon as either dies, so that systemd
+restarts it.
 """
 
 from __future__ import annotations
@@ -23,19 +24,16 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver, ObservedWatch
 from watchdog.observers.polling import PollingObserver
 
-from .books import stat_source
-from .config import Folder, Settings
-from .errors import SidecarError
-from .faults import fault_active
-from .ingest import Ingestor
+from ..engine.batches import check_marker, take_requests
+from ..engine.ingest import Ingestor
+from ..errors import ServiceFailed, SidecarError
+from ..faults import fault_active
+from ..settings import Folder, Settings
+from ..store.sources import stat_source
 from .metrics import write_metrics
 from .notify import Notifier
+from .readiness import Readiness
 from .watch import Hint, Hints, OverflowAlarm, PathQueue
-
-EXIT_OK = 0
-EXIT_CHECKPOINT = 3  # the writer met a checkpoint or disk error (a failed fsync, a full disk...)
-EXIT_SERVICE_FAILED = 4  # the observer or the writer thread died
-SETTLE_SECONDS = 1.0  # a created file that does not parse yet is read again once it is this still
 
 
 @dataclass
@@ -48,7 +46,9 @@ class _Watched:
 
 
 @dataclass
-class _Settling:
+class _Unfinished:
+    """A file that may still be being written: looked at again at due, ingested once its stat holds still."""
+
     hint: Hint
     stat: str | None
     due: float
@@ -60,10 +60,14 @@ class Service:
     stop: threading.Event = field(default_factory=threading.Event)
     queue: PathQueue = field(default_factory=PathQueue)
     reload: bool = False
-    writer_error: SidecarError | None = None
-    settling: dict[Path, _Settling] = field(default_factory=dict)  # owned by the writer once it runs
+    worker_error: SidecarError | None = None
+    unfinished: dict[Path, _Unfinished] = field(default_factory=dict)  # owned by the worker once it runs
 
-    def run(self) -> int:
+    def __post_init__(self) -> None:
+        self.readiness = Readiness.for_settings(self.settings)
+
+    def run(self) -> None:
+        """Until SIGTERM/SIGINT (returns), SIGHUP (starts again in place) or a failure (raises)."""
         notifier = Notifier()
         alarm = OverflowAlarm(self.queue)
         logging.getLogger("watchdog.observers").addHandler(alarm)
@@ -74,49 +78,47 @@ class Service:
                 watched = [_Watched(f) for f in self.settings.folders]
                 observer.start()
                 self._watch_folders(observer, watched)  # before the catch-up, so nothing falls between
-                summary = ingestor.catch_up(_catch_up_progress(notifier), stop=self.stop, tentative=True)
+                summary = ingestor.catch_up(_catch_up_progress(notifier), stop=self.stop, may_be_unfinished=True)
                 self.queue.take_rescan()  # the catch-up was that rescan
                 logger.info(f"caught up: {summary.line()}")
-                self._settle_later(summary.pending)
-                writer = threading.Thread(target=self._write, name="writer", daemon=True)
-                writer.start()
+                self._look_again(summary.unfinished)
+                worker = threading.Thread(target=self._work, name="worker", daemon=True)
+                worker.start()
                 notifier.send(f"READY=1\nSTATUS=watching {len(watched)} folder(s)")
-                code = self._supervise(observer, writer, watched, notifier)
-                notifier.send("STOPPING=1")
-                self.stop.set()
-                writer.join(timeout=4)
-                if writer.is_alive():
-                    logger.error("the writer did not finish within 4 s")
-                    code = code or EXIT_SERVICE_FAILED
+                try:
+                    self._supervise(observer, worker, watched, notifier)
+                finally:
+                    notifier.send("STOPPING=1")
+                    self.stop.set()
+                    worker.join(timeout=4)
+                if worker.is_alive():
+                    raise ServiceFailed("the worker did not finish within 4 s")
         finally:
             if observer.is_alive():
                 observer.stop()
                 observer.join(timeout=2)
             logging.getLogger("watchdog.observers").removeHandler(alarm)
             notifier.close()
-        if self.reload and code == EXIT_OK:
+        if self.reload:
             logger.info("reloading: starting again with the configuration as it is now")
             Notifier().send("RELOADING=1")
             logger.complete()
             os.execv(sys.executable, [sys.executable, "-m", "sidecar", *sys.argv[1:]])
-        return code
 
     # ------------------------------------------------------------------ main thread
 
-    def _supervise(self, observer: BaseObserver, writer: threading.Thread, watched: list[_Watched],
-                   notifier: Notifier) -> int:
+    def _supervise(self, observer: BaseObserver, worker: threading.Thread, watched: list[_Watched],
+                   notifier: Notifier) -> None:
         interval = notifier.watchdog_interval
         tick = min(1.0, interval) if interval else 1.0
         next_ping = 0.0
         while not self.stop.is_set():
-            if self.writer_error is not None:
-                return EXIT_CHECKPOINT
-            if not writer.is_alive():
-                logger.critical("the writer thread died; exiting so that the service is restarted")
-                return EXIT_SERVICE_FAILED
+            if self.worker_error is not None:
+                raise self.worker_error
+            if not worker.is_alive():
+                raise ServiceFailed("the worker thread died; exiting so that the service is restarted")
             if not observer.is_alive():
-                logger.critical("the filesystem observer thread died; exiting so that the service is restarted")
-                return EXIT_SERVICE_FAILED
+                raise ServiceFailed("the filesystem observer thread died; exiting so that the service is restarted")
             self._watch_folders(observer, watched)
             if self.settings.metrics_file:
                 write_metrics(self.settings.metrics_file, self.ingestor, len(self.queue))
@@ -125,7 +127,6 @@ class Service:
                 notifier.send("WATCHDOG=1")
                 next_ping = now + interval
             self.stop.wait(tick)
-        return EXIT_OK
 
     def _watch_folders(self, observer: BaseObserver, watched: list[_Watched]) -> None:
         """Watch folders that exist; let go of ones deleted or replaced, and pick them up again."""
@@ -145,7 +146,7 @@ class Service:
                 logger.warning(f"{w.folder.path} was removed; waiting for it to come back")
             if w.watch is None and inode is not None:
                 poll = self.settings.poll_seconds
-                handler = Hints(w.folder, self.queue, self.settings.ignore, polling=bool(poll),
+                handler = Hints(w.folder, self.queue, self.settings.ignore, self.readiness,
                                 markers=(self.settings.start_marker, self.settings.done_marker))
                 try:
                     if fault_active("watch-limit"):
@@ -168,70 +169,68 @@ class Service:
                 logger.warning(f"{w.folder.path} does not exist yet; waiting for it")
             w.waiting = w.watch is None
 
-    # ------------------------------------------------------------------ writer thread
+    # ------------------------------------------------------------------ worker thread
 
-    def _settle_later(self, pending: list[tuple[Path, Folder]]) -> None:
+    def _look_again(self, found: list[tuple[Path, Folder]]) -> None:
         """Files a rescan found half-written: look again once they stop changing."""
-        due = time.monotonic() + (self.settings.poll_seconds or SETTLE_SECONDS)
-        for path, folder in pending:
-            self.settling.setdefault(path, _Settling(Hint(path, folder, settle=True), _stat(path), due))
+        due = time.monotonic() + self.readiness.settle_seconds
+        for path, folder in found:
+            self.unfinished.setdefault(path, _Unfinished(Hint(path, folder, unfinished=True), _stat(path), due))
 
-    def _write(self) -> None:
-        settle_after = self.settings.poll_seconds or SETTLE_SECONDS
-        settling = self.settling
+    def _work(self) -> None:
+        unfinished = self.unfinished
         next_rescan = time.monotonic() + self.settings.rescan_seconds
         next_requests = 0.0
         try:
             while not self.stop.is_set():
-                # Sleep until the next thing due (a settling file, the rescan), at most a second.
-                due = min([s.due for s in settling.values()] + [next_rescan, time.monotonic() + 1.0])
+                # Sleep until the next thing due (an unfinished file, the rescan), at most a second.
+                due = min([u.due for u in unfinished.values()] + [next_rescan, time.monotonic() + 1.0])
                 hint = self.queue.get(timeout=max(0.01, due - time.monotonic()))
                 if hint is not None:
-                    self._take(hint, settling, settle_after)
+                    self._take(hint)
                 if hint is None or not len(self.queue):
                     self.ingestor.flush()  # idle: make everything durable now
                 now = time.monotonic()
-                for path, s in list(settling.items()):
-                    if s.due <= now and not self.stop.is_set():
-                        self._check_settled(path, s, settling, settle_after)
+                for path, u in list(unfinished.items()):
+                    if u.due <= now and not self.stop.is_set():
+                        self._check_still(path, u)
                 if now >= next_requests:  # rotate/finalize asked for by the CLI: looked for once a second
-                    self.ingestor.take_requests()
+                    take_requests(self.ingestor)
                     next_requests = now + 1.0
                 if self.queue.take_rescan() or now >= next_rescan:
-                    self._settle_later(self.ingestor.catch_up(stop=self.stop, tentative=True).pending)
+                    self._look_again(self.ingestor.catch_up(stop=self.stop, may_be_unfinished=True).unfinished)
                     next_rescan = time.monotonic() + self.settings.rescan_seconds
             self.ingestor.flush()
         except SidecarError as exc:
-            self.writer_error = exc
-            logger.error(f"stopping: {exc}")
+            self.worker_error = exc
         except Exception:
-            logger.exception("the writer thread failed")
+            logger.exception("the worker thread failed")
             raise
 
-    def _take(self, hint: Hint, settling: dict[Path, _Settling], settle_after: float) -> None:
+    def _take(self, hint: Hint) -> None:
         if hint.path.name in (self.settings.start_marker, self.settings.done_marker):
-            # In queue order, so books written before the marker go first. With inotify a marker's create
-            # event comes before its content (a batch id): wait for its close.
-            if not (hint.settle and not self.settings.poll_seconds):
-                self.ingestor.check_marker(hint.path, hint.folder)
+            # In queue order, so that books written before the marker go first.
+            if self.readiness.marker_ready(hint.unfinished):
+                check_marker(self.ingestor, hint.path, hint.folder)
             return
-        if not hint.settle:
-            settling.pop(hint.path, None)
+        if not hint.unfinished:
+            self.unfinished.pop(hint.path, None)
             self.ingestor.ingest(hint.path, hint.folder)
             return
-        if not self.settings.poll_seconds and self.ingestor.ingest(hint.path, hint.folder, tentative=True) != "pending":
-            settling.pop(hint.path, None)  # a file renamed in from elsewhere: complete, and now in
+        if self.readiness.try_unfinished_at_once and \
+                self.ingestor.ingest(hint.path, hint.folder, may_be_unfinished=True) != "unfinished":
+            self.unfinished.pop(hint.path, None)  # a file renamed in from elsewhere: complete, and now in
             return
-        settling[hint.path] = _Settling(hint, _stat(hint.path), time.monotonic() + settle_after)
+        self.unfinished[hint.path] = _Unfinished(hint, _stat(hint.path), time.monotonic() + self.readiness.settle_seconds)
 
-    def _check_settled(self, path: Path, s: _Settling, settling: dict[Path, _Settling], settle_after: float) -> None:
+    def _check_still(self, path: Path, u: _Unfinished) -> None:
         now_stat = _stat(path)
-        if now_stat is None or now_stat == s.stat:
-            del settling[path]
+        if now_stat is None or now_stat == u.stat:
+            del self.unfinished[path]
             if now_stat is not None:
-                self.ingestor.ingest(path, s.hint.folder)
+                self.ingestor.ingest(path, u.hint.folder)
         else:
-            s.stat, s.due = now_stat, time.monotonic() + settle_after
+            u.stat, u.due = now_stat, time.monotonic() + self.readiness.settle_seconds
 
 
 def _catch_up_progress(notifier: Notifier) -> Callable[[int, int], None]:

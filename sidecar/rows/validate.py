@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from .codes import AcsCodes
-from .columns import COLUMNS, Row
-from .convert import MARKETS, Problem
+from .columns import COLUMNS, MARKETS, Problem, Row
 
 # Lightning Source rejects a whole ACS file when any of these is blank for any title.
 REQUIRED = (

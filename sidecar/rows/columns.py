@@ -1,4 +1,5 @@
-"""The LSI ACS spreadsheet: its 119 column names, in order, and the CSV dialect rows are written in."""
+"""The LSI ACS spreadsheet: its 119 column names, its markets, the CSV dialect rows are written in, and
+the Problem a row can carry. The vocabulary every other layer shares."""
 
 from __future__ import annotations
 
@@ -135,6 +136,36 @@ COLUMNS: tuple[str, ...] = (
 INDEX: dict[str, int] = {name: i for i, name in enumerate(COLUMNS)}
 
 BOM = "\ufeff".encode()
+
+# (market, price column, discount column, the book's own price keys)
+MARKETS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
+    ("US", "US Suggested List Price", "US Wholesale Discount",
+     ("list_price_usd", "us_suggested_list_price", "us_list_price", "list_price", "price")),
+    ("UK", "UK Suggested List Price", "UK Wholesale Discount (%)",
+     ("uk_suggested_list_price", "list_price_gbp", "price_gbp")),
+    ("EU", "EU Suggested List Price (mode 2)", "EU Wholesale Discount % (Mode 2)",
+     ("eu_suggested_list_price_mode2", "list_price_eur", "price_eur")),
+    ("AU", "AU Suggested List Price (mode 2)", "AU Wholesale Discount % (Mode 2)",
+     ("au_suggested_list_price_mode2", "list_price_aud", "price_aud")),
+    ("CA", "CA Suggested List Price (mode 2)", "CA Wholesale Discount % (Mode 2)",
+     ("ca_suggested_list_price_mode2", "list_price_cad", "price_cad")),
+    *(
+        (m, f"{m} Suggested List Price (mode 2)", f"{m} Wholesale Discount % (Mode 2)",
+         (f"{m.lower()}_suggested_list_price_mode2",))
+        for m in ("GC", "USBR1", "USDE1", "USRU1", "USPL1", "USKR1", "USCN1", "USIN1")
+    ),
+    ("USJP2", "USJP2 Suggested List Price(mode 2)", "USJP2 Wholesale Discount % (Mode 2)",
+     ("usjp2_suggested_list_price_mode2",)),
+    ("UAEUSD", "UAEUSD Suggested List Price (mode 2)", "UAEUSD Wholesale Discount % (Mode 2)",
+     ("uaeusd_suggested_list_price_mode2",)),
+)
+
+
+@dataclass(frozen=True)
+class Problem:
+    severity: str  # "error": LSI would refuse the row (or the whole file); "warning": worth a look
+    column: str
+    message: str
 
 
 @dataclass(frozen=True)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
-from .codes import AcsCodes
-from .columns import COLUMNS, INDEX
-from .table import Table, read_table
-from .validate import validate_row
+from ..errors import CheckpointError
+from ..rows.codes import AcsCodes
+from ..rows.columns import COLUMNS, INDEX
+from ..rows.validate import validate_row
+from ..store.ledger import Ledger, RowRecord
+from ..store.table import Table, read_table
 
 
 @dataclass
@@ -31,7 +32,9 @@ class Report:
         self.problems.append({"line": line, "message": message})
 
 
-def verify_checkpoint(path: Path, codes: AcsCodes | None = None, ledger_path: Path | None = None) -> Report:
+def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Sequence[Path] = ()) -> Report:
+    """state_dirs: where to look for the ledger that knows this checkpoint (the settings' state folder first;
+    the checkpoint folder's state/ is always tried last)."""
     table = read_table(path)
     report = Report(path=path, rows=len(table.records))
     if table.columns != list(COLUMNS):
@@ -60,9 +63,11 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, ledger_path: Pa
             report.row_problems.append({"line": record.line, "isbn": isbn, "severity": problem.severity,
                                         "column": problem.column, "message": problem.message})
 
-    ledger_path = ledger_path or path.parent / "state" / "ledger.sqlite3"
-    if ledger_path.is_file():
-        report.ledger = _check_ledger(table, ledger_path, report)
+    for state_dir in dict.fromkeys([*state_dirs, path.parent / "state"]):
+        rows = _ledger_rows(state_dir, path)
+        if rows is not None:
+            report.ledger = _check_ledger(table, rows, report)
+            break
     return report
 
 
@@ -73,29 +78,31 @@ def _header_problem(columns: list[str]) -> str:
     return f"not an ACS checkpoint: header column {n + 1} is '{found}', expected '{wanted}'"
 
 
-def _check_ledger(table: Table, ledger_path: Path, report: Report) -> str:
-    db = sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True)
+def _ledger_rows(state_dir: Path, checkpoint: Path) -> list[RowRecord] | None:
+    """The rows a state folder's ledger records for this checkpoint; None when it does not know it."""
     try:
-        found = db.execute("SELECT id FROM checkpoints WHERE path = ?", (str(table.path.resolve()),)).fetchone()
-        if found is None:
-            return f"{ledger_path} does not know this checkpoint"
-        rows = db.execute("SELECT offset, length, source, isbn FROM rows WHERE checkpoint_id = ? ORDER BY offset",
-                          (found[0],)).fetchall()
-    finally:
-        db.close()
+        ledger = Ledger.read_only(state_dir)
+    except CheckpointError:
+        return None
+    with ledger:
+        record = ledger.checkpoint_at(checkpoint.resolve())
+        return ledger.rows(record.id) if record else None
+
+
+def _check_ledger(table: Table, rows: list[RowRecord], report: Report) -> str:
     by_offset = {r.offset: r for r in table.records}
     disagreements = 0
-    for offset, length, source, isbn in rows:
-        record = by_offset.get(offset)
-        if record is None or record.length != length or record.cells[INDEX["ISBN or SKU"]] != isbn:
-            report.add(record.line if record else None, f"the ledger's row for {source} is not at byte {offset}")
+    for row in rows:
+        record = by_offset.get(row.offset)
+        if record is None or record.length != row.length or record.cells[INDEX["ISBN or SKU"]] != row.isbn:
+            report.add(record.line if record else None, f"the ledger's row for {row.source} is not at byte {row.offset}")
             disagreements += 1
-    recorded = {offset for offset, _, _, _ in rows}
+    recorded = {row.offset for row in rows}
     for record in table.records:
         if record.offset not in recorded:
             report.add(record.line, "a record the ledger does not know (written, but never recorded)")
             disagreements += 1
-    sources = Counter(source for _, _, source, _ in rows)
+    sources = Counter(row.source for row in rows)
     for source, n in sources.items():
         if n > 1:
             report.add(None, f"{source} has {n} rows")

@@ -1,22 +1,26 @@
-"""`sidecar status`: what the checkpoint holds and what is still missing. Read-only, safe beside the service."""
+"""`sidecar status`, `recover` and `list`: what the checkpoints hold and what is still missing.
+
+Read-only, safe beside the running service.
+"""
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .books import scan, stat_source
-from .config import Settings
-from .ledger import Ledger
+from ..errors import CheckpointError
+from ..settings import Settings
+from ..store.ledger import CheckpointRecord, Ledger
+from ..store.sources import scan, stat_source
 
 
 def collect_status(settings: Settings, with_done: bool = False) -> dict[str, Any]:
     """Per imprint: the checkpoint, and which source files are rejected or waiting. with_done adds the
     (ISBN, title) of every book in a checkpoint with its current content: what a restarted batch can skip."""
-    ledger = Ledger.read_only(settings.state_dir / "ledger.sqlite3")
-    try:
+    with Ledger.read_only(settings.state_dir) as ledger:
         rejections = {r.source: r for r in ledger.rejections()}
         imprints: dict[str, Any] = {}
         for folder in settings.folders:
@@ -38,11 +42,9 @@ def collect_status(settings: Settings, with_done: bool = False) -> dict[str, Any
                 elif with_done:
                     entry["done"].append((row.isbn, row.title))
         return {"state_dir": str(settings.state_dir), "imprints": imprints}
-    finally:
-        ledger.close()
 
 
-def _checkpoint_state(ledger: Ledger, checkpoint: Any) -> dict[str, Any]:
+def _checkpoint_state(ledger: Ledger, checkpoint: CheckpointRecord) -> dict[str, Any]:
     path: Path = checkpoint.path
     size = path.stat().st_size if path.exists() else None
     end = ledger.recorded_end(checkpoint)
@@ -96,17 +98,15 @@ def format_status(status: dict[str, Any]) -> str:
 def list_checkpoints(settings: Settings) -> list[dict[str, Any]]:
     """Every checkpoint in the checkpoint folder, newest first, with what the ledger knows of it."""
     known: dict[str, dict[str, Any]] = {}
-    ledger_path = settings.state_dir / "ledger.sqlite3"
-    if ledger_path.is_file():
-        ledger = Ledger.read_only(ledger_path)
-        try:
-            for cid, imprint, path, created_ns, closed_ns, finalized_ns in ledger.db.execute(
-                    "SELECT id, imprint, path, created_ns, closed_ns, finalized_ns FROM checkpoints"):
-                state = "open" if closed_ns is None else "finalized" if finalized_ns else "rotated"
-                known[path] = {"imprint": imprint, "rows": ledger.row_count(cid), "created_ns": created_ns,
-                               "state": state}
-        finally:
-            ledger.close()
+    try:
+        ledger = Ledger.read_only(settings.state_dir)
+    except CheckpointError:
+        ledger = None  # no ledger yet: every file is "not in the ledger"
+    if ledger is not None:
+        with ledger:
+            for record in ledger.checkpoints():
+                known[str(record.path)] = {"imprint": record.imprint, "rows": ledger.row_count(record.id),
+                                           "created_ns": record.created_ns, "state": record.state}
     entries = []
     for path in settings.checkpoint_dir.glob("cumulative_checkpoint_*.csv"):
         entry = known.get(str(path), {"imprint": None, "rows": None, "state": "not in the ledger",
@@ -125,3 +125,27 @@ def format_list(entries: list[dict[str, Any]]) -> str:
         lines.append(f"{Path(e['checkpoint']).name:60} {e['imprint'] or '?':16} {rows:>6} {e['size']:>10,}  {e['state']}")
     return "\n".join(lines)
 
+
+def write_resume_list(status: dict[str, Any], path: Path) -> int:
+    """ISBN,Title of every book already done, for a restarted batch to skip; returns how many."""
+    done = [book for entry in status["imprints"].values() for book in entry["done"]]
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\n")
+        writer.writerow(["ISBN", "Title"])
+        writer.writerows(done)
+    return len(done)
+
+
+def recovery(status: dict[str, Any]) -> dict[str, Any]:
+    """Status narrowed to what a person needs after a crash: per imprint, what is waiting or rejected."""
+    return {imprint: {"waiting": e["waiting"], "rejected": e["rejected"]} for imprint, e in status["imprints"].items()}
+
+
+def format_recovery(recovered: dict[str, Any]) -> str:
+    lines = []
+    for imprint, entry in recovered.items():
+        lines.append(f"imprint {imprint}: {len(entry['waiting'])} not in a checkpoint yet, "
+                     f"{len(entry['rejected'])} rejected")
+        lines += [f"  waiting   {s}" for s in entry["waiting"]]
+        lines += [f"  rejected  {r['source']}: {r['reason']}" for r in entry["rejected"]]
+    return "\n".join(lines)

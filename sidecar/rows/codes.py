@@ -7,7 +7,8 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from ..inputs import read_config_text
 
 
 @dataclass(frozen=True)
@@ -51,10 +52,7 @@ def parse_acs_codes(text: str) -> AcsCodes:
 
 
 def load_acs_codes(path: Path) -> AcsCodes:
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise ConfigError(f"cannot read the ACS code tables {path}: {exc.strerror}") from None
+    text = read_config_text(path, "the ACS code tables")
     try:
         return parse_acs_codes(text)
     except ConfigError as exc:

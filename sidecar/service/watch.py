@@ -1,9 +1,7 @@
-"""Filesystem events as hints: a path worth looking at is queued for the writer, nothing more.
+"""Filesystem events as hints: a path worth looking at is queued for the worker, nothing more.
 
-Events are never the source of truth. A close-after-write or a rename into the folder means "ready
-now"; a bare create (a rename from another folder, or a writer that has just opened the file) means
-"ready once it parses, or once it has stopped changing". Periodic and overflow rescans, checked
-against the ledger, recover anything the events missed.
+Events are never the source of truth (readiness.py says what each kind means). Periodic and overflow
+rescans, checked against the ledger, recover anything the events missed.
 """
 
 from __future__ import annotations
@@ -16,20 +14,21 @@ from pathlib import Path
 from loguru import logger
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 
-from .books import is_eligible
-from .config import Folder
-from .faults import fault_active
+from ..faults import fault_active
+from ..settings import Folder
+from ..store.sources import is_eligible
+from .readiness import Readiness
 
 
 @dataclass(frozen=True)
 class Hint:
     path: Path
     folder: Folder
-    settle: bool  # True: may still be being written; ingest when it parses or stops changing
+    unfinished: bool  # True: may still be being written; ingest when it parses or stops changing
 
 
 class PathQueue:
-    """Paths waiting for the writer, each at most once (repeated events coalesce), bounded."""
+    """Paths waiting for the worker, each at most once (repeated events coalesce), bounded."""
 
     def __init__(self, limit: int = 10_000) -> None:
         self.limit = limit
@@ -42,7 +41,7 @@ class PathQueue:
         with self._cond:
             queued = self._items.get(hint.path)
             if queued is not None:
-                if queued.settle and not hint.settle:  # "ready now" beats "maybe ready"
+                if queued.unfinished and not hint.unfinished:  # "finished now" beats "maybe unfinished"
                     self._items[hint.path] = hint
                 return
             if len(self._items) >= self.limit:
@@ -83,9 +82,9 @@ class Hints(FileSystemEventHandler):
     """watchdog handler for one watched folder. It never raises: an exception here would kill the
     observer thread silently (watchdog #427), so every event is handled inside a catch-all."""
 
-    def __init__(self, folder: Folder, queue: PathQueue, ignore: tuple[str, ...], polling: bool,
+    def __init__(self, folder: Folder, queue: PathQueue, ignore: tuple[str, ...], readiness: Readiness,
                  markers: tuple[str, ...] = ()) -> None:
-        self.folder, self.queue, self.ignore, self.polling = folder, queue, ignore, polling
+        self.folder, self.queue, self.ignore, self.readiness = folder, queue, ignore, readiness
         self.markers = markers  # batch start/done marker names, queued like books to keep their order
 
     def dispatch(self, event: FileSystemEvent) -> None:
@@ -102,20 +101,16 @@ class Hints(FileSystemEventHandler):
             if kind == "deleted" and Path(str(event.src_path)) == self.folder.path:
                 self.queue.folder_gone(self.folder.path)
             return
-        if kind == "closed":
-            self._offer(event.src_path, settle=False)
-        elif kind == "moved":
-            self._offer(event.dest_path, settle=False)
-        elif kind == "created" or (kind == "modified" and self.polling):
-            # No close events when polling: a file is ready when it stops changing between two polls.
-            self._offer(event.src_path, settle=True)
+        unfinished = self.readiness.unfinished_after(kind)
+        if unfinished is not None:
+            self._offer(event.dest_path if kind == "moved" else event.src_path, unfinished)
 
-    def _offer(self, path: bytes | str, settle: bool) -> None:
+    def _offer(self, path: bytes | str, unfinished: bool) -> None:
         if fault_active("drop-events"):  # tests: an event the kernel or watchdog lost
             return
         found = Path(str(path))
         if found.parent == self.folder.path and (found.name in self.markers or is_eligible(found.name, self.ignore)):
-            self.queue.put(Hint(found, self.folder, settle))
+            self.queue.put(Hint(found, self.folder, unfinished))
 
 
 class OverflowAlarm(logging.Handler):

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .table import Table, read_table
+from ..store.table import Table, read_table
 
 
 @dataclass

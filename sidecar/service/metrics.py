@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..store.atomic import atomic_write
+
 if TYPE_CHECKING:
-    from .ingest import Ingestor
+    from ..engine.ingest import Ingestor
 
 _written: dict[Path, str] = {}
 
@@ -20,7 +21,7 @@ def render(ingestor: Ingestor, queue_depth: int) -> str:
         "# HELP lsi_sidecar_last_append_timestamp_seconds When the last row was made durable (0: none yet).",
         "# TYPE lsi_sidecar_last_append_timestamp_seconds gauge",
         f"lsi_sidecar_last_append_timestamp_seconds {ingestor.last_append_ns / 1e9:.3f}",
-        "# HELP lsi_sidecar_queue_depth Paths waiting for the writer.",
+        "# HELP lsi_sidecar_queue_depth Paths waiting for the worker.",
         "# TYPE lsi_sidecar_queue_depth gauge",
         f"lsi_sidecar_queue_depth {queue_depth}",
     ]
@@ -32,7 +33,5 @@ def write_metrics(path: Path, ingestor: Ingestor, queue_depth: int) -> None:
     text = render(ingestor, queue_depth)
     if _written.get(path) == text:
         return
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, text.encode(), durable=False)
     _written[path] = text

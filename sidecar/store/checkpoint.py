@@ -7,50 +7,14 @@ business (ledger.py); this module only moves bytes safely.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
 from datetime import datetime
-from fcntl import LOCK_EX, LOCK_NB, flock
 from pathlib import Path
 from typing import Callable
 
-from .errors import CheckpointError, LockHeld
-from .faults import fault_point
-
-LOCK_NAME = ".sidecar.lock"
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-class DirLock:
-    """One writer per folder: an flock on <folder>/.sidecar.lock that names its holder."""
-
-    def __init__(self, folder: Path) -> None:
-        self.path = folder / LOCK_NAME
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        try:
-            flock(self.fd, LOCK_EX | LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(self.fd, 4096, 0).decode(errors="replace").strip() or "unknown process"
-            os.close(self.fd)
-            raise LockHeld(f"{folder} is in use by another sidecar ({holder}); "
-                           "stop it first, or give this one another --checkpoint-dir/--state-dir") from None
-        info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
-                           "since": datetime.now().isoformat(timespec="seconds")})
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, info.encode() + b"\n", 0)
-
-    def release(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+from ..errors import CheckpointError
+from ..faults import fault_point
+from .atomic import fsync_dir, write_all
 
 
 def new_checkpoint_name(folder: Path, imprint: str, now: datetime,
@@ -71,7 +35,7 @@ def create_with_header(path: Path, header: bytes) -> None:
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
-            _write_all(fd, header)
+            write_all(fd, header)
             os.fsync(fd)
         finally:
             os.close(fd)
@@ -84,12 +48,6 @@ def create_with_header(path: Path, header: bytes) -> None:
         raise CheckpointError(f"{path} already exists; it is not the sidecar's to overwrite") from None
     except OSError as exc:
         raise CheckpointError(f"cannot create {path}: {exc.strerror or exc}") from None
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    written = os.write(fd, data)
-    if written != len(data):
-        raise OSError(f"short write: {written} of {len(data)} bytes")
 
 
 class CheckpointFile:
@@ -113,7 +71,7 @@ class CheckpointFile:
         offset = self.size
         try:
             fault_point("write-eio")
-            _write_all(self.fd, data)
+            write_all(self.fd, data)
         except OSError as exc:
             # A partial record must not stay: cut back to the last whole one, then give up.
             os.ftruncate(self.fd, offset)
@@ -150,7 +108,7 @@ class CheckpointFile:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
             try:
                 _copy(self.fd, fd, 0, offset)
-                _write_all(fd, new)
+                write_all(fd, new)
                 _copy(self.fd, fd, offset + length, self.size - offset - length)
                 os.fsync(fd)
             finally:
@@ -177,6 +135,6 @@ def _copy(src: int, dst: int, offset: int, count: int) -> None:
         chunk = os.pread(src, min(count, 1 << 20), offset)
         if not chunk:
             raise CheckpointError("checkpoint shrank while being rewritten")
-        _write_all(dst, chunk)
+        write_all(dst, chunk)
         offset += len(chunk)
         count -= len(chunk)

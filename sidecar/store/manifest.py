@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .checkpoint import fsync_dir
-from .config import Settings
+from ..settings import Settings
+from .atomic import atomic_write
 from .ledger import CheckpointRecord, Ledger
 
 
@@ -57,14 +56,7 @@ def write_manifest(ledger: Ledger, settings: Settings, record: CheckpointRecord)
         "settings_digest": settings_digest(settings),
     }
     path = manifest_path(record.path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
+    atomic_write(path, (json.dumps(manifest, indent=2) + "\n").encode(), durable=True)
     return path
 
 

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping
 
-from .columns import COLUMNS, Dialect, encode_header, encode_record
-from .convert import format_date
-from .errors import ConfigError
-from .table import read_table
+from ..errors import ConfigError, TableError
+from ..rows.columns import COLUMNS, Dialect, encode_header, encode_record
+from ..rows.values import format_date
+from ..store.atomic import atomic_write
+from ..store.table import read_table
 
 # The 23 columns the publisher's real submission dropped: always blank for print-on-demand titles.
 ALWAYS_BLANK = (
@@ -61,22 +61,20 @@ def export_checkpoint(checkpoint: Path, profile: ExportProfile, output: Path) ->
     """Write the export atomically; returns the number of rows."""
     table = read_table(checkpoint)
     if table.columns != list(COLUMNS):
-        raise ConfigError(f"{checkpoint} is not an ACS checkpoint (run `sidecar verify` on it)")
+        raise TableError(f"{checkpoint} is not an ACS checkpoint (run `sidecar verify` on it)")
     index = [COLUMNS.index(c) for c in profile.columns]
     chunks = [encode_header(profile.dialect, profile.columns)]
     rows = 0
     for record in table.records:
         if len(record.cells) != len(COLUMNS) or not record.terminator:
-            raise ConfigError(f"{checkpoint} line {record.line} is not a whole record (run `sidecar verify` on it)")
+            raise TableError(f"{checkpoint} line {record.line} is not a whole record (run `sidecar verify` on it)")
         cells = [record.cells[i] for i in index]
         if profile.pub_date_format:
             cells = [_redate(cell, profile.pub_date_format) if c in ("Pub Date", "Street Date") else cell
                      for c, cell in zip(profile.columns, cells)]
         chunks.append(encode_record(cells, profile.dialect))
         rows += 1
-    tmp = output.with_name(f".{output.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(b"".join(chunks))
-    os.replace(tmp, output)
+    atomic_write(output, b"".join(chunks), durable=False)
     return rows
 
 

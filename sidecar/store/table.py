@@ -6,12 +6,8 @@ import csv
 from dataclasses import dataclass
 from pathlib import Path
 
-from .columns import BOM
-from .errors import SidecarError
-
-
-class TableError(SidecarError):
-    """A CSV file cannot be read at all."""
+from ..errors import ConfigError, TableError
+from ..rows.columns import BOM
 
 
 @dataclass(frozen=True)
@@ -39,9 +35,9 @@ def read_table(path: Path) -> Table:
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise TableError(f"{path} does not exist") from None
+        raise ConfigError(f"{path} does not exist") from None
     except OSError as exc:
-        raise TableError(f"cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
     bom = data.startswith(BOM)
     body = data[len(BOM):] if bom else data
     try:

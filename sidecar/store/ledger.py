@@ -8,15 +8,15 @@ synchronous=FULL makes each commit durable.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
-from .convert import Problem
-from .errors import CheckpointError
+from ..errors import CheckpointError
+
+LEDGER_NAME = "ledger.sqlite3"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS checkpoints (
@@ -56,10 +56,6 @@ CREATE TABLE IF NOT EXISTS markers (
     path TEXT PRIMARY KEY,          -- a batch marker file in a watched folder
     stat TEXT NOT NULL              -- the version of it already acted on
 );
-CREATE TABLE IF NOT EXISTS problems (
-    source TEXT PRIMARY KEY,
-    problems TEXT NOT NULL          -- JSON list of [severity, column, message]
-);
 """
 
 
@@ -71,6 +67,19 @@ class CheckpointRecord:
     header_len: int
     pending_rewrite: str | None
     created_ns: int
+    closed_ns: int | None = None
+    finalized_ns: int | None = None
+
+    @property
+    def state(self) -> str:
+        return "open" if self.closed_ns is None else "finalized" if self.finalized_ns else "rotated"
+
+
+_CHECKPOINT_COLUMNS = "id, imprint, path, header_len, pending_rewrite, created_ns, closed_ns, finalized_ns"
+
+
+def _checkpoint(found: Sequence[object]) -> CheckpointRecord:
+    return CheckpointRecord(found[0], found[1], Path(str(found[2])), *found[3:])  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -100,9 +109,16 @@ class Rejection:
     reason: str
 
 
+def ledger_path(state_dir: Path) -> Path:
+    """The one place that knows where a state folder keeps its ledger."""
+    return state_dir / LEDGER_NAME
+
+
 class Ledger:
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    """The ledger of one state folder, opened for writing (under the folder's lock) or read-only."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = path = ledger_path(state_dir)
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -112,14 +128,21 @@ class Ledger:
             raise CheckpointError(f"cannot open the ledger {path}: {exc}") from None
 
     @classmethod
-    def read_only(cls, path: Path) -> Ledger:
-        """For `sidecar status` beside a running service: takes no lock and changes nothing."""
+    def read_only(cls, state_dir: Path) -> Ledger:
+        """For the tools beside a running service: takes no lock and changes nothing."""
+        path = ledger_path(state_dir)
         if not path.is_file():
             raise CheckpointError(f"no ledger at {path}: the sidecar has not run with this state folder yet")
         ledger = cls.__new__(cls)
         ledger.path = path
         ledger.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
         return ledger
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def close(self) -> None:
         self.db.close()
@@ -140,9 +163,18 @@ class Ledger:
     def current_checkpoint(self, imprint: str) -> CheckpointRecord | None:
         """The imprint's open checkpoint; None before the first book, and after finalize until the next."""
         found = self.db.execute(
-            "SELECT id, imprint, path, header_len, pending_rewrite, created_ns FROM checkpoints "
+            f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints "
             "WHERE imprint = ? AND closed_ns IS NULL ORDER BY id DESC LIMIT 1", (imprint,)).fetchone()
-        return CheckpointRecord(found[0], found[1], Path(found[2]), *found[3:]) if found else None
+        return _checkpoint(found) if found else None
+
+    def checkpoints(self) -> list[CheckpointRecord]:
+        """Every checkpoint the ledger has known, oldest first."""
+        return [_checkpoint(r) for r in self.db.execute(f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY id")]
+
+    def checkpoint_at(self, path: Path) -> CheckpointRecord | None:
+        found = self.db.execute(f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints WHERE path = ?",
+                                (str(path),)).fetchone()
+        return _checkpoint(found) if found else None
 
     def add_checkpoint(self, imprint: str, path: Path, header_len: int, batch_id: str | None = None) -> CheckpointRecord:
         now = time.time_ns()
@@ -159,9 +191,8 @@ class Ledger:
         return self.db.execute("SELECT MAX(created_ns) FROM checkpoints WHERE imprint = ?", (imprint,)).fetchone()[0]
 
     def finalized_checkpoints(self) -> list[CheckpointRecord]:
-        return [CheckpointRecord(r[0], r[1], Path(r[2]), *r[3:]) for r in self.db.execute(
-            "SELECT id, imprint, path, header_len, pending_rewrite, created_ns FROM checkpoints "
-            "WHERE finalized_ns IS NOT NULL")]
+        return [_checkpoint(r) for r in self.db.execute(
+            f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints WHERE finalized_ns IS NOT NULL")]
 
     def close_checkpoint(self, checkpoint_id: int, finalized: bool) -> None:
         now = time.time_ns()
@@ -188,7 +219,7 @@ class Ledger:
                   ("UPDATE checkpoints SET closed_ns = ? WHERE id = ?", (time.time_ns(), checkpoint_id))])
 
     def knows_path(self, path: Path) -> bool:
-        return self.db.execute("SELECT 1 FROM checkpoints WHERE path = ?", (str(path),)).fetchone() is not None
+        return self.checkpoint_at(path) is not None
 
     def set_pending_rewrite(self, checkpoint_id: int, tmp: str | None) -> None:
         self._tx([("UPDATE checkpoints SET pending_rewrite = ? WHERE id = ?", (tmp, checkpoint_id))])
@@ -219,21 +250,18 @@ class Ledger:
             (checkpoint_id, isbn, source)).fetchone()
         return found[0] if found else None
 
-    def record_rows(self, rows: Sequence[RowRecord], problems: dict[str, Sequence[Problem]]) -> None:
+    def record_rows(self, rows: Sequence[RowRecord]) -> None:
         """Commit freshly appended rows (one transaction for the whole group)."""
         statements: list[tuple[str, Sequence[object]]] = []
         for r in rows:
-            statements.append(("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                               (r.checkpoint_id, r.offset, r.length, r.source, r.sha256, r.stat,
-                                r.checked_ns, r.isbn, r.title, r.appended_ns)))
+            statements.append(("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row_values(r)))
             statements.append(("DELETE FROM rejections WHERE source = ?", (r.source,)))
-        statements.extend(self._problem_statements(problems))
         self._tx(statements)
 
     def forget_row(self, row: RowRecord) -> None:
         self._tx([("DELETE FROM rows WHERE checkpoint_id = ? AND offset = ?", (row.checkpoint_id, row.offset))])
 
-    def replace_row(self, old: RowRecord, new: RowRecord, problems: Sequence[Problem], pending: str) -> None:
+    def replace_row(self, old: RowRecord, new: RowRecord, pending: str) -> None:
         """Commit a row rewritten in the middle of its file: later rows shift by the change in length."""
         delta = new.length - old.length
         self._tx([
@@ -242,12 +270,9 @@ class Ledger:
             ("UPDATE rows SET offset = -(offset + ?) WHERE checkpoint_id = ? AND offset > ?",
              (delta, old.checkpoint_id, old.offset)),
             ("UPDATE rows SET offset = -offset WHERE checkpoint_id = ? AND offset < 0", (old.checkpoint_id,)),
-            ("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-             (new.checkpoint_id, new.offset, new.length, new.source, new.sha256, new.stat, new.checked_ns,
-              new.isbn, new.title, new.appended_ns)),
+            ("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row_values(new)),
             ("UPDATE checkpoints SET pending_rewrite = ? WHERE id = ?", (pending, old.checkpoint_id)),
             ("DELETE FROM rejections WHERE source = ?", (new.source,)),
-            *self._problem_statements({new.source: problems}),
         ])
 
     def touch_row(self, row: RowRecord, sha256: str, stat: str, checked_ns: int) -> None:
@@ -255,16 +280,6 @@ class Ledger:
         self._tx([("UPDATE rows SET sha256 = ?, stat = ?, checked_ns = ? WHERE checkpoint_id = ? AND offset = ?",
                    (sha256, stat, checked_ns, row.checkpoint_id, row.offset)),
                   ("DELETE FROM rejections WHERE source = ?", (row.source,))])
-
-    @staticmethod
-    def _problem_statements(problems: dict[str, Sequence[Problem]]) -> list[tuple[str, Sequence[object]]]:
-        return [("INSERT OR REPLACE INTO problems VALUES (?, ?)",
-                 (source, json.dumps([[p.severity, p.column, p.message] for p in found])))
-                for source, found in problems.items()]
-
-    def problems(self, source: str) -> list[Problem]:
-        found = self.db.execute("SELECT problems FROM problems WHERE source = ?", (source,)).fetchone()
-        return [Problem(*p) for p in json.loads(found[0])] if found else []
 
     # ---------------------------------------------------------------- rejections
 
@@ -276,8 +291,10 @@ class Ledger:
         self._tx([("INSERT OR REPLACE INTO rejections VALUES (?, ?, ?, ?, ?)",
                    (rejection.source, rejection.sha256, rejection.stat, rejection.checked_ns, rejection.reason))])
 
-    def clear_rejection(self, source: str) -> None:
-        self._tx([("DELETE FROM rejections WHERE source = ?", (source,))])
-
     def rejections(self) -> list[Rejection]:
         return [Rejection(*r) for r in self.db.execute("SELECT * FROM rejections ORDER BY source")]
+
+
+def _row_values(r: RowRecord) -> tuple[object, ...]:
+    return (r.checkpoint_id, r.offset, r.length, r.source, r.sha256, r.stat, r.checked_ns, r.isbn, r.title,
+            r.appended_ns)

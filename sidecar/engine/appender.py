@@ -1,0 +1,146 @@
+"""The append / replace / repair protocol of one checkpoint, with the ledger as its commit point.
+
+Rows staged together share one write(2) and one fdatasync (group commit); the ledger records them only
+after that, so a crash anywhere leaves at most an unrecorded tail, which opening the checkpoint cuts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from loguru import logger
+
+from ..errors import CheckpointError
+from ..faults import fault_point
+from ..rows.columns import Dialect, encode_header
+from ..store.checkpoint import CheckpointFile, create_with_header, new_checkpoint_name, rewrite_tmp_path
+from ..store.atomic import fsync_dir
+from ..store.ledger import CheckpointRecord, Ledger, RowRecord
+
+
+@dataclass(frozen=True)
+class StagedRow:
+    """A converted row waiting for its group's write and fsync; where it lands is known only then."""
+
+    data: bytes
+    entry: RowRecord  # its checkpoint, offset and append time are filled in by commit() or replace()
+
+    @classmethod
+    def of(cls, data: bytes, source: str, sha256: str, stat: str, checked_ns: int, isbn: str,
+           title: str) -> StagedRow:
+        return cls(data, RowRecord(0, 0, len(data), source, sha256, stat, checked_ns, isbn, title, 0))
+
+    def placed(self, checkpoint_id: int, offset: int) -> RowRecord:
+        return dataclasses.replace(self.entry, checkpoint_id=checkpoint_id, offset=offset, appended_ns=time.time_ns())
+
+
+class CheckpointAppender:
+    """One imprint's current checkpoint: reconciled with the ledger at open, then appended to."""
+
+    def __init__(self, ledger: Ledger, folder: Path, imprint: str, dialect: Dialect,
+                 batch_id: str | None = None) -> None:
+        """The imprint's current checkpoint, repaired; a new one when it has none (or batch_id asks)."""
+        self.ledger, self.imprint, self.dialect = ledger, imprint, dialect
+        self.folder = folder
+        record = None if batch_id is not None else ledger.current_checkpoint(imprint)
+        self.record = self._recover(record) if record else self._create(batch_id)
+        self.file = CheckpointFile(self.record.path)
+        self.staged: list[StagedRow] = []
+        self.staged_sources: set[str] = set()
+        self.staged_isbns: dict[str, str] = {}  # ISBN -> source, of the rows waiting
+
+    def _create(self, batch_id: str | None = None) -> CheckpointRecord:
+        header = encode_header(self.dialect)
+        # A clock set back must not give a name that sorts before the previous checkpoint's.
+        latest = self.ledger.latest_created_ns(self.imprint)
+        now = max(datetime.now(), datetime.fromtimestamp(latest / 1e9)) if latest else datetime.now()
+        path = new_checkpoint_name(self.folder, self.imprint, now, self.ledger.knows_path)
+        # Ledger first: a crash before the file exists is repaired by _recover creating it.
+        record = self.ledger.add_checkpoint(self.imprint, path, len(header), batch_id or None)
+        create_with_header(path, header)
+        logger.info(f"new checkpoint {path}" + (f" for batch {batch_id}" if batch_id else ""))
+        return record
+
+    def _recover(self, record: CheckpointRecord) -> CheckpointRecord:
+        path, tmp = record.path, rewrite_tmp_path(record.path)
+        if record.pending_rewrite:
+            if tmp.exists():  # the ledger already describes the rewritten copy: finish the swap
+                os.replace(tmp, path)
+                fsync_dir(path.parent)
+            self.ledger.set_pending_rewrite(record.id, None)
+        elif tmp.exists():
+            tmp.unlink()  # a rewrite that was never committed
+        if not path.exists():
+            if self.ledger.row_count(record.id):
+                logger.warning(f"checkpoint {path} was removed; its books will be written to a new checkpoint")
+                self.ledger.drop_checkpoint(record.id)
+                return self._create()
+            create_with_header(path, encode_header(self.dialect))
+        header = encode_header(self.dialect)
+        with open(path, "rb") as f:
+            if f.read(len(header)) != header:
+                raise CheckpointError(f"{path} does not start with the header this configuration writes "
+                                      "(checkpoint.bom / checkpoint.line_terminator changed?); move it aside "
+                                      "to start a new checkpoint")
+        size, end = path.stat().st_size, self.ledger.recorded_end(record)
+        if size < end:
+            raise CheckpointError(f"{path} is {size} bytes but its ledger records {end}: it was changed "
+                                  "outside the sidecar; move it aside to start a new checkpoint")
+        if size > end:
+            file = CheckpointFile(path)
+            file.truncate(end)
+            file.close()
+            logger.warning(f"cut {size - end} bytes after the last recorded row of {path} "
+                           "(an append interrupted by a crash; its book is written again)")
+        return record
+
+    def stage(self, row: StagedRow) -> None:
+        """Queue a row for the next commit()."""
+        self.staged.append(row)
+        self.staged_sources.add(row.entry.source)
+        if row.entry.isbn:
+            self.staged_isbns[row.entry.isbn] = row.entry.source
+
+    def commit(self) -> list[RowRecord]:
+        """Write every staged row in one write(2), fdatasync once, then record them in one transaction."""
+        # Taken off the queue first: after a failed write or fsync these rows must never be retried.
+        staged, self.staged = self.staged, []
+        self.staged_sources.clear()
+        self.staged_isbns.clear()
+        if not staged:
+            return []
+        offset = self.file.append(b"".join(r.data for r in staged))
+        self.file.sync()
+        records = []
+        for r in staged:
+            records.append(r.placed(self.record.id, offset))
+            offset += len(r.data)
+        self.ledger.record_rows(records)
+        fault_point("after-ledger")
+        return records
+
+    def replace(self, old: RowRecord, new: StagedRow) -> None:
+        record = new.placed(self.record.id, old.offset)
+        if old.end == self.file.size:
+            # The newest row (the usual case: the pipeline rewrites a book it has just written): cut and
+            # append. Forgetting it first means a crash in between leaves the source simply unrepresented.
+            self.ledger.forget_row(old)
+            fault_point("mid-replace")
+            self.file.truncate(old.offset)
+            self.file.append(new.data)
+            self.file.sync()
+            self.ledger.record_rows([record])
+        else:
+            tmp = self.file.rewrite_tmp(old.offset, old.length, new.data)
+            self.ledger.replace_row(old, record, pending=str(tmp))
+            fault_point("mid-rewrite")
+            self.file.swap_in(tmp)
+            self.ledger.set_pending_rewrite(self.record.id, None)
+
+    def close(self) -> None:
+        self.file.close()

@@ -1,0 +1,81 @@
+"""The batch lifecycle's inputs: marker files the pipeline drops, and requests from `sidecar rotate|finalize`.
+
+Both sides of the request format live here: write_request() (the CLI, when a service holds the lock)
+and take_requests() (whoever holds the lock: the service once a second, or the next run at start).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from loguru import logger
+
+from ..settings import Folder
+from ..store.atomic import atomic_write
+from ..store.sources import stat_source
+
+if TYPE_CHECKING:
+    from .ingest import Ingestor
+
+ACTIONS = ("rotate", "finalize")
+
+
+def requests_dir(state_dir: Path) -> Path:
+    """Where `sidecar rotate|finalize` leave requests for the process that holds the lock."""
+    return state_dir / "requests"
+
+
+def write_request(state_dir: Path, action: str, imprints: list[str], batch_id: str | None) -> Path:
+    """Leave a request for the running service; it deletes the file once the request is done."""
+    folder = requests_dir(state_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    request = folder / f"{time.time_ns()}-{os.getpid()}.json"
+    # The service reads only whole requests (*.json); the temp name does not match.
+    atomic_write(request, json.dumps({"action": action, "imprints": imprints, "batch_id": batch_id}).encode(),
+                 durable=False)
+    return request
+
+
+def take_requests(ingestor: Ingestor) -> None:
+    """Carry out every request waiting, oldest first, then delete it."""
+    for request in sorted(requests_dir(ingestor.settings.state_dir).glob("*.json")):
+        try:
+            wanted = json.loads(request.read_text())
+            if wanted["action"] not in ACTIONS:
+                raise ValueError(f"unknown action {wanted['action']!r}")
+            for imprint in wanted["imprints"]:
+                if wanted["action"] == "finalize":
+                    ingestor.finalize(imprint)
+                else:
+                    ingestor.rotate(imprint, wanted.get("batch_id"))
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.warning(f"ignored a malformed request {request}: {exc!r}")
+        request.unlink(missing_ok=True)
+
+
+def check_markers(ingestor: Ingestor) -> None:
+    """Every watched folder's markers, as a catch-up finds them."""
+    for folder in ingestor.settings.folders:
+        for marker in (ingestor.settings.start_marker, ingestor.settings.done_marker):
+            check_marker(ingestor, folder.path / marker, folder)
+
+
+def check_marker(ingestor: Ingestor, path: Path, folder: Folder) -> None:
+    """A batch marker the pipeline dropped: act on each new version of it once."""
+    ledger = ingestor.ledger
+    try:
+        stat = stat_source(path)
+        if ledger.marker_seen(str(path), stat):
+            return
+        batch_id = path.read_text(encoding="utf-8", errors="replace").strip()[:200]
+    except FileNotFoundError:
+        return
+    if path.name == ingestor.settings.start_marker:
+        ingestor.rotate(folder.imprint, batch_id)
+    elif path.name == ingestor.settings.done_marker:
+        ingestor.finalize(folder.imprint)
+    ledger.record_marker(str(path), stat)

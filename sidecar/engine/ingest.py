@@ -1,0 +1,274 @@
+"""One path in, at most one durable row out: read once, convert, stage or replace, record.
+
+Both `sidecar --once` and the service go through Ingestor.ingest(); the service only decides when.
+The Ingestor holds the folder locks, the ledger and one CheckpointAppender per imprint for a run, and
+starts (rotates) and finalizes checkpoints.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Callable, Sequence
+
+from loguru import logger
+
+from ..errors import BookError
+from ..rows.book import book_to_row
+from ..rows.columns import Problem, encode_record
+from ..rows.convert import Conversion
+from ..settings import Folder, Settings
+from ..store.ledger import Ledger, Rejection, RowRecord
+from ..store.lock import DirLock
+from ..store.manifest import write_manifest, write_missing_manifests
+from ..store.sources import Source, mtime_ns, read_source, scan, stat_source
+from .appender import CheckpointAppender, StagedRow
+from .batches import check_markers, take_requests
+
+# A file whose mtime is this close to when we last read it may have changed within the timestamp's
+# granularity, so its unchanged stat proves nothing (git's "racy" rule): read it again.
+RACY_NS = 2_000_000_000
+OUTCOMES = ("appended", "replaced", "unchanged", "rejected", "vanished", "unfinished")
+
+
+@dataclass
+class Summary:
+    counts: Counter[str] = field(default_factory=Counter)
+    checkpoints: list[Path] = field(default_factory=list)
+    unfinished: list[tuple[Path, Folder]] = field(default_factory=list)  # may still be being written
+
+    def line(self) -> str:
+        parts = ", ".join(f"{self.counts[o]} {o}" for o in OUTCOMES[:4])
+        where = ", ".join(str(p) for p in self.checkpoints) or "none yet"
+        return f"{parts}; checkpoint: {where}"
+
+
+class Ingestor:
+    """Holds the locks, the ledger and one appender per imprint for the life of a run."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        for folder in {settings.checkpoint_dir, settings.state_dir}:
+            folder.mkdir(parents=True, exist_ok=True)
+        self.locks = [DirLock(settings.checkpoint_dir)]
+        try:
+            if settings.state_dir != settings.checkpoint_dir:
+                self.locks.append(DirLock(settings.state_dir))
+            self.ledger = Ledger(settings.state_dir)
+            # Open (and repair) each imprint's current checkpoint; an imprint without one gets its
+            # checkpoint with its first book.
+            self.appenders: dict[str, CheckpointAppender] = {}
+            for imprint in {f.imprint for f in settings.folders}:
+                if self.ledger.current_checkpoint(imprint) is not None:
+                    self.appenders[imprint] = self._open_appender(imprint)
+            write_missing_manifests(self.ledger, settings)
+            for path in settings.disabled_folders:
+                logger.info(f"checkpointing is off for {path} (checkpoint: false in the config)")
+        except BaseException:
+            self._release()
+            raise
+        self.profiles = {f.imprint: settings.profile_for(f) for f in settings.folders}
+        self.totals: Counter[str] = Counter()  # since start: rows appended and replaced, files rejected
+        self.last_append_ns = 0
+
+    def close(self) -> None:
+        try:
+            self.flush()
+        finally:
+            for appender in self.appenders.values():
+                appender.close()
+            self.ledger.close()
+            self._release()
+
+    def _release(self) -> None:
+        for lock in self.locks:
+            lock.release()
+
+    def __enter__(self) -> Ingestor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def checkpoints(self) -> list[Path]:
+        return [a.record.path for a in self.appenders.values()]
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def _open_appender(self, imprint: str, batch_id: str | None = None) -> CheckpointAppender:
+        return CheckpointAppender(self.ledger, self.settings.checkpoint_dir, imprint, self.settings.dialect, batch_id)
+
+    def _appender(self, imprint: str) -> CheckpointAppender:
+        """The checkpoint the next row of this imprint goes to, started (or rotated daily) when due."""
+        appender = self.appenders.get(imprint)
+        if appender is not None and self.settings.rotate == "daily":
+            if datetime.fromtimestamp(appender.record.created_ns / 1e9).date() < datetime.now().date():
+                self.rotate(imprint)
+                return self.appenders[imprint]
+        if appender is None:
+            appender = self.appenders[imprint] = self._open_appender(imprint)
+        return appender
+
+    def rotate(self, imprint: str, batch_id: str | None = None) -> Path:
+        """Start a new checkpoint for the imprint now; the previous one stays as it is (closed)."""
+        self.flush()
+        previous = self.appenders.pop(imprint, None)
+        if previous is not None:
+            previous.close()
+        appender = self.appenders[imprint] = self._open_appender(imprint, batch_id or "")
+        logger.info(f"rotated {imprint}: {appender.record.path.name}" +
+                    (f" follows {previous.record.path.name}" if previous else ""))
+        return appender.record.path
+
+    def finalize(self, imprint: str) -> Path | None:
+        """Mark the imprint's checkpoint complete, with a manifest beside it; the next book starts a new one."""
+        self.flush()
+        appender = self.appenders.pop(imprint, None)
+        if appender is None:
+            logger.info(f"{imprint} has no open checkpoint to finalize")
+            return None
+        appender.close()
+        self.ledger.close_checkpoint(appender.record.id, finalized=True)  # first: the manifest is derived
+        manifest = write_manifest(self.ledger, self.settings, appender.record)
+        logger.info(f"finalized {appender.record.path.name} ({manifest.name})")
+        return appender.record.path
+
+    # ------------------------------------------------------------------ books
+
+    def catch_up(self, progress: Callable[[int, int], None] | None = None,
+                 stop: threading.Event | None = None, may_be_unfinished: bool = False) -> Summary:
+        """Ingest every eligible file present now; the same pass the service makes at start and on rescans."""
+        take_requests(self)
+        check_markers(self)
+        summary = Summary()
+        paths = [(folder, path) for folder in self.settings.folders
+                 for path in scan(folder.path, self.settings.ignore)]
+        for n, (folder, path) in enumerate(paths, start=1):
+            if stop is not None and stop.is_set():
+                break
+            outcome = self.ingest(path, folder, may_be_unfinished)
+            summary.counts[outcome] += 1
+            if outcome == "unfinished":
+                summary.unfinished.append((path, folder))
+            if progress:
+                progress(n, len(paths))
+        self.flush()
+        summary.checkpoints = self.checkpoints
+        return summary
+
+    def flush(self) -> None:
+        """Make every staged row durable and recorded."""
+        for appender in self.appenders.values():
+            for record in appender.commit():
+                self.totals["appended"] += 1
+                self.last_append_ns = record.appended_ns
+                logger.info(f"appended ISBN {record.isbn or '-'} '{record.title}' from "
+                            f"{Path(record.source).name} to {appender.record.path.name}")
+
+    def ingest(self, path: Path, folder: Folder, may_be_unfinished: bool = False) -> str:
+        """Bring one source file's current content into the checkpoint; returns the outcome.
+
+        may_be_unfinished: the file may still be being written, so a recently modified file that cannot
+        be read as a book yet is "unfinished" rather than rejected (the service looks again once it is
+        closed or stops changing).
+        """
+        source = str(path)
+        current = self.appenders.get(folder.imprint)
+        if current is not None and source in current.staged_sources:
+            self.flush()
+        try:
+            stat = stat_source(path)
+        except FileNotFoundError:
+            return "vanished"
+        row = self.ledger.latest_row(source)
+        if row and _proven(row.stat, row.checked_ns, stat):
+            return "unchanged"
+        rejection = self.ledger.rejection(source)
+        if rejection and _proven(rejection.stat, rejection.checked_ns, stat):
+            return "rejected"
+
+        checked_ns = time.time_ns()
+        src: Source | None = None
+        try:
+            src = read_source(path, self.settings.max_bytes)
+            if row and row.sha256 == src.sha256:
+                if row.stat != src.stat:
+                    self.ledger.touch_row(row, row.sha256, src.stat, checked_ns)
+                return "unchanged"
+            if rejection and rejection.sha256 == src.sha256:
+                return "rejected"
+            conversion, problems = book_to_row(src.data, self.profiles[folder.imprint], self.settings.strict)
+        except FileNotFoundError:
+            return "vanished"
+        except BookError as exc:
+            if may_be_unfinished and mtime_ns(stat) > checked_ns - RACY_NS:
+                return "unfinished"
+            version = (src.sha256, src.stat) if src else ("", stat)
+            return self._reject(Rejection(source, *version, checked_ns, str(exc)), rejection)
+        return self._place(src, folder, checked_ns, conversion, problems, row, rejection)
+
+    def _place(self, src: Source, folder: Folder, checked_ns: int, conversion: Conversion,
+               problems: Sequence[Problem], row: RowRecord | None, rejection: Rejection | None) -> str:
+        """Stage a converted row for appending, or replace the source's earlier row with it."""
+        source = str(src.path)
+        appender = self._appender(folder.imprint)
+        holder = self._isbn_holder(appender, conversion.isbn, source)
+        if holder:
+            reason = (f"ISBN {conversion.isbn} is already in the checkpoint from {holder}; "
+                      "two files describe the same book: remove or correct one of them")
+            return self._reject(Rejection(source, src.sha256, src.stat, checked_ns, reason), rejection)
+        if problems:
+            _log_problems(src.path, problems)
+        staged = StagedRow.of(encode_record(conversion.row, self.settings.dialect), source, src.sha256, src.stat,
+                              checked_ns, conversion.isbn, conversion.title)
+        if row is None or row.checkpoint_id != appender.record.id or self.settings.on_rewrite == "append":
+            appender.stage(staged)
+            if len(appender.staged) >= self.settings.rows_per_sync:
+                self.flush()
+            return "appended"
+        if self.settings.on_rewrite == "ignore":
+            self.ledger.touch_row(row, row.sha256, src.stat, checked_ns)  # keeps the old content's hash
+            return "unchanged"
+        self.flush()
+        if appender.file.read_at(row.offset, row.length) == staged.data:
+            self.ledger.touch_row(row, src.sha256, src.stat, checked_ns)
+            return "unchanged"
+        appender.replace(row, staged)
+        self.totals["replaced"] += 1
+        self.last_append_ns = time.time_ns()
+        logger.info(f"replaced ISBN {conversion.isbn or '-'} '{conversion.title}' from {src.path.name} "
+                    f"in {appender.record.path.name}")
+        return "replaced"
+
+    def _isbn_holder(self, appender: CheckpointAppender, isbn: str, source: str) -> str | None:
+        if not isbn:
+            return None
+        queued = appender.staged_isbns.get(isbn)
+        if queued is not None and queued != source:
+            return queued
+        return self.ledger.isbn_holder(appender.record.id, isbn, source)
+
+    def _reject(self, rejection: Rejection, previous: Rejection | None) -> str:
+        self.ledger.record_rejection(rejection)
+        if previous is None or previous.reason != rejection.reason or previous.sha256 != rejection.sha256:
+            self.totals["rejected"] += 1
+            logger.warning(f"rejected {rejection.source}: {rejection.reason}")
+        return "rejected"
+
+
+def _proven(recorded: str, checked_ns: int, current: str) -> bool:
+    """The file is provably the version recorded, without reading it."""
+    return recorded == current and mtime_ns(current) < checked_ns - RACY_NS
+
+
+def _log_problems(path: Path, problems: Sequence[Problem]) -> None:
+    text = "; ".join(f"{p.column}: {p.message}" for p in problems)
+    if any(p.severity == "error" for p in problems):
+        logger.warning(f"{path}: {len(problems)} problem(s): {text}")
+    else:
+        logger.info(f"{path}: {text}")

@@ -1,0 +1,88 @@
+"""Reading any file the sidecar is given: a book, a config file, a code table, a batch marker.
+
+Every input goes through the same guards: a regular file only (never a FIFO, a device or a folder),
+opened without blocking, a symbolic link only where the caller allows it, and a size limit checked
+before and while reading, so that no file can hang a run or fill its memory.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from .errors import ConfigError, InputError
+
+
+def read_regular_file(path: Path, max_bytes: int, limit_name: str, follow_symlinks: bool = True
+                      ) -> tuple[bytes, os.stat_result]:
+    """The file's bytes and its stat, read once. Raises InputError, or FileNotFoundError if it is gone.
+
+    limit_name: the setting that raises max_bytes, named in the message when the file is over it.
+    """
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW)
+    try:
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise InputError("it is a symbolic link to a file that does not exist") from None
+        raise
+    except PermissionError:
+        raise InputError(f"cannot read it: permission denied for user {_user()}; "
+                         "make it readable to the sidecar") from None
+    except OSError as exc:
+        if not follow_symlinks and os.path.islink(path):
+            raise InputError("it is a symbolic link; the sidecar reads only regular files the pipeline writes") from None
+        raise InputError(f"cannot open it: {exc.strerror}") from None
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise InputError(f"it is not a regular file (it is {_kind(st.st_mode)})")
+        if st.st_size > max_bytes:
+            raise InputError(f"it is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit ({limit_name})")
+        chunks = []
+        size = 0
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:
+                raise InputError(f"it grew over the {max_bytes:,}-byte limit ({limit_name}) while being read")
+    except OSError as exc:
+        raise InputError(f"cannot read it: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
+    return b"".join(chunks), st
+
+
+def read_config_text(path: Path, what: str, max_bytes: int = 16 << 20) -> str:
+    """A configuration file's text (UTF-8, a BOM allowed); ConfigError naming what and the path if it has none."""
+    try:
+        data, _ = read_regular_file(path, max_bytes, "configuration files")
+        return data.decode("utf-8-sig")
+    except FileNotFoundError:
+        raise ConfigError(f"{what} {path} does not exist") from None
+    except InputError as exc:
+        raise ConfigError(f"cannot read {what} {path}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{what} {path} is not UTF-8 (bad byte at offset {exc.start})") from None
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "not a file"
+
+
+def _user() -> str:
+    try:
+        import pwd
+
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except (ImportError, KeyError):
+        return str(os.geteuid())

@@ -1,0 +1,278 @@
+"""A book (the pipeline's processed JSON) and a Profile become one ACS row. Pure: no I/O, no clock.
+
+Each column takes the book's own value where it has a usable one, else the profile's layered default
+(built-ins < the pipeline's LSI config < the tranche). Nothing is invented: a value that would be wrong
+for LSI is left blank and reported as a Problem instead.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import string
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Callable, Mapping
+
+from ..errors import BookError
+from . import values as v
+from .columns import COLUMNS, MARKETS, Problem, Row
+from .profile import Profile
+
+# Markets priced by exchange rate from the US price; the others carry the US price itself.
+CONVERTED_MARKETS = ("UK", "EU", "AU", "CA")
+_PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+
+
+@dataclass(frozen=True)
+class Conversion:
+    row: Row
+    isbn: str
+    title: str
+    problems: tuple[Problem, ...]
+
+
+class _Cells:
+    """The row being built and the problems found on the way."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self.values: dict[str, str] = {}
+        self.problems: list[Problem] = []
+
+    def warn(self, column: str, message: str) -> None:
+        self.problems.append(Problem("warning", column, message))
+
+    def error(self, column: str, message: str) -> None:
+        self.problems.append(Problem("error", column, message))
+
+    def pick(self, column: str, book_value: Any, normalise: Callable[[Any], str] = v.as_text) -> None:
+        """Set column to the book's value if usable, else to the profile default (both normalised)."""
+        self.values.pop(column, None)
+        if book_value is not None and not v.is_blank(book_value):
+            try:
+                value = normalise(book_value)
+            except ValueError as exc:
+                self.warn(column, f"the book gives {v.quoted(book_value)}: {exc}; left out")
+            else:
+                if value:
+                    self.values[column] = value
+                    return
+        # The profile's default for a column is normalised once per profile, not once per book.
+        cache = self.profile.normalised
+        if column not in cache:
+            raw = self.profile.defaults.get(column)
+            try:
+                cache[column] = (normalise(raw) if not v.is_blank(raw) else "", None)
+            except ValueError as exc:
+                cache[column] = ("", Problem("warning", column, f"the configuration gives {v.quoted(raw)}: {exc}; left out"))
+        value, problem = cache[column]
+        if problem:
+            self.problems.append(problem)
+        if value:
+            self.values[column] = value
+
+
+def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
+    """The ACS row for one book. Raises BookError when the book cannot be a row at all."""
+    c = _Cells(profile)
+    c.values.update(profile.defaults)
+    title, isbn = _identity(c, book)
+    c.pick("Parent ISBN", book.get("parent_isbn"), v.digits)
+    c.pick("Rendition /Booktype", book.get("rendition_booktype"), lambda x: v.rendition(x, profile.codes))
+    c.pick("Publisher", book.get("publisher"))
+    c.pick("Imprint", book.get("imprint"))
+
+    _contributors(c, book)
+    c.pick("Pages", book.get("page_count"), v.positive_int)
+    if "Pages" not in c.values:
+        c.error("Pages", "no page count yet ('page_count' is set by the pipeline's prepress stage)")
+    c.pick("Pub Date", book.get("publication_date"), lambda x: v.to_date(x, profile.pub_date_format))
+    c.pick("Street Date", book.get("street_date"), lambda x: v.to_date(x, profile.pub_date_format))
+    c.pick("Territorial Rights", book.get("territorial_rights"))
+    c.pick("Edition Number", book.get("edition_number"), v.positive_int)
+    c.pick("Edition Description", book.get("edition_description"))
+    c.pick("Annotation / Summary", v.annotation(book))
+    c.pick("Returnable", book.get("returnability"), v.returnable)
+    _bisac(c, book)
+    c.pick("Language Code", book.get("language_code") or book.get("language"),
+           lambda x: v.language(x, profile.codes, profile.language_code_case))
+    c.pick("Publisher Reference ID", book.get("publisher_reference_id"))
+    _keywords(c, book)
+    _thema(c, book)
+    _audience(c, book)
+    c.pick("Short Description", book.get("summary_short") or v.first(book, "storefront_description_en", "back_cover_text"),
+           v.short_description)
+    c.pick("Table of Contents", book.get("table_of_contents"))
+    c.pick("Review Quote(s)", book.get("review_quotes"))
+    c.pick("# Illustrations", book.get("illustration_count"), v.count)
+    c.pick("Illustration Notes", book.get("illustration_notes"))
+    c.pick("Series Name", book.get("series_name"))
+    c.pick("# in Series", v.first(book, "series_number", "volume_number"), v.positive_int)
+    _prices(c, book)
+    _file_names(c, book, isbn, title)
+
+    values, append = c.values, profile.append
+    cells = tuple(_finish(c, column) if values.get(column) or column in append else "" for column in COLUMNS)
+    return Conversion(row=cells, isbn=isbn, title=title, problems=tuple(c.problems))
+
+
+# ----------------------------------------------------------------------------- column groups
+
+def _identity(c: _Cells, book: Mapping[str, Any]) -> tuple[str, str]:
+    """Title and ISBN: a book needs one of them to be a row at all."""
+    title = book.get("title")
+    if title is not None and not isinstance(title, str):
+        raise BookError(f"'title' is {v.type_name(title)}, expected text")
+    title = v.clean(title or "")
+    isbn_raw = v.first(book, "isbn13", "isbn_13", "isbn")
+    isbn = v.digits(isbn_raw) if not v.is_blank(isbn_raw) else ""
+    if not title and not isbn:
+        raise BookError("it has neither a 'title' nor an ISBN ('isbn13', 'isbn_13' or 'isbn')")
+    c.values["Title"] = title
+    if isbn:
+        c.values["ISBN or SKU"] = isbn
+        if len(isbn) != 13:
+            c.error("ISBN or SKU", f"ISBN {v.quoted(isbn_raw)} has {len(isbn)} digits, expected 13")
+    elif not v.is_blank(isbn_raw):
+        c.error("ISBN or SKU", f"ISBN {v.quoted(isbn_raw)} has no digits")
+    return title, isbn
+
+
+def _keywords(c: _Cells, book: Mapping[str, Any]) -> None:
+    c.pick("Keywords", book.get("keywords"), v.keywords)
+    dropped = len(v.keyword_list(book.get("keywords"))) - len(v.keyword_list(c.values.get("Keywords")))
+    if c.values.get("Keywords") and dropped > 0:
+        c.warn("Keywords", f"keywords cut to {v.KEYWORDS_MAX_CHARS} characters: {dropped} left out")
+
+
+def _audience(c: _Cells, book: Mapping[str, Any]) -> None:
+    c.pick("Regional Subjects", book.get("regional_subjects"))
+    c.pick("Min Age", book.get("min_age"), v.age)
+    c.pick("Max Age", book.get("max_age"), v.age)
+    if "Min Age" in c.values and "Max Age" in c.values and int(c.values["Min Age"]) > int(c.values["Max Age"]):
+        c.warn("Max Age", f"Min Age {c.values['Min Age']} is above Max Age {c.values['Max Age']}")
+    c.pick("Min Grade", book.get("min_grade"))
+    c.pick("Max Grade", book.get("max_grade"))
+    c.pick("Audience", book.get("audience"), lambda x: v.audience(x, c.profile.codes))
+
+def _contributors(c: _Cells, book: Mapping[str, Any]) -> None:
+    ordinals = (("One", "one"), ("Two", "two"), ("Three", "three"))
+    for word, key in ordinals:
+        name_col, role_col = f"Contributor {word}", f"Contributor {word} Role"
+        book_name = book.get(f"contributor_{key}") or (book.get("author") if key == "one" else None)
+        c.pick(name_col, book_name)
+        if name_col in c.values:
+            c.pick(role_col, book.get(f"contributor_{key}_role"), lambda x: v.role(x, c.profile.codes))
+            if role_col not in c.values:
+                c.warn(role_col, f"{name_col} has no role")
+        else:
+            c.values.pop(role_col, None)  # a role without a name is refused by LSI
+    for suffix in ("BIO", "Affiliations", "Professional Position", "Location", "Prior Work"):
+        c.pick(f"Contributor One {suffix}", book.get("contributor_one_" + suffix.lower().replace(" ", "_")))
+    c.pick("Contributor One Location Type Code", book.get("contributor_one_location_type_code"),
+           v.location_type)
+
+
+def _bisac(c: _Cells, book: Mapping[str, Any]) -> None:
+    codes = c.profile.codes
+    names: list[str] = []
+    if c.profile.required_bisac:
+        names.append(v.strip_bisac_code(c.profile.required_bisac))
+    for code in v.split(book.get("bisac_codes"), ";,"):
+        code = code.upper()
+        if codes is None:
+            c.warn("BISAC Category", f"BISAC code {code} needs the ACS code tables (--acs-codes) to be named")
+        elif code in codes.bisac:
+            names.append(codes.bisac[code])
+        else:
+            c.warn("BISAC Category", f"BISAC code {code} is not in LSI's list; left out")
+    for field_name in ("bisac_categories", "bisac_text"):
+        names.extend(v.strip_bisac_code(n) for n in v.split(book.get(field_name), ";"))
+    names.extend(v.strip_bisac_code(n) for n in v.split(v.basic_info(book).get("bisac_categories"), ";"))
+    kept: list[str] = []
+    for name in names:
+        if name in kept:
+            continue
+        if codes is not None and name not in codes.bisac_names:
+            c.warn("BISAC Category", f"BISAC subject '{name}' is not in LSI's list; left out")
+            continue
+        kept.append(name)
+    for column, name in zip(("BISAC Category", "BISAC Category 2", "BISAC Category 3"), kept):
+        c.values[column] = name
+
+
+def _thema(c: _Cells, book: Mapping[str, Any]) -> None:
+    subjects = [book.get(f"thema_subject_{n}") for n in (1, 2, 3)]
+    listed = [s for s in subjects if isinstance(s, str) and s.strip()]
+    if not listed:
+        listed = v.split(book.get("thema") or book.get("thema_subjects") or book.get("thema_codes"), ";,")
+    codes = c.profile.codes
+    kept: list[str] = []
+    for code in (s.strip().upper() for s in listed):
+        if codes is not None and code not in codes.thema:
+            c.warn("Thema Subject 1", f"Thema subject {code} is not in LSI's list; left out")
+        elif code not in kept:
+            kept.append(code)
+    for n, code in enumerate(kept[:3], start=1):
+        c.values[f"Thema Subject {n}"] = code
+
+
+def _prices(c: _Cells, book: Mapping[str, Any]) -> None:
+    for market, price_col, discount_col, keys in MARKETS:
+        c.pick(price_col, v.first(book, *keys), v.price)
+        c.pick(discount_col, book.get(f"{market.lower()}_wholesale_discount"), v.discount)
+    us = c.values.get("US Suggested List Price")
+    if not us:
+        return
+    for market, price_col, _, _ in MARKETS[1:]:
+        if price_col in c.values:
+            continue
+        if market not in CONVERTED_MARKETS:
+            c.values[price_col] = us
+        elif market in c.profile.exchange_rates:
+            c.values[price_col] = v.money(Decimal(us) * c.profile.exchange_rates[market])
+
+
+def _file_names(c: _Cells, book: Mapping[str, Any], isbn: str, title: str) -> None:
+    fields = {
+        "isbn": isbn,
+        "title": title,
+        "title_slug": v.sanitize_filename(title),
+        "slug8": re.sub(r"[^a-z0-9]+", "_", title.lower())[:8],
+        "imprint": c.profile.imprint,
+        "author": v.as_text(book.get("author") or ""),
+    }
+    for column, template in c.profile.file_names.items():
+        if not template:
+            continue
+        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        unknown = [n for n in names if n not in fields]
+        empty = [n for n in names if n in fields and not fields[n]]
+        if unknown or empty:
+            what = f"unknown {{{unknown[0]}}}" if unknown else f"the book has no {empty[0]}"
+            c.warn(column, f"file name template '{template}': {what}; left blank")
+            continue
+        c.values[column] = template.format(**fields)
+
+
+def _finish(c: _Cells, column: str) -> str:
+    """Last rules for every cell: tranche blanks and appends, no placeholders, no formulas."""
+    profile = c.profile
+    value = c.values.get(column, "")
+    if column in profile.blank or not (value or column in profile.append):
+        return ""
+    extra = profile.append.get(column, "").strip()
+    if value and extra:
+        value = f"{value}<p>{html.escape(extra)}</p>" if column == "Annotation / Summary" else f"{value} {extra}"
+    if _PLACEHOLDER.search(value):
+        c.warn(column, f"template placeholder {_PLACEHOLDER.search(value).group()} in the value; left blank")
+        return ""
+    if profile.neutralise_formulas and value[:1] in ("=", "+", "-", "@", "\t", "\r") \
+            and not _PLAIN_NUMBER.fullmatch(value):
+        c.warn(column, f"value starts with {value[:1]!r}, which a spreadsheet would run as a formula; "
+                       "prefixed with an apostrophe")
+        value = "'" + value
+    return value
+

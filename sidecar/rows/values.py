@@ -1,0 +1,330 @@
+"""Rules for single values: a book's or a config's raw value to the text LSI wants in one cell. Pure.
+
+Each rule returns the cell's text or raises ValueError with a reason a person can act on.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import date, datetime
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any, Mapping
+
+from .codes import AcsCodes
+
+SHORT_DESCRIPTION_MAX_BYTES = 350
+ANNOTATION_MAX_CHARS = 4000
+KEYWORDS_MAX_CHARS = 255
+
+# Role words to LSI's official contributor codes (ACS sheet, "Contributor Roles").
+ROLE_CODES = {
+    "author": "A", "writer": "A", "by": "A", "editor": "E", "edited by": "E", "translator": "T",
+    "translated by": "T", "illustrator": "I", "illustrated by": "I", "photographer": "P",
+    "foreword": "U", "foreword by": "U", "introduction": "V", "introduction by": "V",
+    "preface": "1", "preface by": "1", "afterword": "D", "afterword by": "D", "compiler": "L",
+    "compiled by": "L", "joint author": "JA", "co-author": "JA", "coauthor": "JA", "narrator": "Y",
+    "narrated by": "Y", "adapted by": "C", "adapter": "C", "abridged by": "B", "epilogue by": "Q",
+    "annotations by": "F", "commentaries by": "K", "created by": "M", "designed by": "O",
+    "read by": "4", "selected by": "7", "with": "AA", "other": "@",
+}
+KNOWN_ROLE_CODES = frozenset({
+    "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "@", "A", "AA", "AG", "AR", "B", "BP", "BV", "C",
+    "CD", "CP", "D", "DT", "E", "ES", "F", "FT", "G", "H", "I", "J", "JA", "K", "L", "M", "MB", "MP",
+    "N", "O", "P", "PB", "PR", "Q", "R", "RB", "S", "SB", "SO", "T", "U", "V", "VB", "W", "WL", "X",
+    "Y", "Z",
+})
+# ISO 639-2 codes for the languages the pipeline writes by name; the ACS sheet adds the rest.
+LANGUAGE_CODES = {
+    "english": "eng", "en": "eng", "korean": "kor", "ko": "kor", "spanish": "spa", "es": "spa",
+    "french": "fre", "fr": "fre", "german": "ger", "de": "ger", "italian": "ita", "it": "ita",
+    "portuguese": "por", "pt": "por", "japanese": "jpn", "ja": "jpn", "chinese": "chi", "zh": "chi",
+    "russian": "rus", "ru": "rus", "arabic": "ara", "ar": "ara", "hindi": "hin", "hi": "hin",
+    "dutch": "dut", "nl": "dut", "latin": "lat", "la": "lat", "greek": "gre", "el": "gre",
+}
+# LSI's audience codes, and the words the pipeline and its configs use for them.
+AUDIENCE_CODES = {
+    "general/trade": "01", "general": "01", "general adult": "01", "trade": "01", "adult": "01",
+    "children/juvenile": "02", "children": "02", "juvenile": "02", "young adult": "03", "ya": "03",
+    "primary & secondary": "04", "college/higher education": "05", "college": "05",
+    "professional and scholarly": "06", "professional": "06", "scholarly": "06", "esl": "07",
+    "adult education": "08",
+}
+RENDITION_PREFIXES = ("POD: ", "eBook: ", "Stock ")
+
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+
+
+def is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip()) or value == [] or value == {}
+
+
+def type_name(value: Any) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__)
+
+
+def quoted(value: Any) -> str:
+    text = repr(value) if not isinstance(value, str) else f"'{value}'"
+    return text if len(text) <= 60 else text[:57] + "...'"
+
+
+def clean(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return CONTROL.sub("", text).strip()
+
+
+def as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return clean(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{type_name(value)} where text was expected")
+    return str(value)
+
+
+def first(book: Mapping[str, Any], *keys: str) -> Any:
+    for key in keys:
+        if not is_blank(book.get(key)):
+            return book[key]
+    return None
+
+
+def split(value: Any, separators: str) -> list[str]:
+    if is_blank(value):
+        return []
+    items = value if isinstance(value, list) else re.split(f"[{re.escape(separators)}]", str(value))
+    return [str(item).strip() for item in items if isinstance(item, (str, int)) and str(item).strip()]
+
+
+def digits(value: Any) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ValueError(f"{type_name(value)} where an ISBN was expected")
+    return re.sub(r"\D", "", str(value))
+
+
+def positive_int(value: Any) -> str:
+    if isinstance(value, bool):
+        raise ValueError("true/false where a whole number was expected")
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        raise ValueError("not a whole number") from None
+    if number != number.to_integral_value() or number <= 0:
+        raise ValueError("not a whole number above zero")
+    return str(int(number))
+
+
+def count(value: Any) -> str:
+    return "0" if str(value).strip() == "0" else positive_int(value)
+
+
+def age(value: Any) -> str:
+    age = positive_int(value) if str(value).strip() != "0" else "0"
+    if int(age) > 150:
+        raise ValueError("not an age")
+    return age
+
+
+def to_date(value: Any, style: str) -> str:
+    text = as_text(value)
+    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%m/%d/%y"):
+        try:
+            day = datetime.strptime(text[:10] if fmt == "%Y-%m-%d" else text, fmt).date()
+            break
+        except ValueError:
+            continue
+    else:
+        raise ValueError("not a date (expected YYYY-MM-DD)")
+    return format_date(day, style)
+
+
+def format_date(day: date, style: str) -> str:
+    if style == "m/d/yy":
+        return f"{day.month}/{day.day}/{day.year % 100:02d}"
+    return day.isoformat()
+
+
+def price(value: Any) -> str:
+    if isinstance(value, bool):
+        raise ValueError("true/false where a price was expected")
+    text = re.sub(r"^(US\$|USD|GBP|EUR|CAD|AUD|[$£€])\s*", "", str(value).strip(), flags=re.I)
+    try:
+        amount = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("not a price") from None
+    if not amount.is_finite() or amount <= 0:
+        raise ValueError("not a price above zero")
+    return money(amount)
+
+
+def money(amount: Decimal) -> str:
+    return str(amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN))
+
+
+def discount(value: Any) -> str:
+    try:
+        number = Decimal(str(value).strip().rstrip("%").strip())
+    except InvalidOperation:
+        raise ValueError("not a percentage") from None
+    if not number.is_finite() or not 0 <= number <= 100:
+        raise ValueError("not a percentage from 0 to 100")
+    return str(number.normalize()) if number != number.to_integral_value() else str(int(number))
+
+
+def role(value: Any, codes: AcsCodes | None) -> str:
+    text = as_text(value)
+    if text.upper() in KNOWN_ROLE_CODES:
+        return text.upper()
+    word = text.lower()
+    if word in ROLE_CODES:
+        return ROLE_CODES[word]
+    if codes is not None:
+        for code, description in codes.roles.items():
+            if description.lower() in (word, word + " by"):
+                return code
+    raise ValueError("not a contributor role LSI knows")
+
+
+def location_type(value: Any) -> str:
+    code = as_text(value).zfill(2)
+    if code not in {f"0{n}" for n in range(1, 9)}:
+        raise ValueError("not a location type code (01 to 08)")
+    return code
+
+
+def language(value: Any, codes: AcsCodes | None, case: str) -> str:
+    text = as_text(value)
+    code = LANGUAGE_CODES.get(text.lower())
+    if code is None and codes is not None:
+        if text.upper() in codes.languages:
+            code = text.upper()
+        else:
+            code = next((k for k, v in codes.languages.items() if v.lower() == text.lower()), None)
+    if code is None and len(text) == 3 and text.isalpha() and codes is None:
+        code = text
+    if code is None:
+        raise ValueError("not a language LSI knows")
+    return code.upper() if case == "upper" else code.lower()
+
+
+def audience(value: Any, codes: AcsCodes | None) -> str:
+    text = as_text(value)
+    if text.zfill(2) in {f"0{n}" for n in range(1, 9)}:
+        return text.zfill(2)
+    code = AUDIENCE_CODES.get(text.lower())
+    if code is None and codes is not None:
+        code = next((k for k, v in codes.audiences.items() if v.lower() == text.lower()), None)
+    if code is None:
+        raise ValueError("not an LSI audience (codes 01 to 08)")
+    return code
+
+
+def returnable(value: Any) -> str:
+    return re.sub(r"\s*-\s*", "-", as_text(value))
+
+
+def rendition(value: Any, codes: AcsCodes | None) -> str:
+    text = as_text(value)
+    if codes is not None:
+        for candidate in (text, "POD: " + text):
+            if candidate in codes.book_types:
+                return candidate
+        raise ValueError("not one of LSI's book types")
+    if not text.startswith(RENDITION_PREFIXES):
+        raise ValueError("not an LSI book type (those start with 'POD: ', 'eBook: ' or 'Stock ')")
+    return text
+
+
+def keyword_list(value: Any) -> list[str]:
+    words: dict[str, str] = {}
+    for word in split(value, ",;|"):
+        words.setdefault(word.lower(), word)
+    return list(words.values())
+
+
+def keywords(value: Any) -> str:
+    """Keywords joined with '; ', whole keywords only, within LSI's 255 characters."""
+    joined = ""
+    for word in keyword_list(value):
+        candidate = f"{joined}; {word}" if joined else word
+        if len(candidate) > KEYWORDS_MAX_CHARS:
+            break
+        joined = candidate
+    return joined
+
+
+def short_description(value: Any) -> str:
+    text = " ".join(as_text(value).split())
+    if len(text.encode()) <= SHORT_DESCRIPTION_MAX_BYTES:
+        return text
+    kept = ""
+    for sentence in SENTENCE_END.split(text):
+        candidate = f"{kept} {sentence}".strip()
+        if len(candidate.encode()) > SHORT_DESCRIPTION_MAX_BYTES:
+            break
+        kept = candidate
+    return kept or cut_at_word(text, SHORT_DESCRIPTION_MAX_BYTES - 3, bytes_=True) + "..."
+
+
+def annotation(book: Mapping[str, Any]) -> str | None:
+    summary = book.get("annotation_summary")
+    if isinstance(summary, str) and summary.strip():
+        summary = clean(summary)
+        if len(summary) <= ANNOTATION_MAX_CHARS:
+            return summary
+        end = summary.rfind("</p>", 0, ANNOTATION_MAX_CHARS - 3)
+        return summary[: end + 4] if end > 0 else None
+    plain = first(book, "summary_long", "storefront_description_en", "back_cover_text")
+    if not isinstance(plain, str):
+        return None
+    out = ""
+    for para in re.split(r"\n\s*\n", clean(plain)):
+        para = " ".join(para.split())
+        if not para:
+            continue
+        piece = f"<p>{html.escape(para, quote=False)}</p>"
+        if len(out) + len(piece) > ANNOTATION_MAX_CHARS:
+            room = ANNOTATION_MAX_CHARS - len(out) - len("<p>...</p>")
+            cut = cut_at_word(para, room)
+            while cut and len(html.escape(cut, quote=False)) > room:
+                cut = cut_at_word(cut, len(cut) - 1)
+            if cut:
+                out += f"<p>{html.escape(cut, quote=False)}...</p>"
+            break
+        out += piece
+    return out
+
+
+def cut_at_word(text: str, limit: int, bytes_: bool = False) -> str:
+    size = (lambda s: len(s.encode())) if bytes_ else len
+    if size(text) <= limit:
+        return text
+    cut = text[:limit]
+    while size(cut) > limit:
+        cut = cut[:-1]
+    space = cut.rfind(" ")
+    return (cut[:space] if space > 0 else cut).rstrip(" ,;:")
+
+
+def strip_bisac_code(name: str) -> str:
+    return re.sub(r"^[A-Z]{3}\d{6}\s*[-:]?\s*", "", name.strip())
+
+
+def basic_info(book: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The LLM's parsed answer to gemini_get_basic_info, kept by the pipeline inside 'responses'."""
+    responses = book.get("responses")
+    if not isinstance(responses, dict):
+        return {}
+    for answers in responses.values():
+        for answer in answers if isinstance(answers, list) else []:
+            if isinstance(answer, dict) and answer.get("prompt_key") == "gemini_get_basic_info" \
+                    and isinstance(answer.get("parsed_content"), dict):
+                return answer["parsed_content"]
+    return {}
+
+
+def sanitize_filename(title: str) -> str:
+    """The pipeline's own file name for a title (AI Governance: X -> AI_Governance_X)."""
+    name = re.sub(r"[\s/:\\]+", "_", title)
+    return re.sub(r"[^\w\-]", "", name).strip("_")

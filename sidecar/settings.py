@@ -1,0 +1,283 @@
+"""The sidecar's own settings: flags > SIDECAR_* environment > config.yaml > defaults, as one frozen Settings.
+
+The pipeline's LSI config files it names are turned into a conversion Profile by rows/profile.py.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+from .errors import ConfigError
+from .inputs import read_config_text
+from .rows.columns import Dialect
+from .rows.profile import Profile, load_profile
+
+DEFAULT_IGNORE = (".*", "*~", "*.tmp", "*.part", "*.swp", "*_lsi_metadata.json", "*_with_mnemonics.json")
+LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+
+
+_SCHEMA: dict[str, Any] = {
+    "watch": list, "imprint": str, "checkpoint_dir": str, "state_dir": str,
+    "lsi_config": str, "tranche": str, "acs_codes": str, "log_level": str, "log_format": str,
+    "poll_seconds": (int, float), "rescan_seconds": (int, float), "metrics_file": str, "exports": dict,
+    "log_file": str,
+    "books": {"ignore": list, "max_bytes": int, "strict": bool, "on_rewrite": str},
+    "batches": {"start_marker": str, "done_marker": str, "rotate": str},
+    "checkpoint": {"bom": bool, "line_terminator": str, "rows_per_sync": int},
+    "lsi": {"pub_date_format": str, "language_code_case": str, "neutralise_formulas": bool,
+            "exchange_rates": dict, "file_names": dict},
+}
+_CHOICES = {
+    ("log_format",): ("text", "json"),
+    ("books", "on_rewrite"): ("replace", "append", "ignore"),
+    ("batches", "rotate"): ("never", "daily"),
+    ("checkpoint", "line_terminator"): ("crlf", "lf"),
+    ("lsi", "pub_date_format"): ("iso", "m/d/yy"),
+    ("lsi", "language_code_case"): ("lower", "upper"),
+}
+
+
+@dataclass(frozen=True)
+class Folder:
+    path: Path
+    imprint: str
+
+
+@dataclass(frozen=True)
+class Settings:
+    folders: tuple[Folder, ...]  # watched and checkpointed
+    checkpoint_dir: Path
+    state_dir: Path
+    profile: Profile
+    dialect: Dialect = Dialect()
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
+    max_bytes: int = 16 * 1024 * 1024
+    strict: bool = False
+    on_rewrite: str = "replace"
+    rows_per_sync: int = 256
+    log_level: str = "INFO"
+    log_format: str = "text"
+    poll_seconds: float | None = None  # None: inotify; a number: poll every so many seconds (NFS, SMB)
+    rescan_seconds: float = 60.0
+    metrics_file: Path | None = None
+    exports: Mapping[str, Any] = dataclasses.field(default_factory=dict)  # export profiles by name
+    start_marker: str = ".batch-start"  # dropped in a watched folder: start a new checkpoint
+    done_marker: str = ".batch-done"  # dropped in a watched folder: finalize the checkpoint
+    rotate: str = "never"  # or "daily": a new checkpoint with the first book of each day
+    log_file: Path | None = None
+    lsi_config: Path | None = None
+    tranche: Path | None = None
+    disabled_folders: tuple[Path, ...] = ()  # listed with checkpoint: false
+    config_file: Path | None = None
+
+    def profile_for(self, folder: Folder) -> Profile:
+        return dataclasses.replace(self.profile, imprint=folder.imprint)
+
+
+def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ,
+                  need_watch: bool = True) -> Settings:
+    """Merge the sources of settings. flags holds the CLI's values (None where not given)."""
+    config_file = _config_path(flags.get("config") or environ.get("SIDECAR_CONFIG"))
+    raw = _read_yaml(config_file) if config_file else {}
+    src = _Sources(flags, environ, raw, config_file)
+    folders, disabled = _folders(src)
+    if not folders and need_watch:
+        raise ConfigError("nothing to watch: give --watch DIR, SIDECAR_WATCH, or 'watch:' in the config file")
+    checkpoint_dir = src.path("checkpoint_dir") or (src.base / "data").resolve()
+    state_dir = src.path("state_dir") or checkpoint_dir / "state"
+    for folder in folders:
+        for name, own in (("checkpoint_dir", checkpoint_dir), ("state_dir", state_dir)):
+            if own == folder.path or folder.path in own.parents:
+                raise ConfigError(f"{name} {own} is inside the watched folder {folder.path}; "
+                                  "the sidecar writes nothing into a watched folder")
+    log_level = str(src.get("log_level") or Settings.log_level).upper()
+    if log_level not in LOG_LEVELS:
+        raise ConfigError(f"log level '{log_level}' is not one of {', '.join(LOG_LEVELS)}")
+    log_format = src.get("log_format") or Settings.log_format
+    if log_format not in ("text", "json"):
+        raise ConfigError(f"log format '{log_format}' is not 'text' or 'json'")
+    books, ckpt, batches = (_present(raw.get(k)) for k in ("books", "checkpoint", "batches"))
+    lsi_config, tranche = src.path("lsi_config"), src.path("tranche")
+    profile = load_profile(lsi_config, tranche, src.path("acs_codes"), _present(raw.get("lsi")),
+                           where=str(config_file or "the defaults"))
+    given = {  # None: not set anywhere, the Settings default applies
+        "dialect": Dialect(bom=ckpt.get("bom", Dialect.bom),
+                           line_terminator="\n" if ckpt.get("line_terminator") == "lf" else Dialect.line_terminator),
+        "ignore": tuple(str(p) for p in books["ignore"]) if "ignore" in books else None,
+        "max_bytes": _positive(books.get("max_bytes"), "books.max_bytes", config_file),
+        "strict": books.get("strict"),
+        "on_rewrite": books.get("on_rewrite"),
+        "rows_per_sync": _positive(ckpt.get("rows_per_sync"), "checkpoint.rows_per_sync", config_file),
+        "poll_seconds": src.seconds("poll_seconds"),
+        "rescan_seconds": src.seconds("rescan_seconds"),
+        "metrics_file": src.path("metrics_file"),
+        "exports": raw.get("exports"),
+        "start_marker": batches.get("start_marker"),
+        "done_marker": batches.get("done_marker"),
+        "rotate": batches.get("rotate"),
+        "log_file": (src.base / raw["log_file"]).resolve() if raw.get("log_file") else None,
+    }
+    return Settings(folders=tuple(folders), disabled_folders=tuple(disabled), checkpoint_dir=checkpoint_dir,
+                    state_dir=state_dir, profile=profile, log_level=log_level, log_format=log_format,
+                    lsi_config=lsi_config, tranche=tranche, config_file=config_file,
+                    **{key: value for key, value in given.items() if value is not None})
+
+
+@dataclass(frozen=True)
+class _Sources:
+    """Where a top-level setting comes from: flag > SIDECAR_* variable > config file > default."""
+
+    flags: Mapping[str, Any]
+    environ: Mapping[str, str]
+    raw: Mapping[str, Any]
+    config_file: Path | None
+
+    @property
+    def base(self) -> Path:
+        """Relative paths in the config file resolve against its folder."""
+        return self.config_file.parent if self.config_file else Path.cwd()
+
+    def origin(self, key: str) -> tuple[Any, Path]:
+        """The setting's value and the folder its relative paths resolve against."""
+        if self.flags.get(key) not in (None, []):
+            return self.flags[key], Path.cwd()
+        env = self.environ.get(f"SIDECAR_{key.upper()}")
+        if env:
+            return (env.split(os.pathsep) if key == "watch" else env), Path.cwd()
+        return self.raw.get(key), self.base
+
+    def get(self, key: str) -> Any:
+        return self.origin(key)[0]
+
+    def path(self, key: str) -> Path | None:
+        value, root = self.origin(key)
+        if value is None:
+            return None
+        return (root / os.path.expanduser(value)).resolve()
+
+    def seconds(self, key: str) -> float | None:
+        value = self.get(key)
+        if value is None:
+            return None
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key} must be a number of seconds, not {value!r}") from None
+        if number <= 0:
+            raise ConfigError(f"{key} must be above zero, not {value!r}")
+        return number
+
+
+def _folders(src: _Sources) -> tuple[list[Folder], list[Path]]:
+    """The watched folders that are checkpointed, and those listed with checkpoint: false."""
+    watch, watch_root = src.origin("watch")
+    imprint = src.get("imprint")
+    folders: list[Folder] = []
+    disabled: list[Path] = []
+    for entry in watch or []:
+        spec = _watch_entry(entry, src.config_file)
+        folder_path = (watch_root / os.path.expanduser(spec["path"])).resolve()
+        if not spec.get("checkpoint", True):
+            disabled.append(folder_path)
+            continue
+        name = spec.get("imprint") or imprint
+        folders.append(Folder(folder_path, _safe_imprint(name) if name else derive_imprint(Path(spec["path"]))))
+    return folders, disabled
+
+
+def _present(section: Any) -> dict[str, Any]:
+    """A config section without its keys left empty (an empty key means "the default")."""
+    return {k: v for k, v in (section or {}).items() if v is not None}
+
+
+def _watch_entry(entry: Any, config_file: Path | None) -> dict[str, Any]:
+    """A watch entry: a folder, or {path: folder, imprint: name, checkpoint: true|false}."""
+    if isinstance(entry, str):
+        return {"path": entry}
+    allowed = {"path": str, "imprint": str, "checkpoint": bool}
+    if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or any(
+            k not in allowed or not isinstance(v, allowed[k]) for k, v in entry.items() if v is not None):
+        raise ConfigError(f"'watch' in {config_file}: each entry is a folder or a mapping of path (text), "
+                          f"imprint (text) and checkpoint (true or false), not {entry!r}")
+    return entry
+
+
+def derive_imprint(folder: Path) -> str:
+    """output/<imprint>_build/processed_json -> <imprint>; otherwise the folder's own name."""
+    folder = Path(os.path.abspath(folder))
+    name = folder.name
+    if name == "processed_json" and folder.parent.name.endswith("_build"):
+        name = folder.parent.name
+    return _safe_imprint(name.removesuffix("_build"))
+
+
+def _safe_imprint(name: str) -> str:
+    safe = re.sub(r"[^\w\-]+", "_", str(name)).strip("_")
+    if not safe:
+        raise ConfigError(f"imprint '{name}' has no usable characters for a file name")
+    return safe
+
+
+def _positive(value: Any, key: str, where: Path | None) -> int | None:
+    if value is not None and value <= 0:
+        raise ConfigError(f"'{key}' in {where} must be above zero, not {value}")
+    return value
+
+
+def _config_path(given: str | None) -> Path | None:
+    if given:
+        path = Path(given).expanduser().resolve()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return path
+    default = Path.cwd() / "config.yaml"
+    return default.resolve() if default.is_file() else None
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    text = read_config_text(path, "config file")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must be a mapping of settings")
+    _check(data, _SCHEMA, (), path)
+    return data
+
+
+def _check(data: Mapping[str, Any], schema: Mapping[str, Any], at: tuple[str, ...], path: Path) -> None:
+    for key, value in data.items():
+        name = ".".join((*at, str(key)))
+        if key not in schema:
+            raise ConfigError(f"unknown key '{name}' in {path} (allowed here: {', '.join(schema)})")
+        expected = schema[key]
+        if value is None:
+            continue
+        if isinstance(expected, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"'{name}' in {path} must be a mapping")
+            _check(value, expected, (*at, key), path)
+            continue
+        if expected in (int, (int, float)) and isinstance(value, bool) or not isinstance(value, expected):
+            raise ConfigError(f"'{name}' in {path} must be {_TYPE_NAMES[expected]}, not {value!r}")
+        if expected is list and key != "watch" and not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"'{name}' in {path} must be a list of strings")
+        choices = _CHOICES.get((*at, key))
+        if choices and value not in choices:
+            raise ConfigError(f"'{name}' in {path} must be one of {', '.join(choices)}, not {value!r}")
+
+
+_TYPE_NAMES = {str: "text", int: "a whole number", bool: "true or false", list: "a list", dict: "a mapping",
+               (int, float): "a number"}
+
+
