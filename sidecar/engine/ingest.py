@@ -18,9 +18,8 @@ from typing import Callable, Sequence
 from loguru import logger
 
 from ..errors import BookError
-from ..rows.book import book_to_row
-from ..rows.columns import Problem, encode_record
-from ..rows.convert import Conversion
+from ..rows.book import BookRow, book_to_row
+from ..rows.columns import Problem
 from ..settings import Folder, Settings
 from ..store.ledger import Ledger, Rejection, RowRecord
 from ..store.lock import DirLock
@@ -202,7 +201,7 @@ class Ingestor:
                 return "unchanged"
             if rejection and rejection.sha256 == src.sha256:
                 return "rejected"
-            conversion, problems = book_to_row(src.data, self.profiles[folder.imprint], self.settings.strict)
+            made = book_to_row(src.data, self.profiles[folder.imprint], self.settings.strict, self.settings.dialect)
         except FileNotFoundError:
             return "vanished"
         except BookError as exc:
@@ -210,22 +209,22 @@ class Ingestor:
                 return "unfinished"
             version = (src.sha256, src.stat) if src else ("", stat)
             return self._reject(Rejection(source, *version, checked_ns, str(exc)), rejection)
-        return self._place(src, folder, checked_ns, conversion, problems, row, rejection)
+        return self._place(src, folder, checked_ns, made, row, rejection)
 
-    def _place(self, src: Source, folder: Folder, checked_ns: int, conversion: Conversion,
-               problems: Sequence[Problem], row: RowRecord | None, rejection: Rejection | None) -> str:
+    def _place(self, src: Source, folder: Folder, checked_ns: int, made: BookRow, row: RowRecord | None,
+               rejection: Rejection | None) -> str:
         """Stage a converted row for appending, or replace the source's earlier row with it."""
-        source = str(src.path)
+        source, conversion = str(src.path), made.conversion
         appender = self._appender(folder.imprint)
         holder = self._isbn_holder(appender, conversion.isbn, source)
         if holder:
             reason = (f"ISBN {conversion.isbn} is already in the checkpoint from {holder}; "
                       "two files describe the same book: remove or correct one of them")
             return self._reject(Rejection(source, src.sha256, src.stat, checked_ns, reason), rejection)
-        if problems:
-            _log_problems(src.path, problems)
-        staged = StagedRow.of(encode_record(conversion.row, self.settings.dialect), source, src.sha256, src.stat,
-                              checked_ns, conversion.isbn, conversion.title)
+        if made.problems:
+            _log_problems(src.path, made.problems)
+        staged = StagedRow.of(made.record, source, src.sha256, src.stat, checked_ns, conversion.isbn,
+                              conversion.title)
         if row is None or row.checkpoint_id != appender.record.id or self.settings.on_rewrite == "append":
             appender.stage(staged)
             if len(appender.staged) >= self.settings.rows_per_sync:

@@ -1,25 +1,48 @@
-"""A processed JSON file's bytes become a book, then a row with every problem found. Pure."""
+"""A processed JSON file's bytes become a book, then an encoded row with every problem found. Pure.
+
+book_to_row() is the fault boundary of one book: whatever reading, converting, validating or encoding
+it raises, the caller gets a BookError with a reason, and the run goes on with the next book.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BookError
+from .columns import Dialect, Problem, encode_record
 from .convert import Conversion, convert_book
-from .columns import Problem
 from .profile import Profile
 from .validate import validate_row
 
 
-def book_to_row(data: bytes, profile: Profile, strict: bool) -> tuple[Conversion, tuple[Problem, ...]]:
+@dataclass(frozen=True)
+class BookRow:
+    conversion: Conversion
+    problems: tuple[Problem, ...]
+    record: bytes  # the row as the checkpoint holds it
+
+
+def book_to_row(data: bytes, profile: Profile, strict: bool, dialect: Dialect) -> BookRow:
     """A source file's bytes to its row and every problem found; BookError when it cannot be a row."""
-    conversion = convert_book(parse_book(data), profile)
-    problems = (*conversion.problems, *validate_row(conversion.row, profile.codes))
+    try:
+        conversion = convert_book(parse_book(data), profile)
+        problems = (*conversion.problems, *validate_row(conversion.row, profile.codes))
+        record = encode_record(conversion.row, dialect)
+    except BookError:
+        raise
+    except UnicodeEncodeError as exc:
+        bad = exc.object[exc.start:exc.end].encode("unicode_escape").decode()
+        raise BookError(f"it holds text that is not Unicode ('{bad}', a lone surrogate written as a JSON "
+                        "escape); correct that text in the file") from None
+    except Exception as exc:  # noqa: BLE001 - one book must never stop the run (see the module docstring)
+        raise BookError(f"it could not be converted ({type(exc).__name__}: {str(exc)[:200]}); "
+                        "check its values, and report the file if they look right") from exc
     errors = [p for p in problems if p.severity == "error"]
     if strict and errors:
         raise BookError("strict mode: " + "; ".join(f"{p.column}: {p.message}" for p in errors))
-    return conversion, problems
+    return BookRow(conversion, problems, record)
 
 
 def parse_book(data: bytes) -> dict[str, Any]:
@@ -37,6 +60,8 @@ def parse_book(data: bytes) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise BookError(f"it is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
                         "it may be incomplete") from None
+    except ValueError as exc:  # a JSON integer over Python's 4,300-digit conversion limit
+        raise BookError(f"it holds a number that is too long to read ({str(exc)[:80]})") from None
     except RecursionError:
         raise BookError("its JSON is nested too deeply to be a book") from None
     if not isinstance(value, dict):

@@ -161,6 +161,23 @@ MARKETS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
 )
 
 
+# LSI's published length limits (characters), the pipeline's validator's for file names, and for every
+# other column LSI's longest text limit, so that no cell grows without bound (a reader's field limit
+# holds every cell the sidecar writes). Short Description's limit is in bytes (MAX_BYTES).
+MAX_CHARS = {
+    "Title": 255, "Series Name": 255, "Keywords": 255, "Annotation / Summary": 4000,
+    "Table of Contents": 2000, "Contributor One BIO": 2000,
+    **{c: 255 for c in ("Jacket Path / Filename", "Interior Path / Filename", "Cover Path / Filename",
+                        "Marketing Image")},
+}
+MAX_BYTES = {"Short Description": 350}
+TEXT_MAX_CHARS = 4000
+
+
+def max_chars(column: str) -> int:
+    return MAX_CHARS.get(column, TEXT_MAX_CHARS)
+
+
 @dataclass(frozen=True)
 class Problem:
     severity: str  # "error": LSI would refuse the row (or the whole file); "warning": worth a look

@@ -16,7 +16,7 @@ from typing import Any, Callable, Mapping
 
 from ..errors import BookError
 from . import values as v
-from .columns import COLUMNS, MARKETS, Problem, Row
+from .columns import COLUMNS, MARKETS, Problem, Row, max_chars
 from .profile import Profile
 
 # Markets priced by exchange rate from the US price; the others carry the US price itself.
@@ -127,7 +127,10 @@ def _identity(c: _Cells, book: Mapping[str, Any]) -> tuple[str, str]:
         raise BookError(f"'title' is {v.type_name(title)}, expected text")
     title = v.clean(title or "")
     isbn_raw = v.first(book, "isbn13", "isbn_13", "isbn")
-    isbn = v.digits(isbn_raw) if not v.is_blank(isbn_raw) else ""
+    try:
+        isbn = v.digits(isbn_raw) if not v.is_blank(isbn_raw) else ""
+    except ValueError as exc:
+        raise BookError(f"its ISBN {v.quoted(isbn_raw)} cannot be read: {exc}") from None
     if not title and not isbn:
         raise BookError("it has neither a 'title' nor an ISBN ('isbn13', 'isbn_13' or 'isbn')")
     c.values["Title"] = title
@@ -242,7 +245,7 @@ def _file_names(c: _Cells, book: Mapping[str, Any], isbn: str, title: str) -> No
         "title_slug": v.sanitize_filename(title),
         "slug8": re.sub(r"[^a-z0-9]+", "_", title.lower())[:8],
         "imprint": c.profile.imprint,
-        "author": v.as_text(book.get("author") or ""),
+        "author": v.clean(book["author"]) if isinstance(book.get("author"), str) else "",
     }
     for column, template in c.profile.file_names.items():
         if not template:
@@ -258,7 +261,8 @@ def _file_names(c: _Cells, book: Mapping[str, Any], isbn: str, title: str) -> No
 
 
 def _finish(c: _Cells, column: str) -> str:
-    """Last rules for every cell: tranche blanks and appends, no placeholders, no formulas."""
+    """Last rules for every cell: tranche blanks and appends, no control characters, LSI's length limit,
+    no placeholders, no formulas."""
     profile = c.profile
     value = c.values.get(column, "")
     if column in profile.blank or not (value or column in profile.append):
@@ -266,6 +270,11 @@ def _finish(c: _Cells, column: str) -> str:
     extra = profile.append.get(column, "").strip()
     if value and extra:
         value = f"{value}<p>{html.escape(extra)}</p>" if column == "Annotation / Summary" else f"{value} {extra}"
+    value = v.CONTROL.sub("", value)
+    limit = max_chars(column)
+    if len(value) > limit:
+        c.error(column, f"{len(value):,} characters, over LSI's limit of {limit:,}; left out: shorten it in the book")
+        return ""
     if _PLACEHOLDER.search(value):
         c.warn(column, f"template placeholder {_PLACEHOLDER.search(value).group()} in the value; left blank")
         return ""

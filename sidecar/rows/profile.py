@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import string
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -17,6 +18,7 @@ from ..errors import ConfigError
 from ..inputs import read_config_text
 from .codes import AcsCodes, load_acs_codes
 from .columns import COLUMNS, MARKETS, Problem
+from .values import number
 
 # Values LSI needs that are the same for every publisher the pipeline serves (its own defaults).
 BUILTIN_DEFAULTS = {
@@ -67,6 +69,8 @@ CONFIG_KEYS = {
 TRANCHE_BISAC_KEYS = ("required_bisac_subject", "tranche_bisac_subject", "bisac_override", "primary_bisac_category")
 # Names in a tranche's append_fields that are not column names.
 APPEND_ALIASES = {"annotation_boilerplate": "Annotation / Summary"}
+# The names a file name template may use (convert.py fills them in for each book).
+TEMPLATE_FIELDS = ("isbn", "title", "title_slug", "slug8", "imprint", "author")
 FILE_NAME_COLUMNS = {
     "interior": "Interior Path / Filename",
     "cover": "Cover Path / Filename",
@@ -118,8 +122,8 @@ def build_profile(lsi_config: Mapping[str, Any] | None, tranche: Mapping[str, An
                 defaults[discount_col] = str(entry["wholesale_discount_percent"])
         _layer(defaults, lsi_config.get("field_overrides"))
 
-    file_names = {FILE_NAME_COLUMNS[k]: str(v or "") for k, v in (lsi.get("file_names") or {}).items()
-                  if _known(k, FILE_NAME_COLUMNS, "lsi.file_names", where)}
+    file_names = {FILE_NAME_COLUMNS[k]: _template(v, f"lsi.file_names.{k}", where)
+                  for k, v in (lsi.get("file_names") or {}).items() if _known(k, FILE_NAME_COLUMNS, "lsi.file_names", where)}
     blank: set[str] = set()
     append: dict[str, str] = {}
     required_bisac = ""
@@ -140,7 +144,7 @@ def build_profile(lsi_config: Mapping[str, Any] | None, tranche: Mapping[str, An
         templates = tranche.get("file_path_templates") or {}
         for key, template in templates.items():
             if key in FILE_NAME_COLUMNS and template:
-                file_names[FILE_NAME_COLUMNS[key]] = str(template)
+                file_names[FILE_NAME_COLUMNS[key]] = _template(template, f"file_path_templates.{key}", "the tranche")
 
     return Profile(
         defaults=defaults,
@@ -171,10 +175,27 @@ def _rates(value: Any, where: str) -> dict[str, Decimal]:
         if market not in ("UK", "EU", "AU", "CA"):
             raise ConfigError(f"lsi.exchange_rates in {where}: '{market}' is not UK, EU, AU or CA")
         try:
-            rates[market] = Decimal(str(rate))
-        except InvalidOperation:
-            raise ConfigError(f"lsi.exchange_rates.{market} in {where}: '{rate}' is not a number") from None
+            rates[market] = number(rate, "a number")
+        except ValueError:
+            rates[market] = Decimal(0)
+        if not 0 < rates[market] < 10_000:
+            raise ConfigError(f"lsi.exchange_rates.{market} in {where}: '{rate}' is not a rate above zero "
+                              "(units of the market's currency per US dollar)")
     return rates
+
+
+def _template(template: Any, key: str, where: str) -> str:
+    """A file name template: text with {field} names only (no format specs, which could ask for any width)."""
+    text = str(template or "")
+    try:
+        parts = list(string.Formatter().parse(text))
+    except ValueError as exc:
+        raise ConfigError(f"{key} in {where}: '{text}' is not a template ({exc})") from None
+    for _, name, spec, conversion in parts:
+        if name is not None and (spec or conversion or name not in TEMPLATE_FIELDS):
+            raise ConfigError(f"{key} in {where}: '{text}' may hold only the names "
+                              f"{', '.join('{' + f + '}' for f in TEMPLATE_FIELDS)}, without format specs")
+    return text
 
 
 def _known(key: str, allowed: Mapping[str, Any], section: str, where: str) -> bool:

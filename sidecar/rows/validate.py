@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from .codes import AcsCodes
-from .columns import COLUMNS, MARKETS, Problem, Row
+from .columns import COLUMNS, MARKETS, MAX_BYTES, Problem, Row, max_chars
 
 # Lightning Source rejects a whole ACS file when any of these is blank for any title.
 REQUIRED = (
@@ -13,9 +13,6 @@ REQUIRED = (
     "Title", "Publisher", "Imprint", "Cover/Jacket Submission Method", "Text Block SubmissionMethod",
     "Contributor One", "Contributor One Role", "Returnable", "BISAC Category",
 )
-MAX_CHARS = {"Title": 255, "Series Name": 255, "Annotation / Summary": 4000, "Keywords": 255,
-             "Table of Contents": 2000, "Contributor One BIO": 2000}
-MAX_BYTES = {"Short Description": 350}
 
 
 def isbn13_check_digit(first12: str) -> str:
@@ -46,9 +43,9 @@ def validate_row(row: Row, codes: AcsCodes | None = None) -> list[Problem]:
             missing = discount_col if cells[price_col] else price_col
             error(missing, f"blank while {price_col if cells[price_col] else discount_col} is set")
 
-    for column, limit in MAX_CHARS.items():
-        if len(cells[column]) > limit:
-            error(column, f"{len(cells[column])} characters, LSI allows {limit}")
+    for column, value in cells.items():
+        if len(value) > max_chars(column):
+            error(column, f"{len(value)} characters, LSI allows {max_chars(column)}")
     for column, limit in MAX_BYTES.items():
         if len(cells[column].encode()) > limit:
             error(column, f"{len(cells[column].encode())} bytes, LSI allows {limit}")
@@ -67,7 +64,7 @@ def _check_codes(cells: Mapping[str, str], codes: AcsCodes) -> list[Problem]:
 
     booktype, pages = cells["Rendition /Booktype"], cells["Pages"]
     check("Rendition /Booktype", booktype, codes.book_types, "a book type")
-    if booktype in codes.book_types and pages.isdigit():
+    if booktype in codes.book_types and pages.isascii() and pages.isdigit():
         low, high = codes.book_types[booktype]
         if not low <= int(pages) <= high:
             problems.append(Problem("error", "Pages", f"{pages} pages is outside {low}-{high} for '{booktype}'"))

@@ -6,9 +6,10 @@ Each rule returns the cell's text or raises ValueError with a reason a person ca
 from __future__ import annotations
 
 import html
+import math
 import re
 from datetime import date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Mapping
 
 from .codes import AcsCodes
@@ -53,6 +54,11 @@ AUDIENCE_CODES = {
 RENDITION_PREFIXES = ("POD: ", "eBook: ", "Stock ")
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A number as text: ASCII digits, at most a three-digit exponent. Anything longer or larger is refused
+# before any arithmetic, so that no value can cost more than a few microseconds ("1e100000000").
+NUMBER_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
+NUMBER_MAX_CHARS = 40
+NUMBER_MAX_DIGITS = 12  # before the decimal point: nothing a book holds is a trillion or more
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
@@ -98,21 +104,37 @@ def split(value: Any, separators: str) -> list[str]:
 
 
 def digits(value: Any) -> str:
+    """An ISBN's digits (hyphens and spaces dropped): ASCII 0-9 only, so one book has one ISBN."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ValueError(f"{type_name(value)} where an ISBN was expected")
-    return re.sub(r"\D", "", str(value))
+    text = str(value)
+    if len(text) > NUMBER_MAX_CHARS:
+        raise ValueError(f"{len(text)} characters, too long to be an ISBN")
+    if any(c.isdigit() and not "0" <= c <= "9" for c in text):
+        raise ValueError("it has digits other than ASCII 0-9 (fullwidth or another script); write it with 0-9")
+    return re.sub(r"[^0-9]", "", text)
+
+
+def number(value: Any, what: str) -> Decimal:
+    """A finite number of bounded size from a JSON number or text; ValueError otherwise."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"{type_name(value)} where {what} was expected")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"not {what}")
+    text = value.strip() if isinstance(value, str) else str(value)
+    if len(text) > NUMBER_MAX_CHARS or not NUMBER_TEXT.fullmatch(text):
+        raise ValueError(f"not {what}")
+    amount = Decimal(text)
+    if amount and amount.adjusted() >= NUMBER_MAX_DIGITS:
+        raise ValueError(f"not {what} (too large)")
+    return amount
 
 
 def positive_int(value: Any) -> str:
-    if isinstance(value, bool):
-        raise ValueError("true/false where a whole number was expected")
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        raise ValueError("not a whole number") from None
-    if number != number.to_integral_value() or number <= 0:
+    amount = number(value, "a whole number")
+    if amount != amount.to_integral_value() or amount <= 0:
         raise ValueError("not a whole number above zero")
-    return str(int(number))
+    return str(int(amount))
 
 
 def count(value: Any) -> str:
@@ -146,14 +168,10 @@ def format_date(day: date, style: str) -> str:
 
 
 def price(value: Any) -> str:
-    if isinstance(value, bool):
-        raise ValueError("true/false where a price was expected")
-    text = re.sub(r"^(US\$|USD|GBP|EUR|CAD|AUD|[$£€])\s*", "", str(value).strip(), flags=re.I)
-    try:
-        amount = Decimal(text)
-    except InvalidOperation:
-        raise ValueError("not a price") from None
-    if not amount.is_finite() or amount <= 0:
+    if isinstance(value, str):
+        value = re.sub(r"^(US\$|USD|GBP|EUR|CAD|AUD|[$£€])\s*", "", value.strip(), flags=re.I)
+    amount = number(value, "a price")
+    if amount <= 0:
         raise ValueError("not a price above zero")
     return money(amount)
 
@@ -163,13 +181,10 @@ def money(amount: Decimal) -> str:
 
 
 def discount(value: Any) -> str:
-    try:
-        number = Decimal(str(value).strip().rstrip("%").strip())
-    except InvalidOperation:
-        raise ValueError("not a percentage") from None
-    if not number.is_finite() or not 0 <= number <= 100:
+    amount = number(value.strip().rstrip("%").strip() if isinstance(value, str) else value, "a percentage")
+    if not 0 <= amount <= 100:
         raise ValueError("not a percentage from 0 to 100")
-    return str(number.normalize()) if number != number.to_integral_value() else str(int(number))
+    return str(amount.normalize()) if amount != amount.to_integral_value() else str(int(amount))
 
 
 def role(value: Any, codes: AcsCodes | None) -> str:

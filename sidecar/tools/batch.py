@@ -9,7 +9,7 @@ from loguru import logger
 
 from ..errors import BookError
 from ..rows.book import book_to_row
-from ..rows.columns import encode_header, encode_record
+from ..rows.columns import encode_header
 from ..settings import Folder, Settings
 from ..store.atomic import atomic_write
 from ..store.sources import read_source, scan
@@ -23,7 +23,8 @@ def write_batch(settings: Settings, folder: Folder, output: Path) -> tuple[int, 
     rejected = 0
     for path in scan(folder.path, settings.ignore):
         try:
-            conversion, problems = book_to_row(read_source(path, settings.max_bytes).data, profile, settings.strict)
+            made = book_to_row(read_source(path, settings.max_bytes).data, profile, settings.strict, settings.dialect)
+            conversion = made.conversion
             if conversion.isbn in seen:
                 raise BookError(f"ISBN {conversion.isbn} is already in the batch from {seen[conversion.isbn]}; "
                                 "two files describe the same book: remove or correct one of them")
@@ -33,6 +34,6 @@ def write_batch(settings: Settings, folder: Folder, output: Path) -> tuple[int, 
             continue
         if conversion.isbn:
             seen[conversion.isbn] = path
-        chunks.append(encode_record(conversion.row, settings.dialect))
+        chunks.append(made.record)
     atomic_write(output, b"".join(chunks), durable=False)
     return len(chunks) - 1, rejected
