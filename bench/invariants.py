@@ -35,11 +35,12 @@ def _require(condition: bool, message: str) -> None:
 def check_invariants(folder: Path, checkpoint_dir: Path, complete: bool = True, malformed: Iterable[str] = (),
                      originals: Mapping[str, str] | None = None, state_dir: Path | None = None) -> list[list[str]]:
     """Every checkpoint's recorded rows, oldest checkpoint first; raises Breach when an invariant fails."""
-    ledger = ledger_path(state_dir or checkpoint_dir / "state")
-    if not ledger.exists():
+    path = ledger_path(state_dir or checkpoint_dir / "state")
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True) if path.exists() else None
+    # A kill while the very first start creates the ledger can leave it without its tables yet.
+    if db is None or not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'checkpoints'").fetchone():
         _require(not complete or not _eligible(folder), "no ledger, yet there are books")
         return []
-    db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True)
     try:
         checkpoints = db.execute("SELECT id, path, pending_rewrite FROM checkpoints ORDER BY id").fetchall()
         ledger = {cid: db.execute("SELECT offset, length, source, sha256, isbn FROM rows WHERE checkpoint_id = ? "

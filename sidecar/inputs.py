@@ -14,12 +14,8 @@ from pathlib import Path
 from .errors import ConfigError, InputError
 
 
-def read_regular_file(path: Path, max_bytes: int, limit_name: str, follow_symlinks: bool = True
-                      ) -> tuple[bytes, os.stat_result]:
-    """The file's bytes and its stat, read once. Raises InputError, or FileNotFoundError if it is gone.
-
-    limit_name: the setting that raises max_bytes, named in the message when the file is over it.
-    """
+def open_regular_file(path: Path, follow_symlinks: bool = True) -> tuple[int, os.stat_result]:
+    """A descriptor and stat of a regular file, opened without blocking. Raises InputError, FileNotFoundError."""
     flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK | (0 if follow_symlinks else os.O_NOFOLLOW)
     try:
         fd = os.open(path, flags)
@@ -34,10 +30,21 @@ def read_regular_file(path: Path, max_bytes: int, limit_name: str, follow_symlin
         if not follow_symlinks and os.path.islink(path):
             raise InputError("it is a symbolic link; the sidecar reads only regular files the pipeline writes") from None
         raise InputError(f"cannot open it: {exc.strerror}") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise InputError(f"it is not a regular file (it is {_kind(st.st_mode)})")
+    return fd, st
+
+
+def read_regular_file(path: Path, max_bytes: int, limit_name: str, follow_symlinks: bool = True
+                      ) -> tuple[bytes, os.stat_result]:
+    """The file's bytes and its stat, read once. Raises InputError, or FileNotFoundError if it is gone.
+
+    limit_name: the setting that raises max_bytes, named in the message when the file is over it.
+    """
+    fd, st = open_regular_file(path, follow_symlinks)
     try:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise InputError(f"it is not a regular file (it is {_kind(st.st_mode)})")
         if st.st_size > max_bytes:
             raise InputError(f"it is {st.st_size:,} bytes, over the {max_bytes:,}-byte limit ({limit_name})")
         chunks = []
@@ -65,6 +72,32 @@ def read_config_text(path: Path, what: str, max_bytes: int = 16 << 20) -> str:
         raise ConfigError(f"cannot read {what} {path}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{what} {path} is not UTF-8 (bad byte at offset {exc.start})") from None
+
+
+def shown(path: object) -> str:
+    """A path or name as it may be logged or printed: bytes that are not UTF-8 as \\xNN, control
+    characters (a newline could forge a log line) escaped."""
+    return "".join(_show(c) for c in str(path))
+
+
+def _show(c: str) -> str:
+    if "\udc80" <= c <= "\udcff":  # a byte that is not UTF-8, as os.fsdecode keeps it
+        return f"\\x{ord(c) - 0xDC00:02x}"
+    if c.isprintable() and not "\ud800" <= c <= "\udfff":
+        return c
+    return c.encode("unicode_escape", "backslashreplace").decode("ascii")
+
+
+BAD_NAME = "its name is not valid UTF-8; rename it (the pipeline writes UTF-8 names)"
+
+
+def is_utf8_name(path: Path) -> bool:
+    """A name the ledger, the logs and LSI can hold: valid UTF-8 on disk."""
+    try:
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _kind(mode: int) -> str:

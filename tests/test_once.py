@@ -189,7 +189,8 @@ def test_a_checkpoint_shortened_by_hand_stops_the_run_with_advice(run, capsys):
     assert run() == cli.EXIT_CHECKPOINT
     assert capsys.readouterr().err == (
         f"sidecar: {checkpoint} is {len(data) - 10} bytes but its ledger records {len(data)}: it was changed "
-        "outside the sidecar; move it aside to start a new checkpoint\n")
+        "outside the sidecar; put back the file as the sidecar wrote it, or move it aside to start a new "
+        "checkpoint (its books are then written again); edit copies, never the checkpoint\n")
 
 
 def test_a_second_instance_is_refused_and_told_who_holds_the_lock(run, capsys):

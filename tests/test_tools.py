@@ -94,8 +94,8 @@ def test_verify_reports_a_118_cell_record(example, capsys):
     assert lines[3] == "ledger      3 disagreement(s)"  # the 3rd row's bytes changed and the 4th's moved
     assert lines[4] == "  line 3: 118 cells, expected 119"
     assert lines[5].startswith(f"  line 3: the ledger's row for {EXAMPLE / 'The_Cartographers_Daughter.json'} is not at byte ")
-    assert lines[6].startswith(f"  file: the ledger's row for {EXAMPLE / 'Tidewater_Almanac.json'} is not at byte ")
-    assert lines[7] == "  line 4: a record the ledger does not know (written, but never recorded)"
+    assert lines[6] == "  line 4: a record the ledger does not know (written, but never recorded)"
+    assert lines[7].startswith(f"  file: the ledger's row for {EXAMPLE / 'Tidewater_Almanac.json'} is not at byte ")
 
 
 def test_verify_refuses_a_csv_that_is_not_a_checkpoint(shared, capsys):

@@ -7,6 +7,7 @@ after that, so a crash anywhere leaves at most an unrecorded tail, which opening
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import time
 from dataclasses import dataclass
@@ -18,7 +19,8 @@ from loguru import logger
 from ..errors import CheckpointError
 from ..faults import fault_point
 from ..rows.columns import Dialect, encode_header
-from ..store.checkpoint import CheckpointFile, create_with_header, new_checkpoint_name, rewrite_tmp_path
+from ..store.checkpoint import (EDITED_ADVICE, CheckpointFile, create_with_header, first_changed_row,
+                                new_checkpoint_name, rewrite_tmp_path)
 from ..store.atomic import fsync_dir
 from ..store.ledger import CheckpointRecord, Ledger, RowRecord
 
@@ -33,7 +35,8 @@ class StagedRow:
     @classmethod
     def of(cls, data: bytes, source: str, sha256: str, stat: str, checked_ns: int, isbn: str,
            title: str) -> StagedRow:
-        return cls(data, RowRecord(0, 0, len(data), source, sha256, stat, checked_ns, isbn, title, 0))
+        return cls(data, RowRecord(0, 0, len(data), source, sha256, stat, checked_ns, isbn, title, 0,
+                                   hashlib.sha256(data).hexdigest()))
 
     def placed(self, checkpoint_id: int, offset: int) -> RowRecord:
         return dataclasses.replace(self.entry, checkpoint_id=checkpoint_id, offset=offset, appended_ns=time.time_ns())
@@ -90,7 +93,10 @@ class CheckpointAppender:
         size, end = path.stat().st_size, self.ledger.recorded_end(record)
         if size < end:
             raise CheckpointError(f"{path} is {size} bytes but its ledger records {end}: it was changed "
-                                  "outside the sidecar; move it aside to start a new checkpoint")
+                                  f"outside the sidecar; {EDITED_ADVICE}")
+        changed = first_changed_row(path, self.ledger.rows(record.id), record.header_len)
+        if changed:
+            raise CheckpointError(f"{path} was changed outside the sidecar: {changed}; {EDITED_ADVICE}")
         if size > end:
             file = CheckpointFile(path)
             file.truncate(end)

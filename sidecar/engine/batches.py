@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
+from ..errors import InputError
+from ..inputs import read_regular_file, shown
 from ..settings import Folder
 from ..store.atomic import atomic_write
 from ..store.sources import stat_source
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
     from .ingest import Ingestor
 
 ACTIONS = ("rotate", "finalize")
+MARKER_MAX_BYTES = 4096  # a marker holds at most a batch id
 
 
 def requests_dir(state_dir: Path) -> Path:
@@ -44,7 +47,7 @@ def take_requests(ingestor: Ingestor) -> None:
     """Carry out every request waiting, oldest first, then delete it."""
     for request in sorted(requests_dir(ingestor.settings.state_dir).glob("*.json")):
         try:
-            wanted = json.loads(request.read_text())
+            wanted = json.loads(read_regular_file(request, MARKER_MAX_BYTES, "a request's size")[0])
             if wanted["action"] not in ACTIONS:
                 raise ValueError(f"unknown action {wanted['action']!r}")
             for imprint in wanted["imprints"]:
@@ -52,7 +55,7 @@ def take_requests(ingestor: Ingestor) -> None:
                     ingestor.finalize(imprint)
                 else:
                     ingestor.rotate(imprint, wanted.get("batch_id"))
-        except (ValueError, KeyError, TypeError) as exc:
+        except (ValueError, KeyError, TypeError, InputError) as exc:
             logger.warning(f"ignored a malformed request {request}: {exc!r}")
         request.unlink(missing_ok=True)
 
@@ -71,9 +74,14 @@ def check_marker(ingestor: Ingestor, path: Path, folder: Folder) -> None:
         stat = stat_source(path)
         if ledger.marker_seen(str(path), stat):
             return
-        batch_id = path.read_text(encoding="utf-8", errors="replace").strip()[:200]
+        data, _ = read_regular_file(path, MARKER_MAX_BYTES, "a marker's size", follow_symlinks=False)
     except FileNotFoundError:
         return
+    except InputError as exc:  # never followed, never read whole: a link to a secret, a FIFO, /dev/zero
+        logger.warning(f"ignored the batch marker {shown(path)}: {exc}")
+        ledger.record_marker(str(path), stat)
+        return
+    batch_id = "".join(c for c in data.decode("utf-8", "replace").strip() if c.isprintable())[:200]
     if path.name == ingestor.settings.start_marker:
         ingestor.rotate(folder.imprint, batch_id)
     elif path.name == ingestor.settings.done_marker:

@@ -7,6 +7,7 @@ starts (rotates) and finalizes checkpoints.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import Counter
@@ -17,11 +18,13 @@ from typing import Callable, Sequence
 
 from loguru import logger
 
-from ..errors import BookError
+from ..errors import BookError, CheckpointError
+from ..inputs import BAD_NAME, is_utf8_name, shown
 from ..rows.book import BookRow, book_to_row
 from ..rows.columns import Problem
 from ..settings import Folder, Settings
-from ..store.ledger import Ledger, Rejection, RowRecord
+from ..store.checkpoint import remove_stale_temp_files
+from ..store.ledger import Ledger, Rejection, RowRecord, ledger_path
 from ..store.lock import DirLock
 from ..store.manifest import write_manifest, write_missing_manifests
 from ..store.sources import Source, mtime_ns, read_source, scan, stat_source
@@ -57,6 +60,8 @@ class Ingestor:
         try:
             if settings.state_dir != settings.checkpoint_dir:
                 self.locks.append(DirLock(settings.state_dir))
+            _refuse_lost_ledger(settings)
+            remove_stale_temp_files(settings.checkpoint_dir)  # left by a process killed mid-write; we hold the lock
             self.ledger = Ledger(settings.state_dir)
             # Open (and repair) each imprint's current checkpoint; an imprint without one gets its
             # checkpoint with its first book.
@@ -73,6 +78,7 @@ class Ingestor:
         self.profiles = {f.imprint: settings.profile_for(f) for f in settings.folders}
         self.totals: Counter[str] = Counter()  # since start: rows appended and replaced, files rejected
         self.last_append_ns = 0
+        self.bad_names: set[str] = set()  # names that are not UTF-8, each reported once per run
 
     def close(self) -> None:
         try:
@@ -167,7 +173,7 @@ class Ingestor:
                 self.totals["appended"] += 1
                 self.last_append_ns = record.appended_ns
                 logger.info(f"appended ISBN {record.isbn or '-'} '{record.title}' from "
-                            f"{Path(record.source).name} to {appender.record.path.name}")
+                            f"{shown(Path(record.source).name)} to {appender.record.path.name}")
 
     def ingest(self, path: Path, folder: Folder, may_be_unfinished: bool = False) -> str:
         """Bring one source file's current content into the checkpoint; returns the outcome.
@@ -177,6 +183,8 @@ class Ingestor:
         closed or stops changing).
         """
         source = str(path)
+        if not is_utf8_name(path):
+            return self._refuse_name(path)
         current = self.appenders.get(folder.imprint)
         if current is not None and source in current.staged_sources:
             self.flush()
@@ -216,21 +224,27 @@ class Ingestor:
         """Stage a converted row for appending, or replace the source's earlier row with it."""
         source, conversion = str(src.path), made.conversion
         appender = self._appender(folder.imprint)
+        own_row = row is not None and row.checkpoint_id == appender.record.id
         holder = self._isbn_holder(appender, conversion.isbn, source)
-        if holder:
-            reason = (f"ISBN {conversion.isbn} is already in the checkpoint from {holder}; "
+        if holder and (own_row or os.path.lexists(holder)):
+            reason = (f"ISBN {conversion.isbn} is already in the checkpoint from {shown(holder)}; "
                       "two files describe the same book: remove or correct one of them")
             return self._reject(Rejection(source, src.sha256, src.stat, checked_ns, reason), rejection)
+        if holder:  # the book's identity is its ISBN: its file was renamed or replaced, so this one takes the row
+            self.flush()
+            row = self.ledger.latest_row(holder)
+            logger.info(f"ISBN {conversion.isbn}: {shown(holder)} is gone; its row now comes from {shown(source)}")
         if made.problems:
             _log_problems(src.path, made.problems)
         staged = StagedRow.of(made.record, source, src.sha256, src.stat, checked_ns, conversion.isbn,
                               conversion.title)
-        if row is None or row.checkpoint_id != appender.record.id or self.settings.on_rewrite == "append":
+        if row is None or row.checkpoint_id != appender.record.id or (self.settings.on_rewrite == "append"
+                                                                      and not holder):
             appender.stage(staged)
             if len(appender.staged) >= self.settings.rows_per_sync:
                 self.flush()
             return "appended"
-        if self.settings.on_rewrite == "ignore":
+        if self.settings.on_rewrite == "ignore" and not holder:
             self.ledger.touch_row(row, row.sha256, src.stat, checked_ns)  # keeps the old content's hash
             return "unchanged"
         self.flush()
@@ -240,7 +254,7 @@ class Ingestor:
         appender.replace(row, staged)
         self.totals["replaced"] += 1
         self.last_append_ns = time.time_ns()
-        logger.info(f"replaced ISBN {conversion.isbn or '-'} '{conversion.title}' from {src.path.name} "
+        logger.info(f"replaced ISBN {conversion.isbn or '-'} '{conversion.title}' from {shown(src.path.name)} "
                     f"in {appender.record.path.name}")
         return "replaced"
 
@@ -252,12 +266,37 @@ class Ingestor:
             return queued
         return self.ledger.isbn_holder(appender.record.id, isbn, source)
 
+    def _refuse_name(self, path: Path) -> str:
+        """A name that is not UTF-8 cannot be recorded, logged plainly or shown to LSI: no row, a warning."""
+        if str(path) not in self.bad_names:
+            self.bad_names.add(str(path))
+            self.totals["rejected"] += 1
+            logger.warning(f"rejected {shown(path)}: {BAD_NAME}")
+        return "rejected"
+
+    def check_ledger(self) -> None:
+        """The ledger must stay where it was opened: deleted under a running process, nothing it writes counts."""
+        if not self.ledger.still_in_place():
+            raise CheckpointError(f"the ledger {self.ledger.path} was deleted or replaced while the sidecar ran; "
+                                  "restore it from a backup, or move the checkpoints aside to start over")
+
     def _reject(self, rejection: Rejection, previous: Rejection | None) -> str:
         self.ledger.record_rejection(rejection)
         if previous is None or previous.reason != rejection.reason or previous.sha256 != rejection.sha256:
             self.totals["rejected"] += 1
-            logger.warning(f"rejected {rejection.source}: {rejection.reason}")
+            logger.warning(f"rejected {shown(rejection.source)}: {rejection.reason}")
         return "rejected"
+
+
+def _refuse_lost_ledger(settings: Settings) -> None:
+    """Checkpoints without their ledger: starting a new ledger would write every book again, silently."""
+    if ledger_path(settings.state_dir).exists():
+        return
+    found = [p for f in settings.folders for p in settings.checkpoint_dir.glob(f"cumulative_checkpoint_*_{f.imprint}*.csv")]
+    if found:
+        raise CheckpointError(f"{len(found)} checkpoint(s) such as {found[0].name} are in {settings.checkpoint_dir}, "
+                              f"but their ledger {ledger_path(settings.state_dir)} is missing: restore it (or set "
+                              "state_dir to where it is), or move those checkpoints aside to start over")
 
 
 def _proven(recorded: str, checked_ns: int, current: str) -> bool:
@@ -268,6 +307,6 @@ def _proven(recorded: str, checked_ns: int, current: str) -> bool:
 def _log_problems(path: Path, problems: Sequence[Problem]) -> None:
     text = "; ".join(f"{p.column}: {p.message}" for p in problems)
     if any(p.severity == "error" for p in problems):
-        logger.warning(f"{path}: {len(problems)} problem(s): {text}")
+        logger.warning(f"{shown(path)}: {len(problems)} problem(s): {text}")
     else:
-        logger.info(f"{path}: {text}")
+        logger.info(f"{shown(path)}: {text}")

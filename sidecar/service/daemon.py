@@ -194,7 +194,8 @@ class Service:
                 for path, u in list(unfinished.items()):
                     if u.due <= now and not self.stop.is_set():
                         self._check_still(path, u)
-                if now >= next_requests:  # rotate/finalize asked for by the CLI: looked for once a second
+                if now >= next_requests:  # once a second: the ledger still there, rotate/finalize from the CLI
+                    self.ingestor.check_ledger()
                     take_requests(self.ingestor)
                     next_requests = now + 1.0
                 if self.queue.take_rescan() or now >= next_rescan:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import BinaryIO, Iterator
 
 
 def fsync_dir(path: Path) -> None:
@@ -21,8 +23,10 @@ def write_all(fd: int, data: bytes) -> None:
         raise OSError(f"short write: {written} of {len(data)} bytes")
 
 
-def atomic_write(path: Path, data: bytes, durable: bool) -> None:
-    """Replace path with data through a temp file in the same folder and a rename.
+@contextmanager
+def atomic_writer(path: Path, durable: bool) -> Iterator[BinaryIO]:
+    """A file to write that replaces path, through a temp file in the same folder and a rename, only
+    when the block ends without an error.
 
     durable: the data and the rename are on disk when this returns (fsync of the file and its folder),
     for files the sidecar's own state depends on. Without it a crash may leave the old version, which is
@@ -30,16 +34,20 @@ def atomic_write(path: Path, data: bytes, durable: bool) -> None:
     """
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
-        try:
-            write_all(fd, data)
+        with open(tmp, "wb") as f:
+            yield f
+            f.flush()
             if durable:
-                os.fsync(fd)
-        finally:
-            os.close(fd)
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     if durable:
         fsync_dir(path.parent)
+
+
+def atomic_write(path: Path, data: bytes, durable: bool) -> None:
+    """Replace path with data (see atomic_writer)."""
+    with atomic_writer(path, durable) as f:
+        f.write(data)

@@ -7,14 +7,19 @@ business (ledger.py); this module only moves bytes safely.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 from ..errors import CheckpointError
 from ..faults import fault_point
 from .atomic import fsync_dir, write_all
+from .ledger import RowRecord
+
+EDITED_ADVICE = ("put back the file as the sidecar wrote it, or move it aside to start a new checkpoint "
+                 "(its books are then written again); edit copies, never the checkpoint")
 
 
 def new_checkpoint_name(folder: Path, imprint: str, now: datetime,
@@ -66,8 +71,16 @@ class CheckpointFile:
             os.close(self.fd)
             self.fd = -1
 
+    def _check_size(self) -> None:
+        """Only this process writes the file: any other size means a hand edit while it ran."""
+        size = os.fstat(self.fd).st_size
+        if size != self.size:
+            raise CheckpointError(f"{self.path} is {size} bytes, {self.size} expected: it was changed outside "
+                                  f"the sidecar while it ran; {EDITED_ADVICE}")
+
     def append(self, data: bytes) -> int:
         """Write data at the end in one write(2); returns its offset. Durable only after sync()."""
+        self._check_size()
         offset = self.size
         try:
             fault_point("write-eio")
@@ -103,6 +116,7 @@ class CheckpointFile:
 
     def rewrite_tmp(self, offset: int, length: int, new: bytes) -> Path:
         """A durable copy of the file with bytes [offset, offset+length) replaced by new."""
+        self._check_size()
         tmp = rewrite_tmp_path(self.path)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
@@ -126,6 +140,12 @@ class CheckpointFile:
         self.__init__(self.path)
 
 
+def remove_stale_temp_files(folder: Path) -> None:
+    """Temp files of checkpoints and manifests that a killed process left; only the lock holder calls this."""
+    for tmp in folder.glob(".cumulative_checkpoint_*.tmp"):
+        tmp.unlink(missing_ok=True)
+
+
 def rewrite_tmp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.rewrite")
 
@@ -138,3 +158,24 @@ def _copy(src: int, dst: int, offset: int, count: int) -> None:
         write_all(dst, chunk)
         offset += len(chunk)
         count -= len(chunk)
+
+
+def first_changed_row(path: Path, rows: Iterable[RowRecord], header_len: int) -> str | None:
+    """What is wrong with the first recorded row whose bytes are not what was written; None when all hold.
+
+    Rows recorded before the ledger kept row hashes are checked for their place only.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        expected = header_len
+        for row in rows:
+            where = f"the row of {row.source} (ISBN {row.isbn or '-'}) at byte {row.offset}"
+            if row.offset != expected:
+                return f"{where} does not follow the previous one (the ledger expects byte {expected})"
+            data = os.pread(fd, row.length, row.offset)
+            if row.row_sha256 is not None and hashlib.sha256(data).hexdigest() != row.row_sha256:
+                return f"{where} is not what was written"
+            expected = row.end
+    finally:
+        os.close(fd)
+    return None

@@ -8,11 +8,12 @@ synchronous=FULL makes each commit durable.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from ..errors import CheckpointError
 
@@ -41,6 +42,7 @@ CREATE TABLE IF NOT EXISTS rows (
     isbn TEXT NOT NULL,
     title TEXT NOT NULL,
     appended_ns INTEGER NOT NULL,
+    row_sha256 TEXT,                -- of the row's bytes as written: start-up and verify find hand edits
     PRIMARY KEY (checkpoint_id, offset)
 );
 CREATE INDEX IF NOT EXISTS rows_by_source ON rows(source);
@@ -94,6 +96,7 @@ class RowRecord:
     isbn: str
     title: str
     appended_ns: int
+    row_sha256: str | None  # None for rows recorded before the ledger kept it
 
     @property
     def end(self) -> int:
@@ -124,8 +127,13 @@ class Ledger:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
+            columns = {row[1] for row in self.db.execute("PRAGMA table_info(rows)")}
+            if "row_sha256" not in columns:  # a ledger from before row hashes: its rows keep NULL
+                self.db.execute("ALTER TABLE rows ADD COLUMN row_sha256 TEXT")
         except sqlite3.DatabaseError as exc:
-            raise CheckpointError(f"cannot open the ledger {path}: {exc}") from None
+            raise CheckpointError(f"cannot open the ledger {path}: {exc}; if it is damaged, move the state "
+                                  "folder aside (the checkpoints' books are then written to new checkpoints)") from None
+        self.inode = os.stat(path).st_ino
 
     @classmethod
     def read_only(cls, state_dir: Path) -> Ledger:
@@ -135,8 +143,21 @@ class Ledger:
             raise CheckpointError(f"no ledger at {path}: the sidecar has not run with this state folder yet")
         ledger = cls.__new__(cls)
         ledger.path = path
-        ledger.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        try:
+            ledger.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            ledger.db.execute("SELECT id FROM checkpoints LIMIT 1").fetchall()
+            ledger.db.execute("SELECT row_sha256 FROM rows LIMIT 1").fetchall()
+        except sqlite3.Error as exc:
+            raise CheckpointError(f"cannot read the ledger {path}: {exc} (is it a sidecar ledger of this "
+                                  "version? a running service upgrades it at start)") from None
         return ledger
+
+    def still_in_place(self) -> bool:
+        """False when the ledger file was deleted or replaced under this process."""
+        try:
+            return os.stat(self.path).st_ino == self.inode
+        except FileNotFoundError:
+            return False
 
     def __enter__(self) -> Ledger:
         return self
@@ -240,9 +261,10 @@ class Ledger:
             (source,)).fetchone()
         return RowRecord(*found) if found else None
 
-    def rows(self, checkpoint_id: int) -> list[RowRecord]:
-        return [RowRecord(*r) for r in self.db.execute(
-            "SELECT * FROM rows WHERE checkpoint_id = ? ORDER BY offset", (checkpoint_id,))]
+    def rows(self, checkpoint_id: int) -> Iterator[RowRecord]:
+        """A checkpoint's rows in file order, fetched as they are used (flat memory)."""
+        return (RowRecord(*r) for r in self.db.execute(
+            "SELECT * FROM rows WHERE checkpoint_id = ? ORDER BY offset", (checkpoint_id,)))
 
     def isbn_holder(self, checkpoint_id: int, isbn: str, source: str) -> str | None:
         found = self.db.execute(
@@ -254,7 +276,7 @@ class Ledger:
         """Commit freshly appended rows (one transaction for the whole group)."""
         statements: list[tuple[str, Sequence[object]]] = []
         for r in rows:
-            statements.append(("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row_values(r)))
+            statements.append(("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row_values(r)))
             statements.append(("DELETE FROM rejections WHERE source = ?", (r.source,)))
         self._tx(statements)
 
@@ -270,7 +292,7 @@ class Ledger:
             ("UPDATE rows SET offset = -(offset + ?) WHERE checkpoint_id = ? AND offset > ?",
              (delta, old.checkpoint_id, old.offset)),
             ("UPDATE rows SET offset = -offset WHERE checkpoint_id = ? AND offset < 0", (old.checkpoint_id,)),
-            ("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row_values(new)),
+            ("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row_values(new)),
             ("UPDATE checkpoints SET pending_rewrite = ? WHERE id = ?", (pending, old.checkpoint_id)),
             ("DELETE FROM rejections WHERE source = ?", (new.source,)),
         ])
@@ -297,4 +319,4 @@ class Ledger:
 
 def _row_values(r: RowRecord) -> tuple[object, ...]:
     return (r.checkpoint_id, r.offset, r.length, r.source, r.sha256, r.stat, r.checked_ns, r.isbn, r.title,
-            r.appended_ns)
+            r.appended_ns, r.row_sha256)

@@ -38,14 +38,16 @@ def _iso(ns: int | None) -> str | None:
 
 def write_manifest(ledger: Ledger, settings: Settings, record: CheckpointRecord) -> Path:
     first, last = ledger.append_times(record.id)
-    data = record.path.read_bytes()
+    with open(record.path, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256")
+        size = f.tell()
     manifest: dict[str, Any] = {
         "checkpoint": record.path.name,
         "imprint": record.imprint,
         "batch_id": ledger.batch_id(record.id),
         "books": ledger.row_count(record.id),
-        "bytes": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
+        "bytes": size,
+        "sha256": digest.hexdigest(),
         "created": _iso(record.created_ns),
         "first_append": _iso(first),
         "last_append": _iso(last),

@@ -1,81 +1,119 @@
-"""Reading an ACS CSV (a checkpoint, a batch file, a submission) record by record, dialect included."""
+"""Reading an ACS CSV (a checkpoint, a batch file, a submission) record by record, in flat memory.
+
+A file is read in chunks and split into records on line ends outside quotes, so that memory stays the
+size of one record whatever the file's size. A record over MAX_RECORD_BYTES, a NUL byte or bytes that
+are not UTF-8 make the file unreadable as an ACS table (TableError), never a hang or a memory blow-up.
+"""
 
 from __future__ import annotations
 
 import csv
+import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
-from ..errors import ConfigError, TableError
+from ..errors import ConfigError, InputError, TableError
+from ..inputs import open_regular_file
 from ..rows.columns import BOM
+
+# No record the sidecar writes comes near this (119 cells, each within LSI's length limits).
+MAX_RECORD_BYTES = 1 << 20
+CHUNK_BYTES = 1 << 20
+csv.field_size_limit(MAX_RECORD_BYTES)
 
 
 @dataclass(frozen=True)
 class Record:
     line: int  # the physical line the record starts on (the header is line 1)
     offset: int  # byte offset of the record in the file
-    length: int  # bytes, terminator included
+    data: bytes  # its bytes, terminator included
     cells: list[str]
     terminator: str  # "\r\n", "\n", or "" when the file ends inside the record (a torn tail)
 
+    @property
+    def length(self) -> int:
+        return len(self.data)
 
-@dataclass(frozen=True)
+
 class Table:
-    path: Path
-    bom: bool
-    header: Record
-    records: list[Record]
+    """An open ACS file: the header is read at open; the records as records() is iterated (once)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            fd, _ = open_regular_file(path)
+        except FileNotFoundError:
+            raise ConfigError(f"{path} does not exist") from None
+        except InputError as exc:
+            raise TableError(f"cannot read {path}: {exc}") from None
+        self.file = os.fdopen(fd, "rb")
+        self.bom = self.file.read(len(BOM)) == BOM
+        if not self.bom:
+            self.file.seek(0)
+        self._records = self._split(len(BOM) if self.bom else 0)
+        header = next(self._records, None)
+        if header is None:
+            self.close()
+            raise TableError(f"{path} is empty")
+        self.header: Record = header
 
     @property
     def columns(self) -> list[str]:
         return self.header.cells
 
+    def records(self) -> Iterator[Record]:
+        return self._records
 
-def read_table(path: Path) -> Table:
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    bom = data.startswith(BOM)
-    body = data[len(BOM):] if bom else data
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise TableError(f"{path} is not UTF-8 (bad byte at offset {exc.start})") from None
-    records = list(_records(body, len(BOM) if bom else 0))
-    if not records:
-        raise TableError(f"{path} is empty")
-    return Table(path=path, bom=bom, header=records[0], records=records[1:])
+    def close(self) -> None:
+        self.file.close()
 
+    def __enter__(self) -> Table:
+        return self
 
-def _records(body: bytes, base: int) -> list[Record]:
-    """Split on line ends outside quotes: a record ends at the first line end with its quotes balanced."""
-    out: list[Record] = []
-    position = record_start = quotes = 0
-    line = record_line = 1
-    while position < len(body):
-        newline = body.find(b"\n", position)
-        end = len(body) if newline < 0 else newline + 1
-        quotes += body.count(b'"', position, end)
-        position = end
-        if newline >= 0 and quotes % 2 == 0:
-            out.append(_record(body, base, record_start, end, record_line))
-            record_start, quotes, record_line = end, 0, line + 1
-        line += 1
-    if record_start < len(body):
-        out.append(_record(body, base, record_start, len(body), record_line))
-    return out
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
+    def _split(self, offset: int) -> Iterator[Record]:
+        """Records end at the first line end with their quotes balanced."""
+        buf, start, scan, quotes, line = b"", 0, 0, 0, 1
+        while True:
+            newline = buf.find(b"\n", scan)
+            if newline < 0:
+                quotes += buf.count(b'"', scan)
+                if len(buf) - start > MAX_RECORD_BYTES:
+                    raise TableError(f"{self.path} line {line}: a record of over {MAX_RECORD_BYTES:,} bytes; "
+                                     "this is not an ACS file")
+                chunk = self.file.read(CHUNK_BYTES)
+                if not chunk:
+                    break
+                if b"\0" in chunk:
+                    raise TableError(f"{self.path} holds a NUL byte at offset {offset + len(buf) - start + chunk.index(0)}; "
+                                     "this is not a text file")
+                buf, scan = buf[start:] + chunk, len(buf) - start
+                start = 0
+                continue
+            quotes += buf.count(b'"', scan, newline + 1)
+            scan = newline + 1
+            if quotes % 2 == 0:
+                record = self._record(buf[start:scan], offset, line)
+                yield record
+                offset += record.length
+                line += record.data.count(b"\n")
+                start, quotes = scan, 0
+        if start < len(buf):
+            yield self._record(buf[start:], offset, line)
 
-def _record(body: bytes, base: int, start: int, end: int, line: int) -> Record:
-    raw = body[start:end]
-    if raw.endswith(b"\r\n"):
-        terminator, text = "\r\n", raw[:-2]
-    elif raw.endswith(b"\n"):
-        terminator, text = "\n", raw[:-1]
-    else:
-        terminator, text = "", raw
-    cells = next(csv.reader([text.decode("utf-8")], strict=False), [])
-    return Record(line=line, offset=base + start, length=end - start, cells=cells, terminator=terminator)
+    def _record(self, raw: bytes, offset: int, line: int) -> Record:
+        if raw.endswith(b"\r\n"):
+            terminator, body = "\r\n", raw[:-2]
+        elif raw.endswith(b"\n"):
+            terminator, body = "\n", raw[:-1]
+        else:
+            terminator, body = "", raw
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise TableError(f"{self.path} is not UTF-8 (bad byte at offset {offset + exc.start}, line {line})") from None
+        cells = next(csv.reader([text], strict=False), [])
+        return Record(line=line, offset=offset, data=raw, cells=cells, terminator=terminator)

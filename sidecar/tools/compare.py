@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..store.table import Table, read_table
+from ..store.table import Record, Table
 
 
 @dataclass
@@ -17,36 +18,65 @@ class Comparison:
     missing: list[str] = field(default_factory=list)  # books in the right file only
     extra: list[str] = field(default_factory=list)  # books in the left file only
     differing: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    duplicates: dict[str, list[str]] = field(default_factory=dict)  # "left"/"right" -> books there twice or more
 
     @property
     def same(self) -> bool:
-        return not (self.missing or self.extra or self.differing)
+        return not (self.missing or self.extra or self.differing or any(self.duplicates.values()))
 
 
-def _books(table: Table) -> dict[str, dict[str, str]]:
-    columns = table.columns
-    books: dict[str, dict[str, str]] = {}
-    for record in table.records:
-        if record.cells == [] or record.cells == [""]:
-            continue
-        row = dict(zip(columns, record.cells + [""] * (len(columns) - len(record.cells))))
-        key = row.get("ISBN or SKU") or f"title: {row.get('Title', '')}"
-        books[key] = row
-    return books
+def _key(cells: dict[str, str]) -> str:
+    return cells.get("ISBN or SKU") or f"title: {cells.get('Title', '')}"
+
+
+def _cells(columns: list[str], record: Record) -> dict[str, str] | None:
+    if record.cells == [] or record.cells == [""]:
+        return None
+    return dict(zip(columns, record.cells + [""] * (len(columns) - len(record.cells))))
+
+
+def _digests(path: Path, common: list[str]) -> tuple[dict[str, bytes], list[str]]:
+    """Per book, a digest of its common cells (flat per book, not per cell); and the books seen twice."""
+    digests: dict[str, bytes] = {}
+    twice: list[str] = []
+    with Table(path) as table:
+        for record in table.records():
+            cells = _cells(table.columns, record)
+            if cells is None:
+                continue
+            key = _key(cells)
+            if key in digests and key not in twice:
+                twice.append(key)
+            digests[key] = hashlib.blake2b("\x1f".join(cells[c] for c in common).encode(), digest_size=16).digest()
+    return digests, twice
+
+
+def _rows(path: Path, keys: set[str]) -> dict[str, dict[str, str]]:
+    """The cells of the given books only (the last row of a book that is there twice)."""
+    found: dict[str, dict[str, str]] = {}
+    with Table(path) as table:
+        for record in table.records():
+            cells = _cells(table.columns, record)
+            if cells is not None and _key(cells) in keys:
+                found[_key(cells)] = cells
+    return found
 
 
 def compare_files(left_path: Path, right_path: Path) -> Comparison:
-    left, right = read_table(left_path), read_table(right_path)
-    common = [c for c in left.columns if c in right.columns]
-    result = Comparison(common=common, only_left=[c for c in left.columns if c not in right.columns],
-                        only_right=[c for c in right.columns if c not in left.columns])
-    a, b = _books(left), _books(right)
+    with Table(left_path) as left, Table(right_path) as right:
+        left_columns, right_columns = left.columns, right.columns
+    common = [c for c in left_columns if c in right_columns]
+    result = Comparison(common=common, only_left=[c for c in left_columns if c not in right_columns],
+                        only_right=[c for c in right_columns if c not in left_columns])
+    (a, twice_a), (b, twice_b) = _digests(left_path, common), _digests(right_path, common)
+    result.duplicates = {"left": twice_a, "right": twice_b}
     result.missing = sorted(set(b) - set(a))
     result.extra = sorted(set(a) - set(b))
-    for key in sorted(set(a) & set(b)):
-        diffs = [{"column": c, "left": a[key][c], "right": b[key][c]} for c in common if a[key][c] != b[key][c]]
-        if diffs:
-            result.differing[key] = diffs
+    changed = {key for key in set(a) & set(b) if a[key] != b[key]}
+    rows_a, rows_b = _rows(left_path, changed), _rows(right_path, changed)
+    for key in sorted(changed):
+        result.differing[key] = [{"column": c, "left": rows_a[key][c], "right": rows_b[key][c]}
+                                 for c in common if rows_a[key][c] != rows_b[key][c]]
     return result
 
 
@@ -58,14 +88,16 @@ def format_comparison(left: Path, right: Path, c: Comparison) -> str:
         lines.append(f"columns only in right ({len(c.only_right)}): {', '.join(c.only_right)}")
     lines += [f"missing from left: {key}" for key in c.missing]
     lines += [f"extra in left: {key}" for key in c.extra]
+    lines += [f"in {side} more than once: {key}" for side, keys in c.duplicates.items() for key in keys]
     for key, diffs in c.differing.items():
         lines.append(f"differs: {key}")
         lines += [f"  {d['column']}: {d['left']!r} != {d['right']!r}" for d in diffs]
-    lines.append("same content" if c.same else
-                 f"{len(c.missing)} missing, {len(c.extra)} extra, {len(c.differing)} differing")
+    twice = sum(len(keys) for keys in c.duplicates.values())
+    lines.append("same content" if c.same else f"{len(c.missing)} missing, {len(c.extra)} extra, "
+                 f"{len(c.differing)} differing" + (f", {twice} more than once" if twice else ""))
     return "\n".join(lines)
 
 
 def comparison_json(c: Comparison) -> dict[str, Any]:
     return {"same": c.same, "common_columns": c.common, "only_left": c.only_left, "only_right": c.only_right,
-            "missing": c.missing, "extra": c.extra, "differing": c.differing}
+            "missing": c.missing, "extra": c.extra, "differing": c.differing, "duplicates": c.duplicates}

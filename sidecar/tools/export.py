@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from ..errors import ConfigError, TableError
 from ..rows.columns import COLUMNS, Dialect, encode_header, encode_record
 from ..rows.values import format_date
-from ..store.atomic import atomic_write
-from ..store.table import read_table
+from ..store.atomic import atomic_writer
+from ..store.table import Table
 
 # The 23 columns the publisher's real submission dropped: always blank for print-on-demand titles.
 ALWAYS_BLANK = (
@@ -57,24 +58,28 @@ def export_profile(name: str, configured: Mapping[str, Any]) -> ExportProfile:
                                  line_terminator="\n" if spec.get("line_terminator") == "lf" else "\r\n"))
 
 
-def export_checkpoint(checkpoint: Path, profile: ExportProfile, output: Path) -> int:
-    """Write the export atomically; returns the number of rows."""
-    table = read_table(checkpoint)
-    if table.columns != list(COLUMNS):
-        raise TableError(f"{checkpoint} is not an ACS checkpoint (run `sidecar verify` on it)")
-    index = [COLUMNS.index(c) for c in profile.columns]
-    chunks = [encode_header(profile.dialect, profile.columns)]
+def export_checkpoint(checkpoint: Path, profile: ExportProfile, output: Path, protected: Sequence[Path] = ()) -> int:
+    """Write the export atomically, record by record; returns the number of rows.
+
+    protected: files an export must never replace (the checkpoints the ledger knows), besides the input.
+    """
+    if output.exists() and any(p.exists() and os.path.samefile(output, p) for p in (checkpoint, *protected)):
+        raise ConfigError(f"{output} is a checkpoint; give --output a new file name")
     rows = 0
-    for record in table.records:
-        if len(record.cells) != len(COLUMNS) or not record.terminator:
-            raise TableError(f"{checkpoint} line {record.line} is not a whole record (run `sidecar verify` on it)")
-        cells = [record.cells[i] for i in index]
-        if profile.pub_date_format:
-            cells = [_redate(cell, profile.pub_date_format) if c in ("Pub Date", "Street Date") else cell
-                     for c, cell in zip(profile.columns, cells)]
-        chunks.append(encode_record(cells, profile.dialect))
-        rows += 1
-    atomic_write(output, b"".join(chunks), durable=False)
+    with Table(checkpoint) as table, atomic_writer(output, durable=False) as out:
+        if table.columns != list(COLUMNS):
+            raise TableError(f"{checkpoint} is not an ACS checkpoint (run `sidecar verify` on it)")
+        index = [COLUMNS.index(c) for c in profile.columns]
+        out.write(encode_header(profile.dialect, profile.columns))
+        for record in table.records():
+            if len(record.cells) != len(COLUMNS) or not record.terminator:
+                raise TableError(f"{checkpoint} line {record.line} is not a whole record (run `sidecar verify` on it)")
+            cells = [record.cells[i] for i in index]
+            if profile.pub_date_format:
+                cells = [_redate(cell, profile.pub_date_format) if c in ("Pub Date", "Street Date") else cell
+                         for c, cell in zip(profile.columns, cells)]
+            out.write(encode_record(cells, profile.dialect))
+            rows += 1
     return rows
 
 

@@ -7,13 +7,15 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, InputError
+from ..inputs import BAD_NAME, is_utf8_name, read_regular_file, shown
 from ..settings import Settings
-from ..store.ledger import CheckpointRecord, Ledger
+from ..store.ledger import CheckpointRecord, Ledger, Rejection
 from ..store.sources import scan, stat_source
 
 
@@ -25,23 +27,33 @@ def collect_status(settings: Settings, with_done: bool = False) -> dict[str, Any
         imprints: dict[str, Any] = {}
         for folder in settings.folders:
             entry = imprints.setdefault(folder.imprint, {"folders": [], "rejected": [], "waiting": [],
-                                                         **({"done": []} if with_done else {})})
+                                                         "vanished": [], **({"done": []} if with_done else {})})
             entry["folders"].append(str(folder.path))
             checkpoint = ledger.current_checkpoint(folder.imprint)
             if checkpoint is not None and "checkpoint" not in entry:
                 entry.update(_checkpoint_state(ledger, checkpoint))
+                entry["vanished"] = [{"source": shown(r.source), "isbn": r.isbn, "title": r.title}
+                                     for r in ledger.rows(checkpoint.id) if not os.path.lexists(r.source)]
             for path in scan(folder.path, settings.ignore):
-                source = str(path)
-                rejection = rejections.get(source)
-                if rejection is not None and _content_is(path, rejection.stat, rejection.sha256):
-                    entry["rejected"].append({"source": source, "reason": rejection.reason})
-                    continue
-                row = ledger.latest_row(source)
-                if row is None or not _content_is(path, row.stat, row.sha256):
-                    entry["waiting"].append(source)
-                elif with_done:
-                    entry["done"].append((row.isbn, row.title))
+                _classify(path, ledger, rejections.get(str(path)), entry, settings.max_bytes, with_done)
         return {"state_dir": str(settings.state_dir), "imprints": imprints}
+
+
+def _classify(path: Path, ledger: Ledger, rejection: Rejection | None, entry: dict[str, Any], max_bytes: int,
+              with_done: bool) -> None:
+    """One source file: rejected (with the reason), waiting, or in the checkpoint with its current content."""
+    if not is_utf8_name(path):
+        entry["rejected"].append({"source": shown(path), "reason": BAD_NAME})
+        return
+    source = str(path)
+    if rejection is not None and _content_is(path, rejection.stat, rejection.sha256, max_bytes):
+        entry["rejected"].append({"source": shown(source), "reason": rejection.reason})
+        return
+    row = ledger.latest_row(source)
+    if row is None or not _content_is(path, row.stat, row.sha256, max_bytes):
+        entry["waiting"].append(shown(source))
+    elif with_done:
+        entry["done"].append((row.isbn, row.title))
 
 
 def _checkpoint_state(ledger: Ledger, checkpoint: CheckpointRecord) -> dict[str, Any]:
@@ -67,13 +79,15 @@ def _checkpoint_state(ledger: Ledger, checkpoint: CheckpointRecord) -> dict[str,
     }
 
 
-def _content_is(path: Path, stat: str, sha256: str) -> bool:
+def _content_is(path: Path, stat: str, sha256: str, max_bytes: int) -> bool:
+    """The file still holds the content recorded; read with the books' guards (a FIFO never blocks this)."""
     try:
         if stat_source(path) == stat:
             return True
-        return hashlib.sha256(path.read_bytes()).hexdigest() == sha256
-    except OSError:
+        data, _ = read_regular_file(path, max_bytes, "books.max_bytes", follow_symlinks=False)
+    except (OSError, InputError):
         return False
+    return hashlib.sha256(data).hexdigest() == sha256
 
 
 def format_status(status: dict[str, Any]) -> str:
@@ -92,6 +106,9 @@ def format_status(status: dict[str, Any]) -> str:
         lines.extend(f"    {r['source']}: {r['reason']}" for r in entry["rejected"])
         lines.append(f"  waiting     {len(entry['waiting'])}")
         lines.extend(f"    {source}" for source in entry["waiting"])
+        if entry["vanished"]:
+            lines.append(f"  vanished    {len(entry['vanished'])} (in the checkpoint, but the source file is gone)")
+            lines.extend(f"    {v['source']} (ISBN {v['isbn'] or '-'})" for v in entry["vanished"])
     return "\n".join(lines)
 
 
@@ -138,7 +155,8 @@ def write_resume_list(status: dict[str, Any], path: Path) -> int:
 
 def recovery(status: dict[str, Any]) -> dict[str, Any]:
     """Status narrowed to what a person needs after a crash: per imprint, what is waiting or rejected."""
-    return {imprint: {"waiting": e["waiting"], "rejected": e["rejected"]} for imprint, e in status["imprints"].items()}
+    return {imprint: {"waiting": e["waiting"], "rejected": e["rejected"], "vanished": e["vanished"]}
+            for imprint, e in status["imprints"].items()}
 
 
 def format_recovery(recovered: dict[str, Any]) -> str:
@@ -148,4 +166,6 @@ def format_recovery(recovered: dict[str, Any]) -> str:
                      f"{len(entry['rejected'])} rejected")
         lines += [f"  waiting   {s}" for s in entry["waiting"]]
         lines += [f"  rejected  {r['source']}: {r['reason']}" for r in entry["rejected"]]
+        lines += [f"  vanished  {v['source']} (ISBN {v['isbn'] or '-'}): in the checkpoint, its file is gone"
+                  for v in entry["vanished"]]
     return "\n".join(lines)
