@@ -23,7 +23,7 @@ from .settings import Settings, load_settings
 from .store.ledger import Ledger
 from .tools.batch import write_batch
 from .tools.compare import compare_files, comparison_json, format_comparison
-from .tools.export import export_checkpoint, export_profile
+from .tools.export import export_checkpoint, export_profile, known_checkpoints
 from .tools.status import (collect_status, format_list, format_recovery, format_status, list_checkpoints, recovery,
                            write_resume_list)
 from .tools.verify import format_report, verify_checkpoint
@@ -33,6 +33,7 @@ EXIT_REJECTED = 1  # some books were rejected (see the log or `sidecar status`);
 EXIT_USAGE = 2  # bad flags, settings or configuration files
 EXIT_CHECKPOINT = 3  # the checkpoint, ledger or lock cannot be used (another instance, disk error, torn file...)
 EXIT_SERVICE_FAILED = 4  # the service's observer or worker thread died (systemd restarts it)
+EXIT_INTERNAL = 5  # an error the sidecar did not foresee (a bug): one line on stderr, the traceback at DEBUG
 
 
 def _settings_flags(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -56,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keep a crash-proof LSI ACS checkpoint CSV of the books a pipeline writes. "
                     "Without --once it runs as a service: it catches up, then watches.",
         epilog="Exit codes: 0 all books in; 1 some books rejected; 2 usage or configuration error; "
-               "3 checkpoint, ledger or lock error; 4 the service's observer or worker died.",
+               "3 checkpoint, ledger or lock error; 4 the service's observer or worker died; 5 internal error.",
     )
     parser.add_argument("--version", action="version", version=f"sidecar {__version__}")
     _settings_flags(parser, None)
@@ -102,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    logger.remove()  # nothing reaches stderr before the configured logging, a traceback least of all
     try:
         flags = vars(args)
         if args.command == "batch":
@@ -119,6 +121,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SidecarError as exc:
         print(f"sidecar: {exc}", file=sys.stderr)
         return _exit_code(exc)
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: one line, its own exit code, the traceback at DEBUG
+        logger.opt(exception=True).debug("internal error")
+        print(f"sidecar: internal error ({type(exc).__name__}: {str(exc)[:300]}); run with --log-level DEBUG "
+              "for the traceback and report it", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 def _exit_code(exc: SidecarError) -> int:
@@ -185,7 +192,8 @@ def compare(settings: Settings, args: argparse.Namespace) -> int:
 def export(settings: Settings, args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint)
     output = Path(args.output) if args.output else checkpoint.with_name(f"{checkpoint.stem}_{args.profile}.csv")
-    rows = export_checkpoint(checkpoint, export_profile(args.profile, settings.exports), output)
+    rows = export_checkpoint(checkpoint, export_profile(args.profile, settings.exports), output,
+                             known_checkpoints(settings.state_dir))
     print(f"sidecar: {rows} rows exported to {output}")
     return EXIT_OK
 

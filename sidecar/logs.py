@@ -8,6 +8,8 @@ from pathlib import Path
 
 from loguru import logger
 
+from .errors import ConfigError
+
 TEXT_FORMAT = "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> <level>{level: <7}</level> {message}"
 
 
@@ -25,8 +27,11 @@ class InterceptHandler(logging.Handler):
 def setup_logging(level: str = "INFO", fmt: str = "text", file: Path | None = None) -> None:
     logger.remove()
     if file is not None:  # one process writes it; under systemd prefer the journal
-        logger.add(file, level=level, serialize=fmt == "json", format=TEXT_FORMAT, colorize=False,
-                   backtrace=False, diagnose=False)
+        try:
+            logger.add(file, level=level, serialize=fmt == "json", format=TEXT_FORMAT, colorize=False,
+                       backtrace=False, diagnose=False)
+        except OSError as exc:
+            raise ConfigError(f"log_file {file} cannot be written: {exc.strerror or exc}") from None
     # diagnose=False: variable values in tracebacks can leak book content and paths into shared logs.
     if fmt == "json":
         logger.add(sys.stderr, level=level, serialize=True, backtrace=False, diagnose=False)

@@ -20,6 +20,7 @@ from .rows.columns import Dialect
 from .rows.profile import Profile, load_profile
 
 DEFAULT_IGNORE = (".*", "*~", "*.tmp", "*.part", "*.swp", "*_lsi_metadata.json", "*_with_mnemonics.json")
+SECONDS_RANGE = {"poll_seconds": (0.1, 3600.0), "rescan_seconds": (0.1, 86400.0)}
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -111,18 +112,18 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
         "dialect": Dialect(bom=ckpt.get("bom", Dialect.bom),
                            line_terminator="\n" if ckpt.get("line_terminator") == "lf" else Dialect.line_terminator),
         "ignore": tuple(str(p) for p in books["ignore"]) if "ignore" in books else None,
-        "max_bytes": _positive(books.get("max_bytes"), "books.max_bytes", config_file),
+        "max_bytes": _positive(books.get("max_bytes"), "books.max_bytes", config_file, 1 << 30),
         "strict": books.get("strict"),
         "on_rewrite": books.get("on_rewrite"),
-        "rows_per_sync": _positive(ckpt.get("rows_per_sync"), "checkpoint.rows_per_sync", config_file),
+        "rows_per_sync": _positive(ckpt.get("rows_per_sync"), "checkpoint.rows_per_sync", config_file, 100_000),
         "poll_seconds": src.seconds("poll_seconds"),
         "rescan_seconds": src.seconds("rescan_seconds"),
-        "metrics_file": src.path("metrics_file"),
+        "metrics_file": _output_file(src.path("metrics_file"), "metrics_file"),
         "exports": raw.get("exports"),
         "start_marker": batches.get("start_marker"),
         "done_marker": batches.get("done_marker"),
         "rotate": batches.get("rotate"),
-        "log_file": (src.base / raw["log_file"]).resolve() if raw.get("log_file") else None,
+        "log_file": _output_file((src.base / raw["log_file"]).resolve() if raw.get("log_file") else None, "log_file"),
     }
     return Settings(folders=tuple(folders), disabled_folders=tuple(disabled), checkpoint_dir=checkpoint_dir,
                     state_dir=state_dir, profile=profile, log_level=log_level, log_format=log_format,
@@ -170,9 +171,41 @@ class _Sources:
             number = float(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key} must be a number of seconds, not {value!r}") from None
-        if number <= 0:
-            raise ConfigError(f"{key} must be above zero, not {value!r}")
+        low, high = SECONDS_RANGE[key]
+        if not low <= number <= high:  # NaN fails this too
+            raise ConfigError(f"{key} must be from {low:g} to {high:g} seconds, not {value!r}")
         return number
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors' aliases: a settings file needs none, and nested aliases can expand a few
+    hundred bytes into gigabytes (a "billion laughs")."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in the sidecar's "
+                                              "config file; write the value out", event.start_mark)
+        return super().compose_node(parent, index)
+
+
+def _output_file(path: Path | None, key: str) -> Path | None:
+    """A file the sidecar keeps writing: its folder must exist, and it must not be a folder itself."""
+    if path is not None and (not path.parent.is_dir() or path.is_dir()):
+        what = "is a folder" if path.is_dir() else f"is in {path.parent}, which is not an existing folder"
+        raise ConfigError(f"{key} {path} {what}; give a file in an existing folder")
+    return path
+
+
+def ensure_writable_folder(path: Path, key: str) -> None:
+    """Create a folder the sidecar writes to, or say which setting names a folder it cannot use."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{key} {path} cannot be created: {exc.strerror or exc}") from None
+    if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"{key} {path} is not a folder the sidecar can write to (user {os.geteuid()}); "
+                          "fix its permissions or choose another folder")
 
 
 def _folders(src: _Sources) -> tuple[list[Folder], list[Path]]:
@@ -187,6 +220,9 @@ def _folders(src: _Sources) -> tuple[list[Folder], list[Path]]:
         if not spec.get("checkpoint", True):
             disabled.append(folder_path)
             continue
+        if folder_path in disabled or any(f.path == folder_path for f in folders):
+            raise ConfigError(f"the folder {folder_path} is listed twice in 'watch' (as {spec['path']!r}); "
+                              "list each folder once")
         name = spec.get("imprint") or imprint
         folders.append(Folder(folder_path, _safe_imprint(name) if name else derive_imprint(Path(spec["path"]))))
     return folders, disabled
@@ -225,9 +261,9 @@ def _safe_imprint(name: str) -> str:
     return safe
 
 
-def _positive(value: Any, key: str, where: Path | None) -> int | None:
-    if value is not None and value <= 0:
-        raise ConfigError(f"'{key}' in {where} must be above zero, not {value}")
+def _positive(value: Any, key: str, where: Path | None, high: int) -> int | None:
+    if value is not None and not 0 < value <= high:
+        raise ConfigError(f"'{key}' in {where} must be from 1 to {high:,}, not {value}")
     return value
 
 
@@ -244,7 +280,7 @@ def _config_path(given: str | None) -> Path | None:
 def _read_yaml(path: Path) -> dict[str, Any]:
     text = read_config_text(path, "config file")
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_NoAliasLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     if data is None:

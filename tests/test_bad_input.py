@@ -72,6 +72,27 @@ CASES = [
     ("same-isbn-as-another-file", _json({**book(1), "title": "Good Book, again"}), "rejected",
      "ISBN {isbn} is already in the checkpoint from {good}; two files describe the same book: "
      "remove or correct one of them"),
+    # One hostile value must cost one book at most, with a reason, never the run.
+    ("lone-surrogate-title", _bytes(b'{"title": "Bad \\ud800 title", "isbn13": "9781000000026"}'), "rejected",
+     "it holds text that is not Unicode ('\\ud800', a lone surrogate written as a JSON escape); "
+     "correct that text in the file"),
+    ("isbn-a-float", _json({**book(3), "isbn13": 9781000000026.0}), "rejected",
+     "its ISBN 9781000000026.0 cannot be read: a number where an ISBN was expected"),
+    ("isbn-a-list", _json({**book(3), "isbn13": ["978"]}), "rejected",
+     "its ISBN ['978'] cannot be read: a list where an ISBN was expected"),
+    ("isbn-a-bool", _json({**book(3), "isbn13": True}), "rejected",
+     "its ISBN True cannot be read: true/false where an ISBN was expected"),
+    ("isbn-fullwidth-digits", _json({**book(3), "isbn13": "９７８１０００００００２６"}), "rejected",
+     "its ISBN '９７８１０００００００２６' cannot be read: it has digits other than ASCII 0-9 (fullwidth or "
+     "another script); write it with 0-9"),
+    ("isbn-arabic-indic-digits", _json({**book(3), "isbn13": "٩٧٨١٠٠٠٠٠٠٠٢٦"}), "rejected",
+     "its ISBN '٩٧٨١٠٠٠٠٠٠٠٢٦' cannot be read: it has digits other than ASCII 0-9 (fullwidth or another "
+     "script); write it with 0-9"),
+    ("page-count-1e400", _bytes(b'{"title": "x", "isbn13": "9781000000026", "page_count": 1e400}'), "row", None),
+    ("page-count-1e100000000", _json({**book(3), "page_count": "1e100000000"}), "row", None),
+    ("price-1e30", _json({**book(3), "list_price_usd": "1e30"}), "row", None),
+    ("nul-in-keywords", _json({**book(3), "keywords": "one\u0000two; three", "bisac_categories": "A\u0000B"}),
+     "row", None),
     ("bad-check-digit", _json({**book(4), "isbn13": "9781608883937"}), "row", None),
     ("formula-title", _json({**book(5), "title": "=cmd|' /C calc'!A0"}), "row", None),
     ("newlines-quotes-commas", _json({**book(6), "title": 'Line one,\n"two"\r\nthree'}), "row", None),

@@ -18,7 +18,7 @@ ALLOWED = {
     "engine": {"errors", "faults", "inputs", "settings", "rows", "store"},
     "tools": {"errors", "inputs", "settings", "rows", "store"},
     "service": {"errors", "faults", "inputs", "settings", "rows", "store", "engine"},
-    "logs": set(),
+    "logs": {"errors"},
     "cli": {"errors", "settings", "rows", "store", "engine", "tools", "service", "logs"},
     "__main__": {"cli"},
     "__init__": set(),

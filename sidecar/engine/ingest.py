@@ -22,7 +22,7 @@ from ..errors import BookError, CheckpointError
 from ..inputs import BAD_NAME, is_utf8_name, shown
 from ..rows.book import BookRow, book_to_row
 from ..rows.columns import Problem
-from ..settings import Folder, Settings
+from ..settings import Folder, Settings, ensure_writable_folder
 from ..store.checkpoint import remove_stale_temp_files
 from ..store.ledger import Ledger, Rejection, RowRecord, ledger_path
 from ..store.lock import DirLock
@@ -54,8 +54,8 @@ class Ingestor:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        for folder in {settings.checkpoint_dir, settings.state_dir}:
-            folder.mkdir(parents=True, exist_ok=True)
+        ensure_writable_folder(settings.checkpoint_dir, "checkpoint_dir")
+        ensure_writable_folder(settings.state_dir, "state_dir")
         self.locks = [DirLock(settings.checkpoint_dir)]
         try:
             if settings.state_dir != settings.checkpoint_dir:

@@ -61,7 +61,7 @@ def parse_book(data: bytes) -> dict[str, Any]:
         raise BookError(f"it is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
                         "it may be incomplete") from None
     except ValueError as exc:  # a JSON integer over Python's 4,300-digit conversion limit
-        raise BookError(f"it holds a number that is too long to read ({str(exc)[:80]})") from None
+        raise BookError(f"it holds a number too long to read ({str(exc).split(':')[0]})") from None
     except RecursionError:
         raise BookError("its JSON is nested too deeply to be a book") from None
     if not isinstance(value, dict):

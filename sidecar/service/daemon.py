@@ -65,6 +65,7 @@ class Service:
 
     def __post_init__(self) -> None:
         self.readiness = Readiness.for_settings(self.settings)
+        self.metrics_failed = False
 
     def run(self) -> None:
         """Until SIGTERM/SIGINT (returns), SIGHUP (starts again in place) or a failure (raises)."""
@@ -121,12 +122,23 @@ class Service:
                 raise ServiceFailed("the filesystem observer thread died; exiting so that the service is restarted")
             self._watch_folders(observer, watched)
             if self.settings.metrics_file:
-                write_metrics(self.settings.metrics_file, self.ingestor, len(self.queue))
+                self._write_metrics()
             now = time.monotonic()
             if interval and now >= next_ping:
                 notifier.send("WATCHDOG=1")
                 next_ping = now + interval
             self.stop.wait(tick)
+
+    def _write_metrics(self) -> None:
+        """Metrics are a convenience: a failure is reported once and never stops the service."""
+        assert self.settings.metrics_file is not None
+        try:
+            write_metrics(self.settings.metrics_file, self.ingestor, len(self.queue))
+            self.metrics_failed = False
+        except OSError as exc:
+            if not self.metrics_failed:
+                logger.warning(f"cannot write the metrics file {self.settings.metrics_file}: {exc.strerror or exc}")
+            self.metrics_failed = True
 
     def _watch_folders(self, observer: BaseObserver, watched: list[_Watched]) -> None:
         """Watch folders that exist; let go of ones deleted or replaced, and pick them up again."""

@@ -52,10 +52,13 @@ class Table:
         if not self.bom:
             self.file.seek(0)
         self._records = self._split(len(BOM) if self.bom else 0)
-        header = next(self._records, None)
-        if header is None:
+        try:
+            header = next(self._records, None)
+            if header is None:
+                raise TableError(f"{path} is empty")
+        except BaseException:
             self.close()
-            raise TableError(f"{path} is empty")
+            raise
         self.header: Record = header
 
     @property

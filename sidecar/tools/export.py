@@ -8,10 +8,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..errors import ConfigError, TableError
+from ..errors import CheckpointError, ConfigError, TableError
 from ..rows.columns import COLUMNS, Dialect, encode_header, encode_record
 from ..rows.values import format_date
 from ..store.atomic import atomic_writer
+from ..store.ledger import Ledger
 from ..store.table import Table
 
 # The 23 columns the publisher's real submission dropped: always blank for print-on-demand titles.
@@ -81,6 +82,15 @@ def export_checkpoint(checkpoint: Path, profile: ExportProfile, output: Path, pr
             out.write(encode_record(cells, profile.dialect))
             rows += 1
     return rows
+
+
+def known_checkpoints(state_dir: Path) -> list[Path]:
+    """The checkpoints the ledger of state_dir knows (none when there is no readable ledger)."""
+    try:
+        with Ledger.read_only(state_dir) as ledger:
+            return [record.path for record in ledger.checkpoints()]
+    except CheckpointError:
+        return []
 
 
 def _redate(value: str, style: str) -> str:
