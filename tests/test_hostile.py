@@ -46,6 +46,16 @@ def rows_of(data):
 
 # ----------------------------------------------------------------------------- one book, one fault
 
+def test_a_strict_rejection_quoting_a_lone_surrogate_is_stored_escaped(run, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text("books: {strict: true}\n")
+    (run.folder / "a.json").write_text('{"title": "ok", "isbn13": "978100000002\\ud800"}')
+    code, _, err = run("--config", str(config))
+    assert code == cli.EXIT_REJECTED and "Traceback" not in err
+    with Ledger.read_only(run.data / "state") as ledger:
+        assert "\\ud800" in ledger.rejection(str(run.folder / "a.json")).reason
+
+
 def test_a_hostile_book_costs_itself_only_and_books_after_it_get_in(run):
     (run.folder / "a.json").write_bytes(b'{"title": "Bad \\ud800", "isbn13": "9781000000026"}')
     write_book(run.folder, "b.json", book(2))
@@ -203,11 +213,15 @@ def test_a_title_fixed_by_hand_between_runs_stops_the_start_with_advice(run):
     assert checkpoint.read_bytes() == before.replace(b"Book 1", b"Book One, fixed")  # nothing was cut
 
 
-def test_the_same_length_edit_is_found_too(run):
+def test_the_same_length_edit_is_found_too(run, capsys):
     write_book(run.folder, "1.json", book(1))
     run()
     [checkpoint] = checkpoints(run.data)
     checkpoint.write_bytes(checkpoint.read_bytes().replace(b"Book 1", b"Book 7"))
+    flags = ["--watch", str(run.folder), "--checkpoint-dir", str(run.data)]
+    assert cli.main(["status", *flags]) == 0
+    assert (f"  ledger/CSV  DISAGREE: the row of {run.folder / '1.json'} (ISBN {isbn13(1)}) at byte "
+            in capsys.readouterr().out)
     code, _, err = run()
     assert code == cli.EXIT_CHECKPOINT and "is not what was written" in err
     assert cli.main(["verify", str(checkpoint)]) == cli.EXIT_REJECTED

@@ -7,6 +7,7 @@ starts (rotates) and finalizes checkpoints.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -281,6 +282,8 @@ class Ingestor:
                                   "restore it from a backup, or move the checkpoints aside to start over")
 
     def _reject(self, rejection: Rejection, previous: Rejection | None) -> str:
+        # A reason may quote the book's text: escaped, it can be stored and logged whatever it holds.
+        rejection = dataclasses.replace(rejection, reason=shown(rejection.reason))
         self.ledger.record_rejection(rejection)
         if previous is None or previous.reason != rejection.reason or previous.sha256 != rejection.sha256:
             self.totals["rejected"] += 1

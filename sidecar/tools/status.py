@@ -15,6 +15,7 @@ from typing import Any
 from ..errors import CheckpointError, InputError
 from ..inputs import BAD_NAME, is_utf8_name, read_regular_file, shown
 from ..settings import Settings
+from ..store.checkpoint import first_changed_row
 from ..store.ledger import CheckpointRecord, Ledger, Rejection
 from ..store.sources import scan, stat_source
 
@@ -65,12 +66,14 @@ def _checkpoint_state(ledger: Ledger, checkpoint: CheckpointRecord) -> dict[str,
         agreement = "checkpoint file missing: a new one starts at the next run"
     elif checkpoint.pending_rewrite:
         agreement = "a row replacement is being finished"
+    elif size < end:
+        agreement = f"DISAGREE: the file is {size} bytes, the ledger records {end}"
+    elif changed := first_changed_row(path, ledger.rows(checkpoint.id), checkpoint.header_len):
+        agreement = f"DISAGREE: {changed} (edited by hand? the next start refuses it)"
     elif size == end:
         agreement = "agree"
-    elif size > end:
-        agreement = f"{size - end} bytes after the last recorded row (being written, or cut at the next start)"
     else:
-        agreement = f"DISAGREE: the file is {size} bytes, the ledger records {end}"
+        agreement = f"{size - end} bytes after the last recorded row (being written, or cut at the next start)"
     return {
         "checkpoint": str(path),
         "rows": ledger.row_count(checkpoint.id),
