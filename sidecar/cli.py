@@ -114,9 +114,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             return COMMANDS[args.command](settings, args)
         if args.once:
             return run_once(settings)
-        from .service.daemon import Service
+        from .service.daemon import serve
 
-        Service(settings).run()
+        def reload_settings() -> Settings:
+            reloaded = load_settings(flags)
+            setup_logging(reloaded.log_level, reloaded.log_format, reloaded.log_file)
+            return reloaded
+
+        serve(settings, reload_settings)
         return EXIT_OK
     except SidecarError as exc:
         print(f"sidecar: {exc}", file=sys.stderr)

@@ -224,10 +224,31 @@ def test_sighup_restarts_in_place_with_the_new_configuration(daemons, tmp_path):
     d.signal(signal.SIGHUP)
     d.wait_for_message("RELOADING=1")
     d.wait_for_message("READY=1")
+    [reloading] = [m for _, m in d.messages if m.startswith("RELOADING=1")]
+    assert reloading.startswith("RELOADING=1\nMONOTONIC_USEC=") and int(reloading.split("=")[-1]) > 0
+    assert [i for i, (_, m) in enumerate(d.messages) if "READY=1" in m][0] > d.messages.index(
+        next(x for x in d.messages if x[1] == reloading))
     write_book(folder, "b.json", book(2, publication_date="2026-01-06"))
     rows = d.wait_for_rows(lambda rows: len(rows) == 2)
     assert [cell(r, "Pub Date") for r in rows] == ["2026-01-06", "1/6/26"]
     assert d.proc.pid == pid
+    assert d.stop() == 0
+
+
+def test_a_reload_with_a_broken_configuration_keeps_the_one_in_force(daemons, tmp_path):
+    folder = tmp_path / "processed_json"
+    folder.mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text("lsi: {pub_date_format: m/d/yy}\n")
+    d = daemons(extra=["--config", str(config)]).start()
+    config.write_text("lsi: {pub_date_format: someday}\n")
+    d.messages.clear()
+    d.signal(signal.SIGHUP)
+    d.wait_for_message("READY=1")
+    write_book(folder, "a.json", book(1, publication_date="2026-01-06"))
+    [row] = d.wait_for_rows(lambda rows: len(rows) == 1)
+    assert cell(row, "Pub Date") == "1/6/26"
+    assert "reload refused: 'lsi.pub_date_format' in " in d.logs()
     assert d.stop() == 0
 
 

@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 import logging
 from pathlib import Path
 
@@ -95,7 +98,29 @@ def test_json_logs_are_one_object_a_line_without_tracebacks(tmp_path, capsys):
     code = cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(tmp_path / "d"), "--log-format", "json"])
     assert code == cli.EXIT_REJECTED
     records = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
-    messages = [(r["record"]["level"]["name"], r["record"]["message"]) for r in records]
-    assert ("WARNING", f"rejected {folder / 'bad.json'}: it is not valid JSON (Expecting property name enclosed in "
-                       "double quotes at line 1 column 2); it may be incomplete") in messages
-    assert all(r["record"]["exception"] is None for r in records)
+    messages = [(r["level"], r["message"]) for r in records]
+    reason = "it is not valid JSON (Expecting property name enclosed in double quotes at line 1 column 2); it may be incomplete"
+    assert ("WARNING", f"rejected {folder / 'bad.json'}: {reason}") in messages
+    [rejected] = [r for r in records if r["message"].startswith("rejected")]
+    assert set(rejected) == {"time", "level", "message", "source", "reason"}
+    assert (rejected["source"], rejected["reason"]) == (str(folder / "bad.json"), reason)
+    [appended] = [r for r in records if r["message"].startswith("appended")]
+    assert appended["isbn"] == "9781000000016" and appended["checkpoint"].endswith(".csv")
+    assert not any("Traceback" in r["message"] for r in records)
+
+
+def test_under_journald_each_line_carries_its_syslog_priority(tmp_path):
+    folder = tmp_path / "in"
+    write_book(folder, "a.json", book(1))
+    (folder / "bad.json").write_text("{")
+    log = tmp_path / "stderr"
+    with open(log, "w") as stderr:
+        st = os.fstat(stderr.fileno())
+        env = {**os.environ, "JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino}"}
+        code = subprocess.run([sys.executable, "-m", "sidecar", "--once", "--watch", str(folder), "--checkpoint-dir",
+                               str(tmp_path / "d")], stderr=stderr, env=env, timeout=60).returncode
+    assert code == cli.EXIT_REJECTED
+    lines = log.read_text().splitlines()
+    assert f"<4>WARNING rejected {folder / 'bad.json'}: it is not valid JSON" in "\n".join(lines)
+    assert any(line.startswith("<6>INFO    appended ISBN 9781000000016") for line in lines)
+    assert all(line[:3] in ("<4>", "<6>") for line in lines)

@@ -173,7 +173,8 @@ class Ingestor:
             for record in appender.commit():
                 self.totals["appended"] += 1
                 self.last_append_ns = record.appended_ns
-                logger.info(f"appended ISBN {record.isbn or '-'} '{record.title}' from "
+                logger.bind(isbn=record.isbn, source=shown(record.source), checkpoint=str(appender.record.path)).info(
+                    f"appended ISBN {record.isbn or '-'} '{record.title}' from "
                             f"{shown(Path(record.source).name)} to {appender.record.path.name}")
 
     def ingest(self, path: Path, folder: Folder, may_be_unfinished: bool = False) -> str:
@@ -255,7 +256,8 @@ class Ingestor:
         appender.replace(row, staged)
         self.totals["replaced"] += 1
         self.last_append_ns = time.time_ns()
-        logger.info(f"replaced ISBN {conversion.isbn or '-'} '{conversion.title}' from {shown(src.path.name)} "
+        logger.bind(isbn=conversion.isbn, source=shown(source), checkpoint=str(appender.record.path)).info(
+            f"replaced ISBN {conversion.isbn or '-'} '{conversion.title}' from {shown(src.path.name)} "
                     f"in {appender.record.path.name}")
         return "replaced"
 
@@ -272,7 +274,7 @@ class Ingestor:
         if str(path) not in self.bad_names:
             self.bad_names.add(str(path))
             self.totals["rejected"] += 1
-            logger.warning(f"rejected {shown(path)}: {BAD_NAME}")
+            logger.bind(source=shown(path), reason=BAD_NAME).warning(f"rejected {shown(path)}: {BAD_NAME}")
         return "rejected"
 
     def check_ledger(self) -> None:
@@ -287,7 +289,8 @@ class Ingestor:
         self.ledger.record_rejection(rejection)
         if previous is None or previous.reason != rejection.reason or previous.sha256 != rejection.sha256:
             self.totals["rejected"] += 1
-            logger.warning(f"rejected {shown(rejection.source)}: {rejection.reason}")
+            logger.bind(source=shown(rejection.source), reason=rejection.reason).warning(
+                f"rejected {shown(rejection.source)}: {rejection.reason}")
         return "rejected"
 
 
@@ -309,7 +312,9 @@ def _proven(recorded: str, checked_ns: int, current: str) -> bool:
 
 def _log_problems(path: Path, problems: Sequence[Problem]) -> None:
     text = "; ".join(f"{p.column}: {p.message}" for p in problems)
+    log = logger.bind(source=shown(path), problems=[{"severity": p.severity, "column": p.column, "message": p.message}
+                                                    for p in problems])
     if any(p.severity == "error" for p in problems):
-        logger.warning(f"{shown(path)}: {len(problems)} problem(s): {text}")
+        log.warning(f"{shown(path)}: {len(problems)} problem(s): {text}")
     else:
-        logger.info(f"{shown(path)}: {text}")
+        log.info(f"{shown(path)}: {text}")

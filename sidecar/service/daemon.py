@@ -8,16 +8,16 @@ restarts it.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from loguru import logger
 from watchdog.observers import Observer
@@ -26,7 +26,7 @@ from watchdog.observers.polling import PollingObserver
 
 from ..engine.batches import check_marker, take_requests
 from ..engine.ingest import Ingestor
-from ..errors import ServiceFailed, SidecarError
+from ..errors import ConfigError, ServiceFailed, SidecarError
 from ..faults import fault_active
 from ..settings import Folder, Settings
 from ..store.sources import stat_source
@@ -57,9 +57,8 @@ class _Unfinished:
 @dataclass
 class Service:
     settings: Settings
-    stop: threading.Event = field(default_factory=threading.Event)
+    control: Control = field(default_factory=lambda: Control())
     queue: PathQueue = field(default_factory=PathQueue)
-    reload: bool = False
     worker_error: SidecarError | None = None
     unfinished: dict[Path, _Unfinished] = field(default_factory=dict)  # owned by the worker once it runs
 
@@ -68,18 +67,18 @@ class Service:
         self.metrics_failed = False
 
     def run(self) -> None:
-        """Until SIGTERM/SIGINT (returns), SIGHUP (starts again in place) or a failure (raises)."""
+        """Until the control asks it to stop (returns) or a failure (raises)."""
         notifier = Notifier()
         alarm = OverflowAlarm(self.queue)
         logging.getLogger("watchdog.observers").addHandler(alarm)
         observer: BaseObserver = PollingObserver(timeout=self.settings.poll_seconds) if self.settings.poll_seconds else Observer()
         try:
-            with _signals(self), Ingestor(self.settings) as ingestor:
+            with Ingestor(self.settings) as ingestor:
                 self.ingestor = ingestor
                 watched = [_Watched(f) for f in self.settings.folders]
                 observer.start()
                 self._watch_folders(observer, watched)  # before the catch-up, so nothing falls between
-                summary = ingestor.catch_up(_catch_up_progress(notifier), stop=self.stop, may_be_unfinished=True)
+                summary = ingestor.catch_up(_catch_up_progress(notifier), stop=self.control.stop, may_be_unfinished=True)
                 self.queue.take_rescan()  # the catch-up was that rescan
                 logger.info(f"caught up: {summary.line()}")
                 self._look_again(summary.unfinished)
@@ -89,8 +88,11 @@ class Service:
                 try:
                     self._supervise(observer, worker, watched, notifier)
                 finally:
-                    notifier.send("STOPPING=1")
-                    self.stop.set()
+                    if self.control.reload:  # systemd waits for the next READY=1
+                        notifier.send(f"RELOADING=1\nMONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
+                    else:
+                        notifier.send("STOPPING=1")
+                    self.control.stop.set()
                     worker.join(timeout=4)
                 if worker.is_alive():
                     raise ServiceFailed("the worker did not finish within 4 s")
@@ -100,11 +102,6 @@ class Service:
                 observer.join(timeout=2)
             logging.getLogger("watchdog.observers").removeHandler(alarm)
             notifier.close()
-        if self.reload:
-            logger.info("reloading: starting again with the configuration as it is now")
-            Notifier().send("RELOADING=1")
-            logger.complete()
-            os.execv(sys.executable, [sys.executable, "-m", "sidecar", *sys.argv[1:]])
 
     # ------------------------------------------------------------------ main thread
 
@@ -113,7 +110,7 @@ class Service:
         interval = notifier.watchdog_interval
         tick = min(1.0, interval) if interval else 1.0
         next_ping = 0.0
-        while not self.stop.is_set():
+        while not self.control.stop.is_set():
             if self.worker_error is not None:
                 raise self.worker_error
             if not worker.is_alive():
@@ -127,7 +124,7 @@ class Service:
             if interval and now >= next_ping:
                 notifier.send("WATCHDOG=1")
                 next_ping = now + interval
-            self.stop.wait(tick)
+            self.control.stop.wait(tick)
 
     def _write_metrics(self) -> None:
         """Metrics are a convenience: a failure is reported once and never stops the service."""
@@ -194,7 +191,7 @@ class Service:
         next_rescan = time.monotonic() + self.settings.rescan_seconds
         next_requests = 0.0
         try:
-            while not self.stop.is_set():
+            while not self.control.stop.is_set():
                 # Sleep until the next thing due (an unfinished file, the rescan), at most a second.
                 due = min([u.due for u in unfinished.values()] + [next_rescan, time.monotonic() + 1.0])
                 hint = self.queue.get(timeout=max(0.01, due - time.monotonic()))
@@ -204,14 +201,14 @@ class Service:
                     self.ingestor.flush()  # idle: make everything durable now
                 now = time.monotonic()
                 for path, u in list(unfinished.items()):
-                    if u.due <= now and not self.stop.is_set():
+                    if u.due <= now and not self.control.stop.is_set():
                         self._check_still(path, u)
                 if now >= next_requests:  # once a second: the ledger still there, rotate/finalize from the CLI
                     self.ingestor.check_ledger()
                     take_requests(self.ingestor)
                     next_requests = now + 1.0
                 if self.queue.take_rescan() or now >= next_rescan:
-                    self._look_again(self.ingestor.catch_up(stop=self.stop, may_be_unfinished=True).unfinished)
+                    self._look_again(self.ingestor.catch_up(stop=self.control.stop, may_be_unfinished=True).unfinished)
                     next_rescan = time.monotonic() + self.settings.rescan_seconds
             self.ingestor.flush()
         except SidecarError as exc:
@@ -268,24 +265,47 @@ def _stat(path: Path) -> str | None:
         return None
 
 
-class _signals:
-    """SIGTERM/SIGINT: stop taking work and finish the row in hand. SIGHUP: the same, then start again
-    with the configuration as it is now (a clean restart in place, same PID)."""
+@dataclass
+class Control:
+    """What the signals ask of the service: SIGTERM/SIGINT stop it; SIGHUP stops it to start again with
+    the configuration as it is now. Installed once for the life of the process, across reloads."""
 
-    def __init__(self, service: Service) -> None:
-        self.service = service
+    stop: threading.Event = field(default_factory=threading.Event)
+    reload: bool = False
 
-    def __enter__(self) -> None:
+    @contextlib.contextmanager
+    def signals(self) -> Iterator[None]:
         def stop(signum: int, frame: object) -> None:
-            self.service.stop.set()
+            self.stop.set()
 
         def reload(signum: int, frame: object) -> None:
-            self.service.reload = True
-            self.service.stop.set()
+            self.reload = True
+            self.stop.set()
 
-        self.previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        self.previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, reload)
+        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, reload)
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
-    def __exit__(self, *exc: object) -> None:
-        for sig, handler in self.previous.items():
-            signal.signal(sig, handler)
+
+def serve(settings: Settings, reload_settings: Callable[[], Settings]) -> None:
+    """The service until SIGTERM/SIGINT. SIGHUP (systemctl reload): the row in hand is finished, systemd
+    hears RELOADING=1, the configuration is read again and everything starts anew in the same process;
+    READY=1 follows the new catch-up. A configuration that no longer loads is reported and the one in
+    force goes on."""
+    control = Control()
+    with control.signals():
+        while True:
+            Service(settings, control).run()
+            if not control.reload:
+                return
+            control.reload = False
+            control.stop.clear()
+            try:
+                settings = reload_settings()
+                logger.info("reloaded: the configuration as it is now is in force")
+            except ConfigError as exc:
+                logger.error(f"reload refused: {exc}; the configuration in force goes on")
