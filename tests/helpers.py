@@ -5,8 +5,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,29 @@ def write_book(folder: Path, name: str, data: Any) -> Path:
     return path
 
 
+def write_in_place_with_pauses(path, data, pieces=4, pause=0.05):
+    text = json.dumps(data, indent=4)
+    step = len(text) // pieces + 1
+    with open(path, "w") as f:  # the pipeline's plain open(path, 'w') + json.dump, slowed down
+        for i in range(0, len(text), step):
+            f.write(text[i:i + step])
+            f.flush()
+            time.sleep(pause)
+
+
+def write_by_rename(path, data):
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data))
+    os.replace(tmp, path)
+
+
+def rename_in_from_elsewhere(path, data):
+    other = path.parent.parent / "elsewhere"
+    other.mkdir(exist_ok=True)
+    (other / path.name).write_text(json.dumps(data))
+    os.rename(other / path.name, path)
+
+
 def write_config(path: Path, watch: Path, **extra: Any) -> Path:
     import yaml
 
@@ -79,8 +104,6 @@ def cell(row: list[str], column: str) -> str:
 
 def run_child(args: list[str], env: dict[str, str] | None = None, cwd: Path | None = None,
               timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    import os
-
     full_env = {**os.environ, **(env or {})}
     return subprocess.run([sys.executable, "-m", "sidecar", *args], capture_output=True, text=True,
                           env=full_env, cwd=cwd, timeout=timeout)

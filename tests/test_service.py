@@ -10,7 +10,8 @@ import time
 
 import pytest
 
-from helpers import book, cell, check_invariants, checkpoints, read_rows, run_child, write_book
+from helpers import (book, cell, check_invariants, checkpoints, read_rows, rename_in_from_elsewhere, run_child, write_book,
+                     write_by_rename, write_in_place_with_pauses)
 
 from daemon import Daemon
 
@@ -33,29 +34,6 @@ def daemons(tmp_path):
 
 def titles(rows):
     return sorted(cell(r, "Title") for r in rows)
-
-
-def write_in_place_with_pauses(path, data, pieces=4, pause=0.05):
-    text = json.dumps(data, indent=4)
-    step = len(text) // pieces + 1
-    with open(path, "w") as f:  # the pipeline's plain open(path, 'w') + json.dump, slowed down
-        for i in range(0, len(text), step):
-            f.write(text[i:i + step])
-            f.flush()
-            time.sleep(pause)
-
-
-def write_by_rename(path, data):
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data))
-    os.replace(tmp, path)
-
-
-def rename_in_from_elsewhere(path, data):
-    other = path.parent.parent / "elsewhere"
-    other.mkdir(exist_ok=True)
-    (other / path.name).write_text(json.dumps(data))
-    os.rename(other / path.name, path)
 
 
 @pytest.mark.parametrize("poll", MODES)

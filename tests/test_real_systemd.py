@@ -1,0 +1,220 @@
+"""The unit as a publisher installs it, under a real systemd (tests/systembox.py): start, kills, watchdog,
+reload, stop, hardening, the per-imprint template and journal priorities.
+
+The project is installed in the box exactly as README says. One drop-in shortens systemd's timers for
+the test (WatchdogSec=3, RestartSec=1) and lifts the start limit so that the kills can be counted; the
+unit file itself is the one in systemd/.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import (book, cell, checkpoints, isbn13, read_rows, rename_in_from_elsewhere, write_book,
+                     write_by_rename, write_in_place_with_pauses)
+from systembox import SystemBox
+
+pytestmark = pytest.mark.timeout(600)  # the first run builds the rootfs (about a minute)
+UNIT = "lsi-sidecar.service"
+BOOKS = "/srv/pipeline/output/xynapse_traces_build/processed_json"
+DATA = "/srv/lsi-sidecar/data"
+TIMING = """[Unit]
+StartLimitBurst=100
+[Service]
+WatchdogSec=3
+RestartSec=1
+"""
+
+
+@pytest.fixture(scope="module")
+def box():
+    b = SystemBox()
+    try:
+        b.boot()
+        b.install_project()
+        for unit in (UNIT, "lsi-sidecar@.service"):
+            dropin = b.path(f"/etc/systemd/system/{unit}.d/test-timing.conf")
+            dropin.parent.mkdir(parents=True)
+            dropin.write_text(TIMING)
+        b.run(["systemctl", "daemon-reload"])
+        yield b
+    finally:
+        b.down()
+
+
+def configure(box: SystemBox, extra: str = "", unit: str = UNIT, config: str = "/etc/lsi-sidecar/config.yaml",
+              books: str = BOOKS, data: str = DATA) -> Path:
+    """A clean start: the unit stopped, no checkpoint, an empty pipeline folder, the operator's config."""
+    box.run(["systemctl", "stop", unit], check=False)
+    box.run(["systemctl", "reset-failed", unit], check=False)
+    box.run(["rm", "-rf", data, "/srv/pipeline"])
+    folder = box.path(books)
+    folder.mkdir(parents=True)
+    box.path(config).write_text(
+        f"watch: [{books}]\ncheckpoint_dir: {data}\n"
+        "lsi_config: /opt/lsi-sidecar/examples/pipeline-configs/default_lsi_config.json\n" + extra)
+    return folder
+
+
+def rows(box: SystemBox, data: str = DATA) -> list[list[str]]:
+    found = checkpoints(box.path(data))
+    return [row for path in found for row in read_rows(path)]
+
+
+def wait_for(condition, timeout: float = 30, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while not (result := condition()):
+        assert time.monotonic() < deadline, f"{what} not met within {timeout} s"
+        time.sleep(0.05)
+    return result
+
+
+def isbns(box: SystemBox) -> list[str]:
+    return sorted(cell(r, "ISBN or SKU") for r in rows(box))
+
+
+def processes(box: SystemBox, unit: str = UNIT) -> list[str]:
+    return box.run(["cat", f"/sys/fs/cgroup/system.slice/{unit}/cgroup.procs"]).stdout.split()
+
+
+def test_start_is_ready_only_after_the_catch_up_and_each_writer_style_gives_a_row(box):
+    folder = configure(box)
+    for n in range(1, 201):
+        write_book(folder, f"b{n:03}.json", book(n))
+    box.run(["systemctl", "start", UNIT])  # returns at READY=1
+    assert len(rows(box)) == 200  # every book present at start is in before the unit is active
+    assert box.show(UNIT, "ActiveState") == "active"
+    assert box.show(UNIT, "StatusText") == "watching 1 folder(s)"
+    assert box.show(UNIT, "User") == "lsi-sidecar"
+    write_in_place_with_pauses(folder / "w1.json", book(301))
+    write_by_rename(folder / "w2.json", book(302))
+    rename_in_from_elsewhere(folder / "w3.json", book(303))
+    wait_for(lambda: len(rows(box)) == 203, what="three more rows")
+    assert isbns(box) == sorted([isbn13(n) for n in range(1, 201)] + [isbn13(n) for n in (301, 302, 303)])
+
+
+def test_kill_9_during_a_burst_five_times_restarts_and_keeps_every_book_once(box):
+    folder = configure(box)
+    box.run(["systemctl", "start", UNIT])
+    written = 0
+    for kill in range(1, 6):
+        pid = box.show(UNIT, "MainPID")
+        for _ in range(30):
+            written += 1
+            write_book(folder, f"k{written:03}.json", book(written))
+        box.run(["kill", "-9", pid])
+        wait_for(lambda: box.show(UNIT, "NRestarts") == str(kill) and box.show(UNIT, "ActiveState") == "active"
+                 and box.show(UNIT, "MainPID") not in ("0", pid), what=f"restart {kill}")
+    wait_for(lambda: len(rows(box)) >= written, what="every book in")
+    assert isbns(box) == sorted(isbn13(n) for n in range(1, written + 1))  # each once: no duplicate, none lost
+
+
+def test_a_service_that_stops_pinging_is_killed_by_the_watchdog_and_restarted(box):
+    folder = configure(box)
+    box.run(["systemctl", "start", UNIT])
+    pid = box.show(UNIT, "MainPID")
+    box.run(["kill", "-STOP", pid])
+    write_book(folder, "a.json", book(1))
+    wait_for(lambda: box.show(UNIT, "NRestarts") == "1" and box.show(UNIT, "ActiveState") == "active", timeout=30,
+             what="the watchdog's restart")
+    assert "Watchdog timeout" in box.journal(UNIT)
+    wait_for(lambda: len(rows(box)) == 1, what="the book written while it hung")
+    assert isbns(box) == [isbn13(1)]
+
+
+def test_reload_puts_the_new_configuration_in_force_in_the_same_process(box):
+    folder = configure(box, "lsi: {pub_date_format: iso}\n")
+    box.run(["systemctl", "start", UNIT])
+    write_book(folder, "a.json", book(1, publication_date="2026-01-06"))
+    wait_for(lambda: len(rows(box)) == 1)
+    pid = box.show(UNIT, "MainPID")
+    config = box.path("/etc/lsi-sidecar/config.yaml")
+    config.write_text(config.read_text().replace("pub_date_format: iso", "pub_date_format: m/d/yy"))
+    started = time.monotonic()
+    box.run(["systemctl", "reload", UNIT], timeout=60)
+    reload_seconds = time.monotonic() - started
+    assert (box.show(UNIT, "ActiveState"), box.show(UNIT, "MainPID")) == ("active", pid)
+    assert processes(box) == [pid]  # no stray process left by the reload
+    write_book(folder, "b.json", book(2, publication_date="2026-01-06"))
+    found = wait_for(lambda: len(rows(box)) == 2 and rows(box))
+    assert [cell(r, "Pub Date") for r in found] == ["2026-01-06", "1/6/26"]
+    print(f"reload took {reload_seconds:.2f} s")
+
+
+def test_stop_during_a_burst_exits_0_well_inside_the_stop_timeout(box):
+    folder = configure(box)
+    box.run(["systemctl", "start", UNIT])
+    for n in range(1, 151):
+        write_book(folder, f"s{n:03}.json", book(n))
+    started = time.monotonic()
+    box.run(["systemctl", "stop", UNIT])
+    stop_seconds = time.monotonic() - started
+    assert (box.show(UNIT, "Result"), box.show(UNIT, "ExecMainStatus")) == ("success", "0")
+    assert stop_seconds < 5, f"stop took {stop_seconds:.1f} s (TimeoutStopSec=10)"
+    box.run(["systemctl", "start", UNIT])  # what the stop left is caught up, once
+    wait_for(lambda: len(rows(box)) == 150)
+    assert isbns(box) == sorted(isbn13(n) for n in range(1, 151))
+    print(f"stop during a burst took {stop_seconds:.2f} s")
+
+
+def test_a_checkpoint_folder_outside_read_write_paths_fails_at_start_with_a_clear_message(box):
+    configure(box, data="/var/lib/lsi-elsewhere")
+    started = box.run(["systemctl", "start", UNIT], check=False)
+    assert started.returncode != 0
+    wait_for(lambda: box.show(UNIT, "ActiveState") == "failed", what="failed")
+    assert box.show(UNIT, "ExecMainStatus") == "2"
+    journal = box.journal(UNIT)
+    assert "sidecar: checkpoint_dir /var/lib/lsi-elsewhere cannot be created: Read-only file system" in journal
+    assert "Traceback" not in journal
+    assert box.show(UNIT, "NRestarts") == "0"  # RestartPreventExitStatus=2: a config error waits for a person
+
+
+def test_the_watched_folder_is_only_read(box):
+    folder = configure(box)
+    for n in (1, 2):
+        write_book(folder, f"{n}.json", book(n))
+    before = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+    box.run(["systemctl", "start", UNIT])
+    wait_for(lambda: len(rows(box)) == 2)
+    probe = box.run(["setpriv", "--reuid=lsi-sidecar", "--regid=lsi-sidecar", "--clear-groups", "touch",
+                     f"{BOOKS}/probe"], check=False)
+    assert probe.returncode != 0  # and the unit's own sandbox makes it read-only besides
+    assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()} == before
+
+
+def test_a_rejected_book_is_a_warning_in_the_journal_with_its_fields(box):
+    folder = configure(box)
+    box.run(["systemctl", "start", UNIT])
+    (folder / "bad.json").write_text("{")
+    write_book(folder, "good.json", book(1))
+    wait_for(lambda: len(rows(box)) == 1)
+    warnings = wait_for(lambda: "rejected" in (w := box.journal(UNIT, "-p", "warning")) and w, what="the warning")
+    lines = [json.loads(x) for x in warnings.splitlines() if x.startswith("{")]
+    [line] = [x for x in lines if x["message"].startswith("rejected")]
+    assert (line["level"], line["source"]) == ("WARNING", f"{BOOKS}/bad.json")
+    assert line["reason"].startswith("it is not valid JSON")
+    assert "appended" not in box.journal(UNIT, "-p", "warning")  # INFO lines stay at priority 6
+    entries = [json.loads(x) for x in box.run(["journalctl", "-u", UNIT, "-o", "json", "--no-pager"]).stdout.splitlines()]
+    [entry] = [e for e in entries if str(e.get("MESSAGE", "")).startswith('{"time"')
+               and json.loads(e["MESSAGE"])["message"].startswith("rejected")]
+    assert entry["PRIORITY"] == "4" and entry["SYSLOG_IDENTIFIER"] == "lsi-sidecar"
+
+
+def test_the_per_imprint_template_runs_with_its_own_config_and_folder(box):
+    unit = "lsi-sidecar@xynapse_traces.service"
+    box.run(["mkdir", "-p", "/srv/lsi-sidecar/xynapse_traces"])
+    box.run(["chown", "lsi-sidecar:", "/srv/lsi-sidecar/xynapse_traces"])
+    folder = configure(box, unit=unit, config="/etc/lsi-sidecar/xynapse_traces.yaml",
+                       data="/srv/lsi-sidecar/xynapse_traces/data")
+    write_book(folder, "a.json", book(1))
+    box.run(["systemctl", "start", unit])
+    [checkpoint] = wait_for(lambda: checkpoints(box.path("/srv/lsi-sidecar/xynapse_traces/data")))
+    assert checkpoint.name.endswith("_xynapse_traces.csv")
+    assert [cell(r, "ISBN or SKU") for r in read_rows(checkpoint)] == [isbn13(1)]
+    box.run(["systemctl", "stop", unit])
+    assert box.show(unit, "Result") == "success"
