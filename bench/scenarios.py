@@ -16,6 +16,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -245,10 +246,10 @@ def log_latencies(log: Path, written: Written) -> list[float]:
     for line in log.read_text().splitlines():
         if not line.startswith("{"):
             continue
-        record = json.loads(line)["record"]
-        message = record["message"]
-        if message.startswith("appended ISBN ") or message.startswith("replaced ISBN "):
-            closed = written.closed_at.get(message.split()[2])
-            if closed is not None and record["time"]["timestamp"] >= closed:
-                latencies.append((record["time"]["timestamp"] - closed) * 1000)
+        record = json.loads(line)
+        if record["message"].startswith(("appended ISBN ", "replaced ISBN ")):
+            closed = written.closed_at.get(record["isbn"])
+            at = datetime.fromisoformat(record["time"]).timestamp()
+            if closed is not None and at >= closed:
+                latencies.append((at - closed) * 1000)
     return latencies

@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -67,12 +68,11 @@ class Service:
             if not line.startswith("{"):
                 print(line, end="", file=sys.stderr)  # not a log record: show it
                 continue
-            record = json.loads(line)["record"]
-            message = record["message"]
-            if message.startswith("watching "):
+            record = json.loads(line)
+            if record["message"].startswith("watching "):
                 self.ready.set()
-            elif message.startswith("appended ISBN "):
-                self.appended[message.split()[2]] = record["time"]["timestamp"]
+            elif record["message"].startswith("appended ISBN "):
+                self.appended[record["isbn"]] = datetime.fromisoformat(record["time"]).timestamp()
 
     def cpu_seconds(self) -> float:
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()

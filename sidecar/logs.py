@@ -48,7 +48,7 @@ def under_journald() -> bool:
 
 def json_fields(record: Any) -> dict[str, Any]:
     """The documented JSON object of one record."""
-    return {"time": record["time"].isoformat(timespec="milliseconds"), "level": record["level"].name,
+    return {"time": record["time"].isoformat(), "level": record["level"].name,
             "message": record["message"], **{k: v for k, v in record["extra"].items() if not k.startswith("_")}}
 
 
