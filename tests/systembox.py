@@ -162,17 +162,20 @@ class SystemBox:
 
     def install_project(self) -> None:
         """README's install steps, in order; pip gets the project and its dependencies as host-built wheels."""
-        wheels = self.path("/opt/wheels")
-        built = _run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "-w", str(wheels),
-                      str(ROOT)])
-        if built.returncode:
-            raise BoxError(f"pip wheel failed: {built.stderr[-2000:]}")
+        project = self.path("/opt/lsi-sidecar")
         files = _run(["git", "-C", str(ROOT), "ls-files", "-z"]).stdout.split("\0")
         for name in filter(None, files):  # `cp -r . /opt/lsi-sidecar` of a clean checkout
-            target = self.path("/opt/lsi-sidecar") / name
+            target = project / name
             target.parent.mkdir(parents=True, exist_ok=True)
             if (ROOT / name).is_file():
                 shutil.copy2(ROOT / name, target)
+        # Built from the box's copy, so that the build leaves nothing in the checkout.
+        built = _run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "-w",
+                      str(self.path("/opt/wheels")), str(project)])
+        if built.returncode:
+            raise BoxError(f"pip wheel failed: {built.stderr[-2000:]}")
+        for leftover in ("build", "lsi_sidecar.egg-info"):
+            shutil.rmtree(project / leftover, ignore_errors=True)
         steps = [
             ["useradd", "--system", "--home-dir", "/srv/lsi-sidecar", "--shell", "/usr/sbin/nologin", "lsi-sidecar"],
             ["mkdir", "-p", "/srv/lsi-sidecar", "/etc/lsi-sidecar"],
