@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 import shutil
 
 import pytest
@@ -98,14 +99,54 @@ def test_verify_reports_a_118_cell_record(example, capsys):
     assert lines[7].startswith(f"  file: the ledger's row for {EXAMPLE / 'Tidewater_Almanac.json'} is not at byte ")
 
 
-def test_verify_refuses_a_csv_that_is_not_a_checkpoint(shared, capsys):
-    code, out, _ = run(capsys, "verify", str(shared / "examples" / "xynapse_traces_tranche1_submitted.csv"))
+def test_verify_checks_the_real_96_column_submission_and_finds_its_known_defects(shared, capsys):
+    code, out, _ = run(capsys, "verify", "--acs-codes", str(shared / "ACS-codes-and-descriptions.csv"),
+                       str(shared / "examples" / "xynapse_traces_tranche1_submitted.csv"))
     assert code == cli.EXIT_REJECTED
     lines = out.splitlines()
-    assert "  line 1: not an ACS checkpoint: the header has 96 columns, expected the 119 ACS names" in lines
-    assert lines[2:6] == ["dialect     UTF-8 without BOM, 68 LF", "ledger      no ledger found",
-                          "  line 1: not an ACS checkpoint: the header has 96 columns, expected the 119 ACS names",
-                          "  line 977: torn tail: the last record is incomplete (3550 bytes without a line end)"]
+    assert lines[:3] == [f"ACS file    {shared / 'examples' / 'xynapse_traces_tranche1_submitted.csv'}",
+                         "rows        68", "dialect     UTF-8 without BOM, 68 LF"]
+    assert lines[3].startswith("columns     96 of 119 ACS columns; absent: Reserved 1, Reserved 2, ")
+    assert not any("torn tail" in line for line in lines)  # a hand-made file may end without a line end
+
+    def count(pattern):
+        return sum(1 for line in lines if re.search(pattern, line))
+
+    assert count(r"error: BISAC Category [23]: '.*' is not a BISAC subject") == 15
+    assert count(r"error: Thema Subject [123]: '.*' is not a Thema subject") == 35
+    assert count(r"error: Audience: 'General' is not an audience code") == 68
+    assert count(r"error: Keywords: 2[5-9][0-9] characters, LSI allows 255") == 9  # 256 to 277 characters
+    assert "  line 748 (9781608883790) error: # Illustrations: '```json" in "\n".join(lines)
+
+
+def test_verify_of_the_submission_export_of_a_clean_checkpoint_is_clean(example, tmp_path, capsys):
+    exported = tmp_path / "submission.csv"
+    assert cli.main(["export", str(example), "--profile", "submission", "--output", str(exported)]) == 0
+    capsys.readouterr()
+    code, out, _ = run(capsys, "verify", str(exported))
+    assert code == 0, out
+    assert out.splitlines()[3] == ("columns     96 of 119 ACS columns; absent: Reserved 1, Reserved 2, Reserved 3, "
+                                   "Reserved 4, Custom Trim Width (inches), Custom Trim Height (inches), Weight(Lbs), "
+                                   "Reserved5, Reserved6, Reserved7, Reserved8, Reserved (Special Instructions), "
+                                   "LSI Special Category  (please consult LSI before using, Stamped Text LEFT, "
+                                   "Stamped Text CENTER, Stamped Text RIGHT, LSI FlexField1 (please consult LSI "
+                                   "before using), LSI FlexField2 (please consult LSI before using), LSI FlexField3 "
+                                   "(please consult LSI before using), LSI FlexField4 (please consult LSI before "
+                                   "using), LSI FlexField5 (please consult LSI before using), Reserved11, Reserved12")
+    assert out.endswith("clean\n")
+
+
+@pytest.mark.parametrize(("header", "problem"), [
+    ("Title,Author\r\nA,B\r\n", "  line 1: header column 2 'Author' is not an ACS column name"),
+    ("Name,Size\r\nA,B\r\n", "  line 1: not an ACS file: none of its header names is an ACS column name"),
+    ("Title,Title\r\nA,B\r\n", "  line 1: header column 2 'Title' is there twice"),
+    ("Title\r\nA\r\n", "  line 1: the column 'ISBN or SKU' is absent, and LSI rejects a file without it"),
+])
+def test_verify_names_what_is_wrong_with_a_header(tmp_path, capsys, header, problem):
+    path = tmp_path / "x.csv"
+    path.write_text(header)
+    code, out, _ = run(capsys, "verify", str(path))
+    assert code == cli.EXIT_REJECTED and problem in out.splitlines()
 
 
 def test_verify_json(example, capsys):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from ..errors import ConfigError
@@ -21,7 +22,7 @@ class AcsCodes:
     audiences: dict[str, str] = field(default_factory=dict)
     location_types: dict[str, str] = field(default_factory=dict)
 
-    @property
+    @cached_property  # looked up for every BISAC cell of every row
     def bisac_names(self) -> frozenset[str]:
         return frozenset(self.bisac.values())
 

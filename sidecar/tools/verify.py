@@ -1,4 +1,10 @@
-"""`sidecar verify`: is a checkpoint a whole, valid ACS file that agrees with its ledger?"""
+"""`sidecar verify`: is an ACS file whole and valid for LSI, and a checkpoint in agreement with its ledger?
+
+Any ACS-shaped file is checked: a checkpoint (the 119 columns in LSI's order), the 96-column submission
+shape, the sidecar's own exports. Header names are matched against the ACS names; LSI's row rules run
+on the columns present; the report names the ACS columns absent. Only a checkpoint is checked for a torn
+tail and against its ledger: a hand-made file may well end without a line end.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,7 @@ from typing import Any, Iterator, Sequence
 from ..errors import CheckpointError
 from ..rows.codes import AcsCodes
 from ..rows.columns import COLUMNS, INDEX
-from ..rows.validate import validate_row
+from ..rows.validate import REQUIRED, validate_cells
 from ..store.ledger import Ledger, RowRecord, ledger_path
 from ..store.table import Record, Table
 
@@ -24,6 +30,8 @@ class Report:
     problems: list[dict[str, Any]] = field(default_factory=list)  # structural: the file is not whole
     row_problems: list[dict[str, Any]] = field(default_factory=list)  # LSI validation of each row
     ledger: str = "no ledger found"
+    kind: str = "checkpoint"  # or "ACS file": another shape of the ACS columns
+    absent: list[str] = field(default_factory=list)  # ACS columns the file does not have
 
     @property
     def clean(self) -> bool:
@@ -39,6 +47,9 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
     report = Report(path=path)
     with Table(path) as table:
         acs = table.columns == list(COLUMNS)
+        known = [c for c in table.columns if c in INDEX]
+        if not acs:
+            report.kind, report.absent = "ACS file", [c for c in COLUMNS if c not in table.columns]
         ledger = _ledger_for(path, state_dirs) if acs else None
         rows = _RowCheck(report, ledger[1] if ledger else iter(()))
         terminators = Counter([table.header.terminator] if table.header.terminator else [])
@@ -49,17 +60,18 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
             last = record
             if record.terminator:
                 terminators[record.terminator] += 1
+            if known:
+                _check_record(record, table.columns, report, codes, isbn_at)
             if acs:
-                _check_record(record, report, codes, isbn_at)
                 rows.check(record)
     record_problems, report.problems = report.problems, []
     if not acs:
-        report.add(1, _header_problem(table.columns))
+        _header_problems(table.columns, report)
     report.dialect = ("UTF-8 with BOM" if table.bom else "UTF-8 without BOM") + ", " + (
         " and ".join(f"{n} {'CRLF' if t == chr(13) + chr(10) else 'LF'}" for t, n in terminators.items()) or "no line ends")
     if len(terminators) > 1:
         report.add(None, f"mixed line ends: {report.dialect.split(', ', 1)[1]}")
-    if not last.terminator:
+    if acs and not last.terminator:
         report.add(last.line, f"torn tail: the last record is incomplete ({last.length} bytes without a line end)")
     report.problems += record_problems
     if ledger:
@@ -69,15 +81,17 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
     return report
 
 
-def _check_record(record: Record, report: Report, codes: AcsCodes | None, isbn_at: dict[str, int]) -> None:
-    if len(record.cells) != len(COLUMNS):
-        report.add(record.line, f"{len(record.cells)} cells, expected {len(COLUMNS)}")
+def _check_record(record: Record, columns: list[str], report: Report, codes: AcsCodes | None,
+                  isbn_at: dict[str, int]) -> None:
+    if len(record.cells) != len(columns):
+        report.add(record.line, f"{len(record.cells)} cells, expected {len(columns)}")
         return
-    isbn = record.cells[INDEX["ISBN or SKU"]]
+    cells = {c: v for c, v in zip(columns, record.cells) if c in INDEX}
+    isbn = cells.get("ISBN or SKU", "")
     if isbn and isbn in isbn_at:
         report.add(record.line, f"duplicate ISBN {isbn} (also on line {isbn_at[isbn]})")
     isbn_at.setdefault(isbn, record.line)
-    for problem in validate_row(tuple(record.cells), codes):
+    for problem in validate_cells(cells, codes):
         report.row_problems.append({"line": record.line, "isbn": isbn, "severity": problem.severity,
                                     "column": problem.column, "message": problem.message})
 
@@ -140,16 +154,29 @@ class _RowCheck:
             self._disagree(None, f"the ledger's row for {row.source} is not at byte {row.offset}")
 
 
-def _header_problem(columns: list[str]) -> str:
-    if len(columns) != len(COLUMNS):
-        return f"not an ACS checkpoint: the header has {len(columns)} columns, expected the {len(COLUMNS)} ACS names"
-    n, (found, wanted) = next((i, pair) for i, pair in enumerate(zip(columns, COLUMNS)) if pair[0] != pair[1])
-    return f"not an ACS checkpoint: header column {n + 1} is '{found}', expected '{wanted}'"
+def _header_problems(columns: list[str], report: Report) -> None:
+    """A header other than the checkpoint's: every name must be an ACS name, once; LSI's required ones there."""
+    if not any(c in INDEX for c in columns):
+        report.add(1, "not an ACS file: none of its header names is an ACS column name")
+        return
+    for n, name in enumerate(columns, start=1):
+        if name not in INDEX:
+            report.add(1, f"header column {n} '{name}' is not an ACS column name")
+        elif columns.index(name) != n - 1:
+            report.add(1, f"header column {n} '{name}' is there twice")
+    for name in REQUIRED:
+        if name not in columns:
+            report.add(1, f"the column '{name}' is absent, and LSI rejects a file without it")
 
 
 def format_report(report: Report) -> str:
-    lines = [f"checkpoint  {report.path}", f"rows        {report.rows}", f"dialect     {report.dialect}",
-             f"ledger      {report.ledger}"]
+    if report.kind == "checkpoint":
+        lines = [f"checkpoint  {report.path}", f"rows        {report.rows}", f"dialect     {report.dialect}",
+                 f"ledger      {report.ledger}"]
+    else:
+        lines = [f"ACS file    {report.path}", f"rows        {report.rows}", f"dialect     {report.dialect}",
+                 f"columns     {len(COLUMNS) - len(report.absent)} of {len(COLUMNS)} ACS columns" +
+                 (f"; absent: {', '.join(report.absent)}" if report.absent else "")]
     for p in report.problems:
         lines.append(f"  {'line ' + str(p['line']) if p['line'] else 'file'}: {p['message']}")
     errors = [p for p in report.row_problems if p["severity"] == "error"]
