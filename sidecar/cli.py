@@ -23,7 +23,9 @@ from .settings import Settings, load_settings
 from .store.ledger import Ledger
 from .tools.batch import write_batch
 from .tools.compare import compare_files, comparison_json, format_comparison
-from .tools.export import export_checkpoint, export_profile, known_checkpoints
+from .rows.columns import COLUMNS
+from .tools.export import export_checkpoint, export_profile, known_checkpoints, refuse_checkpoint_output
+from .tools.review import write_review
 from .tools.status import (collect_status, format_list, format_recovery, format_status, list_checkpoints, recovery,
                            write_resume_list)
 from .tools.verify import format_report, verify_checkpoint
@@ -85,10 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     compare = command("compare", "compare two ACS files book by book (by ISBN, else title)")
     compare.add_argument("checkpoint", metavar="CHECKPOINT")
     compare.add_argument("other", metavar="OTHER_CSV")
-    export = command("export", "write a submission file from a checkpoint with a profile", json_output=False)
+    export = command("export", "write a submission CSV (with a profile) or a review workbook (--format xlsx) "
+                     "from a checkpoint", json_output=False)
     export.add_argument("checkpoint", metavar="CHECKPOINT")
-    export.add_argument("--profile", required=True, help="an export profile: 'submission', 'full' or one in config.yaml")
-    export.add_argument("--output", metavar="FILE", help="default: <checkpoint>_<profile>.csv beside it")
+    export.add_argument("--profile", help="an export profile: 'submission', 'full' or one in config.yaml "
+                                          "(required for csv; for xlsx it chooses the columns, default full)")
+    export.add_argument("--format", choices=("csv", "xlsx"), default="csv",
+                        help="csv: the file to upload; xlsx: a workbook for people, every cell as text")
+    export.add_argument("--output", metavar="FILE", help="default: <checkpoint>_<profile>.csv or <checkpoint>.xlsx")
     for name, what in (("rotate", "start a new checkpoint now (the running service does it, or this command)"),
                        ("finalize", "mark the checkpoint complete with a manifest; the next book starts a new one")):
         sub = command(name, what, json_output=False)
@@ -196,6 +202,15 @@ def compare(settings: Settings, args: argparse.Namespace) -> int:
 
 def export(settings: Settings, args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint)
+    if args.format == "xlsx":
+        output = Path(args.output) if args.output else checkpoint.with_suffix(".xlsx")
+        refuse_checkpoint_output(output, checkpoint, known_checkpoints(settings.state_dir))
+        columns = export_profile(args.profile, settings.exports).columns if args.profile else COLUMNS
+        rows, not_ready = write_review(checkpoint, output, columns, settings.profile.codes)
+        print(f"sidecar: {rows} rows ({not_ready} not LSI-ready) in the review workbook {output}")
+        return EXIT_OK
+    if not args.profile:
+        raise ConfigError("a CSV export needs --profile (submission, full, or one under 'exports:' in config.yaml)")
     output = Path(args.output) if args.output else checkpoint.with_name(f"{checkpoint.stem}_{args.profile}.csv")
     rows = export_checkpoint(checkpoint, export_profile(args.profile, settings.exports), output,
                              known_checkpoints(settings.state_dir))

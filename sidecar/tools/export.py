@@ -64,8 +64,7 @@ def export_checkpoint(checkpoint: Path, profile: ExportProfile, output: Path, pr
 
     protected: files an export must never replace (the checkpoints the ledger knows), besides the input.
     """
-    if output.exists() and any(p.exists() and os.path.samefile(output, p) for p in (checkpoint, *protected)):
-        raise ConfigError(f"{output} is a checkpoint; give --output a new file name")
+    refuse_checkpoint_output(output, checkpoint, protected)
     rows = 0
     with Table(checkpoint) as table, atomic_writer(output, durable=False) as out:
         if table.columns != list(COLUMNS):
@@ -82,6 +81,11 @@ def export_checkpoint(checkpoint: Path, profile: ExportProfile, output: Path, pr
             out.write(encode_record(cells, profile.dialect))
             rows += 1
     return rows
+
+
+def refuse_checkpoint_output(output: Path, checkpoint: Path, protected: Sequence[Path]) -> None:
+    if output.exists() and any(p.exists() and os.path.samefile(output, p) for p in (checkpoint, *protected)):
+        raise ConfigError(f"{output} is a checkpoint; give --output a new file name")
 
 
 def known_checkpoints(state_dir: Path) -> list[Path]:

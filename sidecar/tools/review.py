@@ -1,0 +1,113 @@
+"""`sidecar export CHECKPOINT --format xlsx`: a review workbook a publisher can open in any spreadsheet.
+
+Spreadsheets change what they guess is a number or a date when they open a CSV (Audience 01 becomes 1,
+ISBNs become numbers), and a `'` guard in the checkpoint would change what LSI receives; so the file for
+people is a different file. Every cell of the workbook is a text cell holding the checkpoint's value
+exactly; nothing can run as a formula. Sheets: Rows (header frozen and filtered; a cell with an LSI
+problem is filled and carries the reason as a comment), Problems (one line each: row, ISBN, title,
+column, rule, reason, what fixes it) and Summary (books, LSI-ready or not, top reasons, the source
+checkpoint and its sha256). Written with XlsxWriter in constant-memory mode: flat memory at any size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from pathlib import Path
+from typing import Any, Sequence
+
+import xlsxwriter
+
+from ..errors import TableError
+from ..rows.codes import AcsCodes
+from ..rows.columns import COLUMNS, Problem
+from ..rows.profile import CONFIG_KEYS
+from ..rows.validate import validate_row
+from ..store.atomic import atomic_writer
+from ..store.table import Table
+
+WIDE = {"ISBN or SKU": 16, "Parent ISBN": 16, "Metadata Contact Dictionary": 28, "Lightning Source Account #": 26,
+        "Title": 40, "Annotation / Summary": 60, "Short Description": 50, "Keywords": 40, "Table of Contents": 40,
+        "Contributor One BIO": 40, "Rendition /Booktype": 36, "Interior Path / Filename": 32,
+        "Cover Path / Filename": 32}
+_CONFIG_KEY = {column: key for key, column in CONFIG_KEYS.items()}
+PROBLEM_HEADER = ("Row", "ISBN", "Title", "Column", "Rule", "Reason", "What fixes it")
+
+
+def fix_for(problem: Problem) -> str:
+    """Where a column's value comes from, so a person knows what to change."""
+    key = _CONFIG_KEY.get(problem.column)
+    where = f"; or '{key}' in the pipeline's LSI config or tranche" if key else ""
+    return f"the book's JSON{where}, then the sidecar writes the row again"
+
+
+def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMNS,
+                 codes: AcsCodes | None = None) -> tuple[int, int]:
+    """Write the workbook atomically, record by record; returns (rows, rows not LSI-ready)."""
+    reasons: Counter[str] = Counter()
+    digest = hashlib.sha256()
+    with Table(checkpoint) as table, atomic_writer(output, durable=False) as out:
+        if table.columns != list(COLUMNS):
+            raise TableError(f"{checkpoint} is not an ACS checkpoint (run `sidecar verify` on it)")
+        digest.update(table.header.data)
+        book = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_numbers": False,
+                                         "strings_to_formulas": False, "strings_to_urls": False})
+        text = book.add_format({"num_format": "@", "valign": "top"})
+        flagged = book.add_format({"num_format": "@", "valign": "top", "bg_color": "#F8CBAD"})
+        bold = book.add_format({"bold": True, "num_format": "@"})
+        rows_sheet, problems_sheet, summary = (book.add_worksheet(n) for n in ("Rows", "Problems", "Summary"))
+        _header(rows_sheet, columns, bold, [WIDE.get(c, max(12, min(len(c), 24))) for c in columns])
+        _header(problems_sheet, PROBLEM_HEADER, bold, [6, 15, 40, 32, 8, 70, 60])
+        index = [COLUMNS.index(c) for c in columns]
+        n = found = not_ready = 0
+        for record in table.records():
+            digest.update(record.data)
+            if len(record.cells) != len(COLUMNS) or not record.terminator:
+                raise TableError(f"{checkpoint} line {record.line} is not a whole record (run `sidecar verify` on it)")
+            n += 1
+            problems = {p.column: p for p in validate_row(tuple(record.cells), codes) if p.column in columns}
+            for column, value in zip(columns, (record.cells[i] for i in index)):
+                problem = problems.get(column)
+                rows_sheet.write_string(n, columns.index(column), value, flagged if problem else text)
+                if problem:
+                    rows_sheet.write_comment(n, columns.index(column), f"{problem.severity}: {problem.message}")
+            if any(p.severity == "error" for p in problems.values()):
+                not_ready += 1
+            for problem in problems.values():
+                found += 1
+                reasons[f"{problem.column}: {problem.message}"] += 1
+                cells = (str(n + 1), record.cells[COLUMNS.index("ISBN or SKU")], record.cells[COLUMNS.index("Title")],
+                         problem.column, problem.severity, problem.message, fix_for(problem))
+                for col, value in enumerate(cells):
+                    problems_sheet.write_string(found, col, value, text)
+        rows_sheet.autofilter(0, 0, n, len(columns) - 1)
+        problems_sheet.autofilter(0, 0, found, len(PROBLEM_HEADER) - 1)
+        _summary(summary, bold, text, [
+            ("Checkpoint", str(checkpoint.resolve())), ("sha256", digest.hexdigest()), ("Books", str(n)),
+            ("LSI-ready", str(n - not_ready)), ("Not LSI-ready", str(not_ready)),
+            *((f"Top reason {i}", f"{reason} ({count} rows)") for i, (reason, count) in
+              enumerate(reasons.most_common(10), start=1)),
+        ])
+        book.close()
+    return n, not_ready
+
+
+def _header(sheet: Any, names: Sequence[str], bold: Any, widths: Sequence[int]) -> None:
+    for col, (name, width) in enumerate(zip(names, widths)):
+        sheet.set_column(col, col, width)
+        sheet.write_string(0, col, name, bold)
+    sheet.freeze_panes(1, 0)
+    sheet.set_landscape()  # printed: the header on every page, as wide as the paper allows
+    sheet.repeat_rows(0)
+    if len(names) < 10:
+        sheet.fit_to_pages(1, 0)
+
+
+def _summary(sheet: Any, bold: Any, text: Any, lines: Sequence[tuple[str, str]]) -> None:
+    sheet.set_column(0, 0, 16)
+    sheet.set_column(1, 1, 100)
+    sheet.set_landscape()
+    sheet.fit_to_pages(1, 0)
+    for row, (label, value) in enumerate(lines):
+        sheet.write_string(row, 0, label, bold)
+        sheet.write_string(row, 1, value, text)
