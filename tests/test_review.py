@@ -12,7 +12,7 @@ import pytest
 from sidecar import cli
 from sidecar.rows.columns import COLUMNS
 
-from helpers import book, cell, checkpoints, read_rows, write_book
+from helpers import ROOT, book, cell, checkpoints, read_rows, write_book
 
 TRICKY = [
     book(1, title="한국어 제목: 기계의 시간", keywords="하나; 둘"),
@@ -86,3 +86,27 @@ def test_libreoffice_reads_the_workbook_back_to_the_same_csv(workbook, tmp_path)
     text = (out / "review-Rows.csv").read_text(encoding="utf-8")  # the first sheet, named after it
     back = list(csv.reader(io.StringIO(text, newline="")))
     assert back == [list(COLUMNS), *read_rows(checkpoint)]
+
+
+def test_verify_and_compare_read_the_workbook(tmp_path, capsys):
+    data = tmp_path / "data"  # the three bundled example books, with the bundled configs
+    assert cli.main(["--once", "--config", str(ROOT / "config.yaml"), "--checkpoint-dir", str(data)]) == 0
+    [checkpoint] = checkpoints(data)
+    output = tmp_path / "review.xlsx"
+    assert cli.main(["export", str(checkpoint), "--format", "xlsx", "--output", str(output)]) == 0
+    capsys.readouterr()
+    assert cli.main(["verify", str(output)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:4] == [f"ACS file    {output}", "rows        3", "dialect     xlsx workbook, sheet Rows",
+                         "columns     119 of 119 ACS columns"]
+    assert lines[-1] == "clean"
+    assert cli.main(["compare", str(checkpoint), str(output)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "same content"
+
+
+def test_a_file_named_xlsx_that_is_not_a_workbook_is_a_clear_error(tmp_path, capsys):
+    fake = tmp_path / "x.xlsx"
+    fake.write_text("Title,ISBN or SKU\r\n")
+    assert cli.main(["verify", str(fake)]) == cli.EXIT_CHECKPOINT
+    err = capsys.readouterr().err
+    assert err.startswith(f"sidecar: {fake} is not an xlsx workbook (BadZipFile: ") and err.count("\n") == 1

@@ -1,4 +1,4 @@
-"""Reading an ACS CSV (a checkpoint, a batch file, a submission) record by record, in flat memory.
+"""Reading an ACS file (a checkpoint, a batch file, a submission, a workbook) record by record, in flat memory.
 
 A file is read in chunks and split into records on line ends outside quotes, so that memory stays the
 size of one record whatever the file's size. A record over MAX_RECORD_BYTES, a NUL byte or bytes that
@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import csv
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
+
+import openpyxl
+from openpyxl.utils.exceptions import InvalidFileException
 
 from ..errors import ConfigError, InputError, TableError
 from ..inputs import open_regular_file
@@ -38,6 +42,8 @@ class Record:
 
 class Table:
     """An open ACS file: the header is read at open; the records as records() is iterated (once)."""
+
+    kind = "csv"
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -120,3 +126,61 @@ class Table:
             raise TableError(f"{self.path} is not UTF-8 (bad byte at offset {offset + exc.start}, line {line})") from None
         cells = next(csv.reader([text], strict=False), [])
         return Record(line=line, offset=offset, data=raw, cells=cells, terminator=terminator)
+
+
+class XlsxTable:
+    """An ACS workbook (the sidecar's review export, or any workbook whose first sheet holds ACS rows), read
+    row by row with openpyxl's read-only mode (flat memory). Cells are read as the text they show."""
+
+    kind = "xlsx"
+    bom = False
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            self.book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+        except FileNotFoundError:
+            raise ConfigError(f"{path} does not exist") from None
+        except (zipfile.BadZipFile, KeyError, ValueError, OSError, InvalidFileException) as exc:
+            raise TableError(f"{path} is not an xlsx workbook ({type(exc).__name__}: {exc})") from None
+        sheet = self.book["Rows"] if "Rows" in self.book.sheetnames else self.book.worksheets[0]
+        self.sheet = sheet.title
+        self._rows = sheet.iter_rows(values_only=True)
+        header = next(self._rows, None)
+        if header is None:
+            self.close()
+            raise TableError(f"{path} has no rows in its sheet {self.sheet}")
+        self.header = Record(line=1, offset=0, data=b"", cells=_texts(header), terminator="\n")
+        while self.header.cells and not self.header.cells[-1]:
+            self.header.cells.pop()
+
+    @property
+    def columns(self) -> list[str]:
+        return self.header.cells
+
+    def records(self) -> Iterator[Record]:
+        width = len(self.columns)
+        for line, row in enumerate(self._rows, start=2):
+            cells = _texts(row)
+            if len(cells) > width and not any(cells[width:]):
+                cells = cells[:width]
+            if any(cells):
+                yield Record(line=line, offset=0, data=b"", cells=cells + [""] * (width - len(cells)), terminator="\n")
+
+    def close(self) -> None:
+        self.book.close()
+
+    def __enter__(self) -> XlsxTable:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _texts(row: tuple[object, ...]) -> list[str]:
+    return ["" if value is None else str(value) for value in row]
+
+
+def open_table(path: Path) -> Table | XlsxTable:
+    """The file as an ACS table: a workbook by its .xlsx name, otherwise a CSV."""
+    return XlsxTable(path) if path.suffix.lower() == ".xlsx" else Table(path)

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..store.table import Record, Table
+from ..store.scratch import Scratch
+from ..store.table import Record, open_table
 
 
 @dataclass
@@ -25,6 +26,9 @@ class Comparison:
         return not (self.missing or self.extra or self.differing or any(self.duplicates.values()))
 
 
+SIDES = "CREATE TABLE a (key TEXT PRIMARY KEY, digest BLOB); CREATE TABLE b (key TEXT PRIMARY KEY, digest BLOB);"
+
+
 def _key(cells: dict[str, str]) -> str:
     return cells.get("ISBN or SKU") or f"title: {cells.get('Title', '')}"
 
@@ -35,26 +39,28 @@ def _cells(columns: list[str], record: Record) -> dict[str, str] | None:
     return dict(zip(columns, record.cells + [""] * (len(columns) - len(record.cells))))
 
 
-def _digests(path: Path, common: list[str]) -> tuple[dict[str, bytes], list[str]]:
-    """Per book, a digest of its common cells (flat per book, not per cell); and the books seen twice."""
-    digests: dict[str, bytes] = {}
+def _digests(path: Path, common: list[str], side: str, scratch: Scratch) -> list[str]:
+    """Per book, a digest of its common cells into the scratch table of its side; returns the books
+    found there more than once."""
     twice: list[str] = []
-    with Table(path) as table:
+    with open_table(path) as table:
         for record in table.records():
             cells = _cells(table.columns, record)
             if cells is None:
                 continue
             key = _key(cells)
-            if key in digests and key not in twice:
-                twice.append(key)
-            digests[key] = hashlib.blake2b("\x1f".join(cells[c] for c in common).encode(), digest_size=16).digest()
-    return digests, twice
+            digest = hashlib.blake2b("\x1f".join(cells[c] for c in common).encode(), digest_size=16).digest()
+            if not scratch.execute(f"INSERT OR IGNORE INTO {side} VALUES (?, ?)", (key, digest)).rowcount:
+                if len(twice) < 1000:
+                    twice.append(key)
+                scratch.execute(f"UPDATE {side} SET digest = ? WHERE key = ?", (digest, key))  # the last row counts
+    return sorted(set(twice))
 
 
 def _rows(path: Path, keys: set[str]) -> dict[str, dict[str, str]]:
     """The cells of the given books only (the last row of a book that is there twice)."""
     found: dict[str, dict[str, str]] = {}
-    with Table(path) as table:
+    with open_table(path) as table:
         for record in table.records():
             cells = _cells(table.columns, record)
             if cells is not None and _key(cells) in keys:
@@ -63,16 +69,18 @@ def _rows(path: Path, keys: set[str]) -> dict[str, dict[str, str]]:
 
 
 def compare_files(left_path: Path, right_path: Path) -> Comparison:
-    with Table(left_path) as left, Table(right_path) as right:
+    """Two passes over each file at most, in flat memory: digests first, then the cells of differing books."""
+    with open_table(left_path) as left, open_table(right_path) as right:
         left_columns, right_columns = left.columns, right.columns
     common = [c for c in left_columns if c in right_columns]
     result = Comparison(common=common, only_left=[c for c in left_columns if c not in right_columns],
                         only_right=[c for c in right_columns if c not in left_columns])
-    (a, twice_a), (b, twice_b) = _digests(left_path, common), _digests(right_path, common)
-    result.duplicates = {"left": twice_a, "right": twice_b}
-    result.missing = sorted(set(b) - set(a))
-    result.extra = sorted(set(a) - set(b))
-    changed = {key for key in set(a) & set(b) if a[key] != b[key]}
+    with Scratch(SIDES) as scratch:
+        result.duplicates = {"left": _digests(left_path, common, "a", scratch),
+                             "right": _digests(right_path, common, "b", scratch)}
+        result.missing = [k for (k,) in scratch.rows("SELECT key FROM b WHERE key NOT IN (SELECT key FROM a) ORDER BY key")]
+        result.extra = [k for (k,) in scratch.rows("SELECT key FROM a WHERE key NOT IN (SELECT key FROM b) ORDER BY key")]
+        changed = {k for (k,) in scratch.rows("SELECT a.key FROM a JOIN b ON a.key = b.key WHERE a.digest != b.digest")}
     rows_a, rows_b = _rows(left_path, changed), _rows(right_path, changed)
     for key in sorted(changed):
         result.differing[key] = [{"column": c, "left": rows_a[key][c], "right": rows_b[key][c]}

@@ -19,7 +19,8 @@ from ..rows.codes import AcsCodes
 from ..rows.columns import COLUMNS, INDEX
 from ..rows.validate import REQUIRED, validate_cells
 from ..store.ledger import Ledger, RowRecord, ledger_path
-from ..store.table import Record, Table
+from ..store.scratch import Scratch
+from ..store.table import Record, open_table
 
 
 @dataclass
@@ -45,8 +46,8 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
     """state_dirs: where to look for the ledger that knows this checkpoint (the settings' state folder first;
     the checkpoint folder's state/ is always tried last). Reads the file once, record by record."""
     report = Report(path=path)
-    with Table(path) as table:
-        acs = table.columns == list(COLUMNS)
+    with open_table(path) as table:
+        acs = table.kind == "csv" and table.columns == list(COLUMNS)
         known = [c for c in table.columns if c in INDEX]
         if not acs:
             report.kind, report.absent = "ACS file", [c for c in COLUMNS if c not in table.columns]
@@ -54,7 +55,7 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
         rows = _RowCheck(report, ledger[1] if ledger else iter(()))
         terminators = Counter([table.header.terminator] if table.header.terminator else [])
         last = table.header
-        isbn_at: dict[str, int] = {}
+        isbn_at = Scratch("CREATE TABLE isbns (isbn TEXT PRIMARY KEY, line INTEGER NOT NULL)")
         for record in table.records():
             report.rows += 1
             last = record
@@ -64,12 +65,15 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
                 _check_record(record, table.columns, report, codes, isbn_at)
             if acs:
                 rows.check(record)
+        isbn_at.close()
     record_problems, report.problems = report.problems, []
     if not acs:
         _header_problems(table.columns, report)
     report.dialect = ("UTF-8 with BOM" if table.bom else "UTF-8 without BOM") + ", " + (
         " and ".join(f"{n} {'CRLF' if t == chr(13) + chr(10) else 'LF'}" for t, n in terminators.items()) or "no line ends")
-    if len(terminators) > 1:
+    if table.kind == "xlsx":
+        report.dialect = f"xlsx workbook, sheet {table.sheet}"
+    elif len(terminators) > 1:
         report.add(None, f"mixed line ends: {report.dialect.split(', ', 1)[1]}")
     if acs and not last.terminator:
         report.add(last.line, f"torn tail: the last record is incomplete ({last.length} bytes without a line end)")
@@ -82,15 +86,15 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
 
 
 def _check_record(record: Record, columns: list[str], report: Report, codes: AcsCodes | None,
-                  isbn_at: dict[str, int]) -> None:
+                  isbn_at: Scratch) -> None:
     if len(record.cells) != len(columns):
         report.add(record.line, f"{len(record.cells)} cells, expected {len(columns)}")
         return
     cells = {c: v for c, v in zip(columns, record.cells) if c in INDEX}
     isbn = cells.get("ISBN or SKU", "")
-    if isbn and isbn in isbn_at:
-        report.add(record.line, f"duplicate ISBN {isbn} (also on line {isbn_at[isbn]})")
-    isbn_at.setdefault(isbn, record.line)
+    if isbn and not isbn_at.execute("INSERT OR IGNORE INTO isbns VALUES (?, ?)", (isbn, record.line)).rowcount:
+        [(first,)] = isbn_at.rows("SELECT line FROM isbns WHERE isbn = ?", (isbn,))
+        report.add(record.line, f"duplicate ISBN {isbn} (also on line {first})")
     for problem in validate_cells(cells, codes):
         report.row_problems.append({"line": record.line, "isbn": isbn, "severity": problem.severity,
                                     "column": problem.column, "message": problem.message})
