@@ -188,6 +188,19 @@ def test_status_and_recover_report_a_row_whose_source_is_gone(run, capsys):
             in capsys.readouterr().out.splitlines())
 
 
+def test_status_lists_a_bounded_number_of_vanished_rows_and_counts_them_all(run, capsys, monkeypatch):
+    for n in (1, 2, 3):
+        write_book(run.folder, f"{n}.json", book(n))
+    run()
+    for n in (1, 2, 3):
+        (run.folder / f"{n}.json").unlink()
+    monkeypatch.setattr("sidecar.tools.status.VANISHED_LISTED", 1)
+    assert cli.main(["status", "--watch", str(run.folder), "--checkpoint-dir", str(run.data)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "  vanished    3 (in the checkpoint, but the source file is gone)" in out
+    assert "    ... and 2 more" in out
+
+
 def test_a_folder_listed_twice_under_two_names_is_a_configuration_error(tmp_path, capsys):
     folder = tmp_path / "x"
     folder.mkdir()

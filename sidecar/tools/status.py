@@ -19,6 +19,8 @@ from ..store.checkpoint import first_changed_row
 from ..store.ledger import CheckpointRecord, Ledger, Rejection
 from ..store.sources import scan, stat_source
 
+VANISHED_LISTED = 100  # status and recover list this many rows whose source is gone, and count the rest
+
 
 def collect_status(settings: Settings, with_done: bool = False) -> dict[str, Any]:
     """Per imprint: the checkpoint, and which source files are rejected or waiting. with_done adds the
@@ -28,16 +30,28 @@ def collect_status(settings: Settings, with_done: bool = False) -> dict[str, Any
         imprints: dict[str, Any] = {}
         for folder in settings.folders:
             entry = imprints.setdefault(folder.imprint, {"folders": [], "rejected": [], "waiting": [],
-                                                         "vanished": [], **({"done": []} if with_done else {})})
+                                                         "vanished": [], "vanished_count": 0,
+                                                         **({"done": []} if with_done else {})})
             entry["folders"].append(str(folder.path))
             checkpoint = ledger.current_checkpoint(folder.imprint)
             if checkpoint is not None and "checkpoint" not in entry:
                 entry.update(_checkpoint_state(ledger, checkpoint))
-                entry["vanished"] = [{"source": shown(r.source), "isbn": r.isbn, "title": r.title}
-                                     for r in ledger.rows(checkpoint.id) if not os.path.lexists(r.source)]
+                entry["vanished"], entry["vanished_count"] = _vanished(ledger, checkpoint)
             for path in scan(folder.path, settings.ignore):
                 _classify(path, ledger, rejections.get(str(path)), entry, settings.max_bytes, with_done)
         return {"state_dir": str(settings.state_dir), "imprints": imprints}
+
+
+def _vanished(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[dict[str, str]], int]:
+    """Rows whose source file is gone: the first VANISHED_LISTED of them, and how many there are."""
+    listed: list[dict[str, str]] = []
+    count = 0
+    for row in ledger.rows(checkpoint.id):
+        if not os.path.lexists(row.source):
+            count += 1
+            if len(listed) < VANISHED_LISTED:
+                listed.append({"source": shown(row.source), "isbn": row.isbn, "title": row.title})
+    return listed, count
 
 
 def _classify(path: Path, ledger: Ledger, rejection: Rejection | None, entry: dict[str, Any], max_bytes: int,
@@ -110,8 +124,10 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append(f"  waiting     {len(entry['waiting'])}")
         lines.extend(f"    {source}" for source in entry["waiting"])
         if entry["vanished"]:
-            lines.append(f"  vanished    {len(entry['vanished'])} (in the checkpoint, but the source file is gone)")
+            lines.append(f"  vanished    {entry['vanished_count']} (in the checkpoint, but the source file is gone)")
             lines.extend(f"    {v['source']} (ISBN {v['isbn'] or '-'})" for v in entry["vanished"])
+            if entry["vanished_count"] > len(entry["vanished"]):
+                lines.append(f"    ... and {entry['vanished_count'] - len(entry['vanished'])} more")
     return "\n".join(lines)
 
 
@@ -158,8 +174,8 @@ def write_resume_list(status: dict[str, Any], path: Path) -> int:
 
 def recovery(status: dict[str, Any]) -> dict[str, Any]:
     """Status narrowed to what a person needs after a crash: per imprint, what is waiting or rejected."""
-    return {imprint: {"waiting": e["waiting"], "rejected": e["rejected"], "vanished": e["vanished"]}
-            for imprint, e in status["imprints"].items()}
+    return {imprint: {"waiting": e["waiting"], "rejected": e["rejected"], "vanished": e["vanished"],
+                      "vanished_count": e["vanished_count"]} for imprint, e in status["imprints"].items()}
 
 
 def format_recovery(recovered: dict[str, Any]) -> str:
@@ -171,4 +187,6 @@ def format_recovery(recovered: dict[str, Any]) -> str:
         lines += [f"  rejected  {r['source']}: {r['reason']}" for r in entry["rejected"]]
         lines += [f"  vanished  {v['source']} (ISBN {v['isbn'] or '-'}): in the checkpoint, its file is gone"
                   for v in entry["vanished"]]
+        if entry["vanished_count"] > len(entry["vanished"]):
+            lines.append(f"  vanished  ... and {entry['vanished_count'] - len(entry['vanished'])} more")
     return "\n".join(lines)
