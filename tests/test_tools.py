@@ -305,3 +305,14 @@ def test_export_refuses_a_torn_checkpoint_as_a_data_error(example, tmp_path, cap
     assert code == cli.EXIT_CHECKPOINT
     assert err == f"sidecar: {example} line 5 is not a whole record (run `sidecar verify` on it)\n"
     assert not (tmp_path / "o.csv").exists()
+
+
+def test_verify_lists_a_bounded_number_of_problems_and_counts_them_all(shared, capsys, monkeypatch):
+    monkeypatch.setattr("sidecar.tools.verify.LISTED", 2)
+    code, out, _ = run(capsys, "verify", "--acs-codes", str(shared / "ACS-codes-and-descriptions.csv"),
+                       str(shared / "examples" / "xynapse_traces_tranche1_submitted.csv"))
+    lines = out.splitlines()
+    assert code == cli.EXIT_REJECTED
+    [checks] = [i for i, line in enumerate(lines) if line.startswith("LSI checks")]
+    assert lines[checks].startswith("LSI checks  ") and int(lines[checks].split()[2]) > 100
+    assert lines[checks + 3] == f"  ... and {int(lines[checks].split()[2]) - 2} more"

@@ -16,11 +16,14 @@ from typing import Any, Iterator, Sequence
 
 from ..errors import CheckpointError
 from ..rows.codes import AcsCodes
-from ..rows.columns import COLUMNS, INDEX
+from ..rows.columns import COLUMNS, INDEX, Problem
 from ..rows.validate import REQUIRED, validate_cells
 from ..store.ledger import Ledger, RowRecord, ledger_path
 from ..store.scratch import Scratch
 from ..store.table import Record, open_table
+
+
+LISTED = 1000  # problems of each kind listed one by one; the rest are counted (a report stays readable and flat)
 
 
 @dataclass
@@ -33,13 +36,22 @@ class Report:
     ledger: str = "no ledger found"
     kind: str = "checkpoint"  # or "ACS file": another shape of the ACS columns
     absent: list[str] = field(default_factory=list)  # ACS columns the file does not have
+    counts: Counter[str] = field(default_factory=Counter)  # "structural", "error", "warning": all, listed or not
 
     @property
     def clean(self) -> bool:
-        return not self.problems and not any(p["severity"] == "error" for p in self.row_problems)
+        return not self.counts["structural"] and not self.counts["error"]
 
     def add(self, line: int | None, message: str) -> None:
-        self.problems.append({"line": line, "message": message})
+        self.counts["structural"] += 1
+        if len(self.problems) < LISTED:
+            self.problems.append({"line": line, "message": message})
+
+    def add_row_problem(self, line: int, isbn: str, problem: Problem) -> None:
+        self.counts[problem.severity] += 1
+        if len(self.row_problems) < LISTED:
+            self.row_problems.append({"line": line, "isbn": isbn, "severity": problem.severity,
+                                      "column": problem.column, "message": problem.message})
 
 
 def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Sequence[Path] = ()) -> Report:
@@ -66,7 +78,7 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
             if acs:
                 rows.check(record)
         isbn_at.close()
-    record_problems, report.problems = report.problems, []
+    record_problems, report.problems = report.problems, []  # file-level problems are listed first
     if not acs:
         _header_problems(table.columns, report)
     report.dialect = ("UTF-8 with BOM" if table.bom else "UTF-8 without BOM") + ", " + (
@@ -96,8 +108,7 @@ def _check_record(record: Record, columns: list[str], report: Report, codes: Acs
         [(first,)] = isbn_at.rows("SELECT line FROM isbns WHERE isbn = ?", (isbn,))
         report.add(record.line, f"duplicate ISBN {isbn} (also on line {first})")
     for problem in validate_cells(cells, codes):
-        report.row_problems.append({"line": record.line, "isbn": isbn, "severity": problem.severity,
-                                    "column": problem.column, "message": problem.message})
+        report.add_row_problem(record.line, isbn, problem)
 
 
 def _ledger_for(checkpoint: Path, state_dirs: Sequence[Path]) -> tuple[Ledger, Iterator[RowRecord]] | None:
@@ -183,10 +194,12 @@ def format_report(report: Report) -> str:
                  (f"; absent: {', '.join(report.absent)}" if report.absent else "")]
     for p in report.problems:
         lines.append(f"  {'line ' + str(p['line']) if p['line'] else 'file'}: {p['message']}")
-    errors = [p for p in report.row_problems if p["severity"] == "error"]
-    warnings = len(report.row_problems) - len(errors)
-    lines.append(f"LSI checks  {len(errors)} error(s), {warnings} warning(s)")
+    if report.counts["structural"] > len(report.problems):
+        lines.append(f"  ... and {report.counts['structural'] - len(report.problems)} more")
+    lines.append(f"LSI checks  {report.counts['error']} error(s), {report.counts['warning']} warning(s)")
     for p in report.row_problems:
         lines.append(f"  line {p['line']} ({p['isbn'] or 'no ISBN'}) {p['severity']}: {p['column']}: {p['message']}")
+    if report.counts["error"] + report.counts["warning"] > len(report.row_problems):
+        lines.append(f"  ... and {report.counts['error'] + report.counts['warning'] - len(report.row_problems)} more")
     lines.append("clean" if report.clean else "NOT CLEAN")
     return "\n".join(lines)
