@@ -316,3 +316,17 @@ def test_verify_lists_a_bounded_number_of_problems_and_counts_them_all(shared, c
     [checks] = [i for i, line in enumerate(lines) if line.startswith("LSI checks")]
     assert lines[checks].startswith("LSI checks  ") and int(lines[checks].split()[2]) > 100
     assert lines[checks + 3] == f"  ... and {int(lines[checks].split()[2]) - 2} more"
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"Title,ISBN or SKU\r\nA,1\r\nB\x00,2\r\n", "{path} line 3 holds a NUL byte (offset 25); this is not a text file"),
+    (b"Title,ISBN or SKU\r\nA,1\r\nCaf\xe9,2\r\n", "{path} is not UTF-8 (bad byte at offset 27, line 3)"),
+    (b"Title,ISBN or SKU\r\n\"" + b"x" * (1 << 20) + b"\",1\r\n",
+     "{path} line 2: a record of over 1,048,576 bytes; this is not an ACS file"),
+])
+def test_a_file_the_tools_cannot_read_is_named_with_its_line_and_problem(tmp_path, capsys, content, message):
+    path = tmp_path / "bad.csv"
+    path.write_bytes(content)
+    for command in (["verify", str(path)], ["compare", str(path), str(path)]):
+        assert cli.main(command) == cli.EXIT_CHECKPOINT
+        assert capsys.readouterr().err == f"sidecar: {message.format(path=path)}\n"

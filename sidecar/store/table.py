@@ -91,13 +91,14 @@ class Table:
             if newline < 0:
                 quotes += buf.count(b'"', scan)
                 if len(buf) - start > MAX_RECORD_BYTES:
-                    raise TableError(f"{self.path} line {line}: a record of over {MAX_RECORD_BYTES:,} bytes; "
-                                     "this is not an ACS file")
+                    self._record(buf[start:], offset, line)  # refuses it, before reading any further
                 chunk = self.file.read(CHUNK_BYTES)
                 if not chunk:
                     break
                 if b"\0" in chunk:
-                    raise TableError(f"{self.path} holds a NUL byte at offset {offset + len(buf) - start + chunk.index(0)}; "
+                    at = chunk.index(0)
+                    where = line + buf.count(b"\n", start) + chunk.count(b"\n", 0, at)
+                    raise TableError(f"{self.path} line {where} holds a NUL byte (offset {offset + len(buf) - start + at}); "
                                      "this is not a text file")
                 buf, scan = buf[start:] + chunk, len(buf) - start
                 start = 0
@@ -114,6 +115,9 @@ class Table:
             yield self._record(buf[start:], offset, line)
 
     def _record(self, raw: bytes, offset: int, line: int) -> Record:
+        if len(raw) > MAX_RECORD_BYTES:
+            raise TableError(f"{self.path} line {line}: a record of over {MAX_RECORD_BYTES:,} bytes; "
+                             "this is not an ACS file")
         if raw.endswith(b"\r\n"):
             terminator, body = "\r\n", raw[:-2]
         elif raw.endswith(b"\n"):
