@@ -6,7 +6,7 @@ verify (with the ledger), compare (the file with itself), export --profile submi
 recover (an empty watched folder: every row's source is gone). The review workbook is timed up to
 100,000 rows (119 cells a row make a million-row workbook a many-minute job, whatever the writer).
 
-Usage: BENCH_TMP=/tmp python bench/tools_memory.py [--sizes 10000 100000 1000000]
+Usage: BENCH_TMP=/tmp python bench/tools_memory.py [--sizes 10000 100000 1000000] [--tools verify status ...]
 """
 
 from __future__ import annotations
@@ -43,6 +43,7 @@ def run(argv: list[str], cwd: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--tools", nargs="+", help="only these (by the first word of their name)")
     parser.add_argument("--child", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     if args.child is not None:
@@ -69,6 +70,8 @@ def main() -> None:
                 tools["export xlsx"] = ["export", *flags, str(checkpoint), "--format", "xlsx",
                                         "--output", str(folder / "out.xlsx")]
             for name, argv in tools.items():
+                if args.tools and name.split()[0] not in args.tools:
+                    continue
                 m = run(argv, folder)
                 print(f"{rows:>9,} {name:<26} {m['seconds']:>8.1f} {m['rss_mib']:>13.1f}", flush=True)
 

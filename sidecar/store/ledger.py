@@ -266,6 +266,11 @@ class Ledger:
         return (RowRecord(*r) for r in self.db.execute(
             "SELECT * FROM rows WHERE checkpoint_id = ? ORDER BY offset", (checkpoint_id,)))
 
+    def sources_with_more_rows(self, checkpoint_id: int) -> list[tuple[str, int]]:
+        """Sources that have more than one row in a checkpoint (never, unless the ledger was changed by hand)."""
+        return self.db.execute("SELECT source, COUNT(*) FROM rows WHERE checkpoint_id = ? GROUP BY source "
+                               "HAVING COUNT(*) > 1 ORDER BY source", (checkpoint_id,)).fetchall()
+
     def isbn_holder(self, checkpoint_id: int, isbn: str, source: str) -> str | None:
         found = self.db.execute(
             "SELECT source FROM rows WHERE checkpoint_id = ? AND isbn = ? AND source != ? LIMIT 1",

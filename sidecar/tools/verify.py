@@ -64,7 +64,7 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
         if not acs:
             report.kind, report.absent = "ACS file", [c for c in COLUMNS if c not in table.columns]
         ledger = _ledger_for(path, state_dirs) if acs else None
-        rows = _RowCheck(report, ledger[1] if ledger else iter(()))
+        rows = _RowCheck(report, ledger[0].rows(ledger[1]) if ledger else iter(()))
         terminators = Counter([table.header.terminator] if table.header.terminator else [])
         last = table.header
         isbn_at = Scratch("CREATE TABLE isbns (isbn TEXT PRIMARY KEY, line INTEGER NOT NULL)")
@@ -93,6 +93,8 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
     if ledger:
         with ledger[0]:
             rows.finish()
+            for source, n in ledger[0].sources_with_more_rows(ledger[1]):
+                rows.disagree(None, f"{source} has {n} rows")
         report.ledger = f"agrees ({rows.count} rows)" if not rows.disagreements else f"{rows.disagreements} disagreement(s)"
     return report
 
@@ -111,8 +113,8 @@ def _check_record(record: Record, columns: list[str], report: Report, codes: Acs
         report.add_row_problem(record.line, isbn, problem)
 
 
-def _ledger_for(checkpoint: Path, state_dirs: Sequence[Path]) -> tuple[Ledger, Iterator[RowRecord]] | None:
-    """The first ledger that knows this checkpoint, with its rows in file order."""
+def _ledger_for(checkpoint: Path, state_dirs: Sequence[Path]) -> tuple[Ledger, int] | None:
+    """The first ledger that knows this checkpoint, and the checkpoint's id in it."""
     for state_dir in dict.fromkeys([*state_dirs, checkpoint.parent / "state"]):
         try:
             ledger = Ledger.read_only(state_dir)
@@ -122,7 +124,7 @@ def _ledger_for(checkpoint: Path, state_dirs: Sequence[Path]) -> tuple[Ledger, I
             continue
         record = ledger.checkpoint_at(checkpoint.resolve())
         if record is not None:
-            return ledger, ledger.rows(record.id)
+            return ledger, record.id
         ledger.close()
     return None
 
@@ -134,39 +136,35 @@ class _RowCheck:
         self.report, self.rows = report, rows
         self.next: RowRecord | None = next(rows, None)
         self.count = self.disagreements = 0
-        self.sources: Counter[str] = Counter()
 
     def _take(self) -> RowRecord:
         assert self.next is not None
         row, self.next = self.next, next(self.rows, None)
         self.count += 1
-        self.sources[row.source] += 1
-        if self.sources[row.source] == 2:
-            self._disagree(None, f"{row.source} has more than one row")
         return row
 
-    def _disagree(self, line: int | None, message: str) -> None:
+    def disagree(self, line: int | None, message: str) -> None:
         self.report.add(line, message)
         self.disagreements += 1
 
     def check(self, record: Record) -> None:
         while self.next is not None and self.next.offset < record.offset:
             row = self._take()
-            self._disagree(None, f"the ledger's row for {row.source} is not at byte {row.offset}")
+            self.disagree(None, f"the ledger's row for {row.source} is not at byte {row.offset}")
         if self.next is None or self.next.offset > record.offset:
-            self._disagree(record.line, "a record the ledger does not know (written, but never recorded)")
+            self.disagree(record.line, "a record the ledger does not know (written, but never recorded)")
             return
         row = self._take()
         cells = record.cells
         if row.length != record.length or len(cells) <= INDEX["ISBN or SKU"] or cells[INDEX["ISBN or SKU"]] != row.isbn:
-            self._disagree(record.line, f"the ledger's row for {row.source} is not at byte {row.offset}")
+            self.disagree(record.line, f"the ledger's row for {row.source} is not at byte {row.offset}")
         elif row.row_sha256 is not None and hashlib.sha256(record.data).hexdigest() != row.row_sha256:
-            self._disagree(record.line, f"the row of {row.source} is not what was written (edited by hand?)")
+            self.disagree(record.line, f"the row of {row.source} is not what was written (edited by hand?)")
 
     def finish(self) -> None:
         while self.next is not None:
             row = self._take()
-            self._disagree(None, f"the ledger's row for {row.source} is not at byte {row.offset}")
+            self.disagree(None, f"the ledger's row for {row.source} is not at byte {row.offset}")
 
 
 def _header_problems(columns: list[str], report: Report) -> None:
