@@ -12,7 +12,7 @@ import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
@@ -40,8 +40,27 @@ class Record:
         return len(self.data)
 
 
-class Table:
-    """An open ACS file: the header is read at open; the records as records() is iterated (once)."""
+class _Opened:
+    """What every open ACS table shares: its header row, and closing it when the block ends."""
+
+    header: Record
+
+    @property
+    def columns(self) -> list[str]:
+        return self.header.cells
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> Any:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Table(_Opened):
+    """An open ACS CSV: the header is read at open; the records as records() is iterated (once)."""
 
     kind = "csv"
 
@@ -67,21 +86,11 @@ class Table:
             raise
         self.header: Record = header
 
-    @property
-    def columns(self) -> list[str]:
-        return self.header.cells
-
     def records(self) -> Iterator[Record]:
         return self._records
 
     def close(self) -> None:
         self.file.close()
-
-    def __enter__(self) -> Table:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def _split(self, offset: int) -> Iterator[Record]:
         """Records end at the first line end with their quotes balanced."""
@@ -132,7 +141,7 @@ class Table:
         return Record(line=line, offset=offset, data=raw, cells=cells, terminator=terminator)
 
 
-class XlsxTable:
+class XlsxTable(_Opened):
     """An ACS workbook (the sidecar's review export, or any workbook whose first sheet holds ACS rows), read
     row by row with openpyxl's read-only mode (flat memory). Cells are read as the text they show."""
 
@@ -158,10 +167,6 @@ class XlsxTable:
         while self.header.cells and not self.header.cells[-1]:
             self.header.cells.pop()
 
-    @property
-    def columns(self) -> list[str]:
-        return self.header.cells
-
     def records(self) -> Iterator[Record]:
         width = len(self.columns)
         for line, row in enumerate(self._rows, start=2):
@@ -173,12 +178,6 @@ class XlsxTable:
 
     def close(self) -> None:
         self.book.close()
-
-    def __enter__(self) -> XlsxTable:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _texts(row: tuple[object, ...]) -> list[str]:
