@@ -210,6 +210,29 @@ def test_a_folder_listed_twice_under_two_names_is_a_configuration_error(tmp_path
     assert f"the folder {folder} is listed twice in 'watch'" in capsys.readouterr().err
 
 
+def test_the_service_outlives_hostile_books_and_names_and_keeps_taking_good_ones(tmp_path):
+    folder = tmp_path / "in"
+    write_book(folder, "1.json", book(1))
+    daemon = Daemon(tmp_path, folder).start()
+    try:
+        (folder / "2.json").write_bytes(b'{"title": "Bad \\ud800", "isbn13": "9781000000026", "page_count": 1e400}')
+        with open(os.fsencode(folder) + b"/caf\xe9.json", "w") as f:
+            json.dump(book(3), f)
+        (folder / "4.json").write_text(json.dumps(book(4, page_count="1e100000000", isbn13=9781.5)))
+        write_book(folder, "5.json", book(5))
+        daemon.wait_for_rows(lambda rows: [cell(r, "Title") for r in rows] == ["Book 1", "Book 5"])
+        deadline = time.monotonic() + 10
+        while daemon.logs().count("rejected ") < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        logs = daemon.logs()
+        assert f"rejected {folder}/caf\\xe9.json: its name is not valid UTF-8" in logs
+        assert f"rejected {folder / '2.json'}: it holds text that is not Unicode" in logs
+        assert f"rejected {folder / '4.json'}: its ISBN 9781.5 cannot be read" in logs
+        assert daemon.stop() == 0 and "Traceback" not in logs
+    finally:
+        daemon.kill()
+
+
 # ----------------------------------------------------------------------------- hand edits
 
 def test_a_title_fixed_by_hand_between_runs_stops_the_start_with_advice(run):
