@@ -65,7 +65,7 @@ def build(folder: Path, rows: int, row: bytes) -> Path:
     db.executescript(SCHEMA)
     db.execute("INSERT INTO checkpoints (id, imprint, path, header_len, created_ns) VALUES (1, 'bench', ?, ?, 0)",
                (str(path), len(header)))
-    db.executemany(f"INSERT INTO rows VALUES (1, ?, ?, ?, 'sha', 'stat', 0, ?, 'title', 0, '{hashlib.sha256(row).hexdigest()}')",
+    db.executemany(f"INSERT INTO rows VALUES (1, ?, ?, ?, 'sha', 'stat', 0, ?, 'title', 0, '{hashlib.sha256(row).hexdigest()}', '[]')",
                    ((len(header) + i * len(row), len(row), f"/books/{i}.json", f"isbn{i}") for i in range(rows)))
     db.commit()
     db.execute("PRAGMA journal_mode=WAL")

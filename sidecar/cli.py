@@ -36,6 +36,7 @@ EXIT_USAGE = 2  # bad flags, settings or configuration files
 EXIT_CHECKPOINT = 3  # the checkpoint, ledger or lock cannot be used (another instance, disk error, torn file...)
 EXIT_SERVICE_FAILED = 4  # the service's observer or worker thread died (systemd restarts it)
 EXIT_INTERNAL = 5  # an error the sidecar did not foresee (a bug): one line on stderr, the traceback at DEBUG
+EXIT_NOT_READY = 6  # --once --require-ready: every book is in, but some rows are not LSI-ready
 
 
 def _settings_flags(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -59,11 +60,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keep a crash-proof LSI ACS checkpoint CSV of the books a pipeline writes. "
                     "Without --once it runs as a service: it catches up, then watches.",
         epilog="Exit codes: 0 all books in; 1 some books rejected; 2 usage or configuration error; "
-               "3 checkpoint, ledger or lock error; 4 the service's observer or worker died; 5 internal error.",
+               "3 checkpoint, ledger or lock error; 4 the service's observer or worker died; 5 internal error; "
+               "6 (--once --require-ready) rows not LSI-ready.",
     )
     parser.add_argument("--version", action="version", version=f"sidecar {__version__}")
     _settings_flags(parser, None)
     parser.add_argument("--once", action="store_true", help="catch up on every book present, then exit")
+    parser.add_argument("--require-ready", action="store_true",
+                        help="with --once: exit 6 when a row in the checkpoint is not LSI-ready (and none was rejected)")
     parser.add_argument("--poll", dest="poll_seconds", metavar="SECONDS",
                         help="poll the folders instead of inotify (NFS, SMB, bind mounts)")
     parser.add_argument("--rescan", dest="rescan_seconds", metavar="SECONDS",
@@ -119,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is not None:
             return COMMANDS[args.command](settings, args)
         if args.once:
-            return run_once(settings)
+            return run_once(settings, args.require_ready)
         from .service.daemon import serve
 
         def reload_settings() -> Settings:
@@ -147,17 +151,21 @@ def _exit_code(exc: SidecarError) -> int:
     return EXIT_CHECKPOINT  # CheckpointError, LockHeld, TableError: the files cannot be used as they are
 
 
-def run_once(settings: Settings) -> int:
+def run_once(settings: Settings, require_ready: bool = False) -> int:
     stop = threading.Event()
     progress = _progress_bar if sys.stderr.isatty() else None
     with _stop_on_signals(stop), Ingestor(settings) as ingestor:
         summary = ingestor.catch_up(progress, stop)
     if progress:
         print(file=sys.stderr)
+    if summary.not_ready:
+        logger.warning(summary.readiness())
     print(f"sidecar: {summary.line()}")
     if stop.is_set():
         logger.info("stopped by a signal before every book was seen; run again to finish")
-    return EXIT_REJECTED if summary.counts["rejected"] else EXIT_OK
+    if summary.counts["rejected"]:
+        return EXIT_REJECTED
+    return EXIT_NOT_READY if require_ready and summary.not_ready else EXIT_OK
 
 
 def show_status(settings: Settings, args: argparse.Namespace) -> int:

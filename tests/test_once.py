@@ -42,7 +42,7 @@ def test_the_bundled_example_runs_as_the_readme_says(tmp_path, capsys):
     assert sorted(titles(tmp_path / "d")) == ["Notes on Quiet Machines", "The Cartographer's Daughter",
                                              "Tidewater Almanac"]
     out, err = capsys.readouterr()
-    assert out == f"sidecar: 3 appended, 0 replaced, 0 unchanged, 0 rejected; checkpoint: {checkpoint}\n"
+    assert out == f"sidecar: 3 appended, 0 replaced, 0 unchanged, 0 rejected, 0 not LSI-ready; checkpoint: {checkpoint}\n"
     assert "WARNING" not in err
 
 
@@ -295,3 +295,23 @@ def test_a_terminal_gets_a_progress_bar(run, monkeypatch, capsys):
     assert "\r[##########....................] 1/3 books" in err
     assert "\r[##############################] 3/3 books" in err
     assert "\r\x1b[K" in err  # log lines clear the bar's line first
+
+
+def test_rows_that_are_not_lsi_ready_are_counted_named_and_can_fail_a_script(tmp_path, capsys):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    write_book(folder, "a.json", book(1))  # no account, booktype, returnability... in this configuration
+    args = ["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]
+    assert cli.main(args) == cli.EXIT_OK  # every book is in: 0, as before
+    out, err = capsys.readouterr()
+    assert out.startswith("sidecar: 1 appended, 0 replaced, 0 unchanged, 0 rejected, 1 not LSI-ready; checkpoint: ")
+    assert ("WARNING 1 of 1 rows are not LSI-ready: Lightning Source Account #: blank, and LSI rejects the whole "
+            "file when it is (1 rows: set it in the book's JSON or 'lightning_source_account' in the pipeline's "
+            "LSI config or tranche; the sidecar then writes the row again);") in err
+    assert cli.main([*args, "--require-ready"]) == cli.EXIT_NOT_READY
+    write_book(folder, "b.json", book(2, title=""))  # rejected: rejection wins over readiness
+    (folder / "b.json").write_text("[]")
+    assert cli.main([*args, "--require-ready"]) == cli.EXIT_REJECTED
+    capsys.readouterr()
+    ready = ["--once", "--config", str(ROOT / "config.yaml"), "--checkpoint-dir", str(tmp_path / "d"), "--require-ready"]
+    assert cli.main(ready) == cli.EXIT_OK  # the bundled example's rows are LSI-ready
+    assert ", 0 not LSI-ready; checkpoint: " in capsys.readouterr().out

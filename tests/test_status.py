@@ -23,6 +23,10 @@ def test_status_shows_rows_rejections_and_files_not_yet_in(tmp_path, capsys):
     assert lines[3].startswith("  rows        1 (last appended ")
     assert lines[4:] == [
         "  ledger/CSV  agree",
+        "  LSI-ready   0 of 1",
+        "    not ready: Lightning Source Account #: blank, and LSI rejects the whole file when it is (1 rows)",
+        "    not ready: Metadata Contact Dictionary: blank, and LSI rejects the whole file when it is (1 rows)",
+        "    not ready: Rendition /Booktype: blank, and LSI rejects the whole file when it is (1 rows)",
         "  rejected    1",
         f"    {folder / 'bad.json'}: its JSON is an array, expected an object with the book's fields",
         "  waiting     1",

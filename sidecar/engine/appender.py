@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Sequence
 
 from loguru import logger
 
@@ -34,9 +36,9 @@ class StagedRow:
 
     @classmethod
     def of(cls, data: bytes, source: str, sha256: str, stat: str, checked_ns: int, isbn: str,
-           title: str) -> StagedRow:
+           title: str, lsi_errors: Sequence[str] = ()) -> StagedRow:
         return cls(data, RowRecord(0, 0, len(data), source, sha256, stat, checked_ns, isbn, title, 0,
-                                   hashlib.sha256(data).hexdigest()))
+                                   hashlib.sha256(data).hexdigest(), json.dumps(list(lsi_errors))))
 
     def placed(self, checkpoint_id: int, offset: int) -> RowRecord:
         return dataclasses.replace(self.entry, checkpoint_id=checkpoint_id, offset=offset, appended_ns=time.time_ns())

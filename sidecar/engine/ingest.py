@@ -23,6 +23,7 @@ from ..errors import BookError, CheckpointError
 from ..inputs import BAD_NAME, is_utf8_name, shown
 from ..rows.book import BookRow, book_to_row
 from ..rows.columns import Problem
+from ..rows.profile import what_fixes
 from ..settings import Folder, Settings, ensure_writable_folder
 from ..store.checkpoint import remove_stale_temp_files
 from ..store.ledger import Ledger, Rejection, RowRecord, ledger_path
@@ -43,11 +44,20 @@ class Summary:
     counts: Counter[str] = field(default_factory=Counter)
     checkpoints: list[Path] = field(default_factory=list)
     unfinished: list[tuple[Path, Folder]] = field(default_factory=list)  # may still be being written
+    rows: int = 0  # in the current checkpoints
+    not_ready: int = 0  # of those, rows LSI would refuse
+    reasons: Counter[str] = field(default_factory=Counter)
 
     def line(self) -> str:
         parts = ", ".join(f"{self.counts[o]} {o}" for o in OUTCOMES[:4])
         where = ", ".join(str(p) for p in self.checkpoints) or "none yet"
-        return f"{parts}; checkpoint: {where}"
+        return f"{parts}, {self.not_ready} not LSI-ready; checkpoint: {where}"
+
+    def readiness(self) -> str:
+        """Loud when rows are not LSI-ready: how many, the top reasons, and what fixes each."""
+        top = "; ".join(f"{reason} ({n} rows: {what_fixes(reason.split(':')[0])})"
+                        for reason, n in self.reasons.most_common(3))
+        return f"{self.not_ready} of {self.rows} rows are not LSI-ready: {top}"
 
 
 class Ingestor:
@@ -165,6 +175,10 @@ class Ingestor:
                 progress(n, len(paths))
         self.flush()
         summary.checkpoints = self.checkpoints
+        for appender in self.appenders.values():
+            rows, not_ready, reasons = self.ledger.readiness(appender.record.id)
+            summary.rows, summary.not_ready = summary.rows + rows, summary.not_ready + not_ready
+            summary.reasons.update(reasons)
         return summary
 
     def flush(self) -> None:
@@ -239,7 +253,8 @@ class Ingestor:
         if made.problems:
             _log_problems(src.path, made.problems)
         staged = StagedRow.of(made.record, source, src.sha256, src.stat, checked_ns, conversion.isbn,
-                              conversion.title)
+                              conversion.title, [f"{p.column}: {p.message}" for p in made.problems
+                                                 if p.severity == "error"])
         if row is None or row.checkpoint_id != appender.record.id or (self.settings.on_rewrite == "append"
                                                                       and not holder):
             appender.stage(staged)

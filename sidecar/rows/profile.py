@@ -100,6 +100,16 @@ class Profile:
 
 
 
+_CONFIG_KEY = {column: key for key, column in CONFIG_KEYS.items()}
+
+
+def what_fixes(column: str) -> str:
+    """Where a column's value comes from, so that a person knows what to change."""
+    key = _CONFIG_KEY.get(column)
+    where = f" or '{key}' in the pipeline's LSI config or tranche" if key else ""
+    return f"set it in the book's JSON{where}; the sidecar then writes the row again"
+
+
 def load_profile(lsi_config: Path | None, tranche: Path | None, acs_codes: Path | None,
                  lsi: Mapping[str, Any], where: str) -> Profile:
     """The profile from the pipeline's config files (each optional) and the config.yaml 'lsi' section."""

@@ -81,6 +81,8 @@ class Service:
                 summary = ingestor.catch_up(_catch_up_progress(notifier), stop=self.control.stop, may_be_unfinished=True)
                 self.queue.take_rescan()  # the catch-up was that rescan
                 logger.info(f"caught up: {summary.line()}")
+                if summary.not_ready:
+                    logger.warning(summary.readiness())
                 self._look_again(summary.unfinished)
                 worker = threading.Thread(target=self._work, name="worker", daemon=True)
                 worker.start()

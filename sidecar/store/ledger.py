@@ -8,8 +8,10 @@ synchronous=FULL makes each commit durable.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
+from collections import Counter
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +45,7 @@ CREATE TABLE IF NOT EXISTS rows (
     title TEXT NOT NULL,
     appended_ns INTEGER NOT NULL,
     row_sha256 TEXT,                -- of the row's bytes as written: start-up and verify find hand edits
+    lsi_errors TEXT,                -- JSON list of what LSI would refuse in the row ('[]': LSI-ready)
     PRIMARY KEY (checkpoint_id, offset)
 );
 CREATE INDEX IF NOT EXISTS rows_by_source ON rows(source);
@@ -97,6 +100,7 @@ class RowRecord:
     title: str
     appended_ns: int
     row_sha256: str | None  # None for rows recorded before the ledger kept it
+    lsi_errors: str | None = None  # JSON list of "column: reason"; None for rows recorded before it was kept
 
     @property
     def end(self) -> int:
@@ -128,8 +132,9 @@ class Ledger:
             self.db.execute("PRAGMA synchronous=FULL")
             self.db.executescript(SCHEMA)
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(rows)")}
-            if "row_sha256" not in columns:  # a ledger from before row hashes: its rows keep NULL
-                self.db.execute("ALTER TABLE rows ADD COLUMN row_sha256 TEXT")
+            for added in ("row_sha256", "lsi_errors"):  # a ledger from before them: its rows keep NULL
+                if added not in columns:
+                    self.db.execute(f"ALTER TABLE rows ADD COLUMN {added} TEXT")
         except sqlite3.DatabaseError as exc:
             raise CheckpointError(f"cannot open the ledger {path}: {exc}; if it is damaged, move the state "
                                   "folder aside (the checkpoints' books are then written to new checkpoints)") from None
@@ -146,7 +151,7 @@ class Ledger:
         try:
             ledger.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
             ledger.db.execute("SELECT id FROM checkpoints LIMIT 1").fetchall()
-            ledger.db.execute("SELECT row_sha256 FROM rows LIMIT 1").fetchall()
+            ledger.db.execute("SELECT row_sha256, lsi_errors FROM rows LIMIT 1").fetchall()
         except sqlite3.Error as exc:
             raise CheckpointError(f"cannot read the ledger {path}: {exc} (is it a sidecar ledger of this "
                                   "version? a running service upgrades it at start)") from None
@@ -271,6 +276,17 @@ class Ledger:
         return self.db.execute("SELECT source, COUNT(*) FROM rows WHERE checkpoint_id = ? GROUP BY source "
                                "HAVING COUNT(*) > 1 ORDER BY source", (checkpoint_id,)).fetchall()
 
+    def readiness(self, checkpoint_id: int) -> tuple[int, int, Counter[str]]:
+        """Rows, rows LSI would refuse, and how often each reason comes (rows of older ledgers count as ready)."""
+        rows = not_ready = 0
+        reasons: Counter[str] = Counter()
+        for (errors,) in self.db.execute("SELECT lsi_errors FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)):
+            rows += 1
+            if errors and errors != "[]":
+                not_ready += 1
+                reasons.update(json.loads(errors))
+        return rows, not_ready, reasons
+
     def isbn_holder(self, checkpoint_id: int, isbn: str, source: str) -> str | None:
         found = self.db.execute(
             "SELECT source FROM rows WHERE checkpoint_id = ? AND isbn = ? AND source != ? LIMIT 1",
@@ -281,7 +297,7 @@ class Ledger:
         """Commit freshly appended rows (one transaction for the whole group)."""
         statements: list[tuple[str, Sequence[object]]] = []
         for r in rows:
-            statements.append(("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row_values(r)))
+            statements.append(("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row_values(r)))
             statements.append(("DELETE FROM rejections WHERE source = ?", (r.source,)))
         self._tx(statements)
 
@@ -297,7 +313,7 @@ class Ledger:
             ("UPDATE rows SET offset = -(offset + ?) WHERE checkpoint_id = ? AND offset > ?",
              (delta, old.checkpoint_id, old.offset)),
             ("UPDATE rows SET offset = -offset WHERE checkpoint_id = ? AND offset < 0", (old.checkpoint_id,)),
-            ("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row_values(new)),
+            ("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row_values(new)),
             ("UPDATE checkpoints SET pending_rewrite = ? WHERE id = ?", (pending, old.checkpoint_id)),
             ("DELETE FROM rejections WHERE source = ?", (new.source,)),
         ])
@@ -324,4 +340,4 @@ class Ledger:
 
 def _row_values(r: RowRecord) -> tuple[object, ...]:
     return (r.checkpoint_id, r.offset, r.length, r.source, r.sha256, r.stat, r.checked_ns, r.isbn, r.title,
-            r.appended_ns, r.row_sha256)
+            r.appended_ns, r.row_sha256, r.lsi_errors)

@@ -20,8 +20,8 @@ import xlsxwriter
 
 from ..errors import TableError
 from ..rows.codes import AcsCodes
-from ..rows.columns import COLUMNS, Problem
-from ..rows.profile import CONFIG_KEYS
+from ..rows.columns import COLUMNS
+from ..rows.profile import what_fixes
 from ..rows.validate import validate_row
 from ..store.atomic import atomic_writer
 from ..store.table import Table
@@ -30,15 +30,7 @@ WIDE = {"ISBN or SKU": 16, "Parent ISBN": 16, "Metadata Contact Dictionary": 28,
         "Title": 40, "Annotation / Summary": 60, "Short Description": 50, "Keywords": 40, "Table of Contents": 40,
         "Contributor One BIO": 40, "Rendition /Booktype": 36, "Interior Path / Filename": 32,
         "Cover Path / Filename": 32}
-_CONFIG_KEY = {column: key for key, column in CONFIG_KEYS.items()}
 PROBLEM_HEADER = ("Row", "ISBN", "Title", "Column", "Rule", "Reason", "What fixes it")
-
-
-def fix_for(problem: Problem) -> str:
-    """Where a column's value comes from, so a person knows what to change."""
-    key = _CONFIG_KEY.get(problem.column)
-    where = f"; or '{key}' in the pipeline's LSI config or tranche" if key else ""
-    return f"the book's JSON{where}, then the sidecar writes the row again"
 
 
 def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMNS,
@@ -77,7 +69,7 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
                 found += 1
                 reasons[f"{problem.column}: {problem.message}"] += 1
                 cells = (str(n + 1), record.cells[COLUMNS.index("ISBN or SKU")], record.cells[COLUMNS.index("Title")],
-                         problem.column, problem.severity, problem.message, fix_for(problem))
+                         problem.column, problem.severity, problem.message, what_fixes(problem.column))
                 for col, value in enumerate(cells):
                     problems_sheet.write_string(found, col, value, text)
         rows_sheet.autofilter(0, 0, n, len(columns) - 1)

@@ -88,9 +88,12 @@ def _checkpoint_state(ledger: Ledger, checkpoint: CheckpointRecord) -> dict[str,
         agreement = "agree"
     else:
         agreement = f"{size - end} bytes after the last recorded row (being written, or cut at the next start)"
+    rows, not_ready, reasons = ledger.readiness(checkpoint.id)
     return {
         "checkpoint": str(path),
-        "rows": ledger.row_count(checkpoint.id),
+        "rows": rows,
+        "not_lsi_ready": not_ready,
+        "top_reasons": [{"reason": r, "rows": n} for r, n in reasons.most_common(3)],
         "last_append": datetime.fromtimestamp(last / 1e9).isoformat(timespec="seconds") if last else None,
         "ledger_and_csv": agreement,
     }
@@ -117,6 +120,8 @@ def format_status(status: dict[str, Any]) -> str:
             lines.append(f"  rows        {entry['rows']}" + (f" (last appended {entry['last_append']})"
                                                              if entry["last_append"] else ""))
             lines.append(f"  ledger/CSV  {entry['ledger_and_csv']}")
+            lines.append(f"  LSI-ready   {entry['rows'] - entry['not_lsi_ready']} of {entry['rows']}")
+            lines.extend(f"    not ready: {r['reason']} ({r['rows']} rows)" for r in entry["top_reasons"])
         else:
             lines.append("  checkpoint  none yet")
         lines.append(f"  rejected    {len(entry['rejected'])}")
