@@ -32,8 +32,7 @@ _SCHEMA: dict[str, Any] = {
     "books": {"ignore": list, "max_bytes": int, "strict": bool, "on_rewrite": str},
     "batches": {"start_marker": str, "done_marker": str, "rotate": str},
     "checkpoint": {"bom": bool, "line_terminator": str, "rows_per_sync": int},
-    "lsi": {"pub_date_format": str, "language_code_case": str, "neutralise_formulas": bool,
-            "exchange_rates": dict, "file_names": dict},
+    "lsi": {"pub_date_format": str, "language_code_case": str, "exchange_rates": dict, "file_names": dict},
 }
 _CHOICES = {
     ("log_format",): ("text", "json"),

@@ -9,6 +9,7 @@ from sidecar.rows.profile import BUILTIN_DEFAULTS, build_profile
 from sidecar.rows.columns import Problem
 from sidecar.rows.convert import convert_book
 from sidecar.rows.profile import Profile
+from sidecar.rows.validate import validate_row
 from sidecar.errors import BookError
 
 BASE = {"title": "A Book", "isbn13": "9781608883936", "author": "Ann Author", "page_count": 200}
@@ -82,9 +83,11 @@ def cells(book, profile=PROFILE):
     ({"audience": "Young Adult"}, "Audience", "03"),
     # text: placeholders and formulas never reach a cell as such
     ({"contributor_one_bio": "About {title} and more"}, "Contributor One BIO", ""),
-    ({"title": "=HYPERLINK(\"http://x\")"}, "Title", "'=HYPERLINK(\"http://x\")"),
-    ({"title": "@risk"}, "Title", "'@risk"),
-    ({"title": "-5 Ways"}, "Title", "'-5 Ways"),
+    # LSI receives a value as written: no spreadsheet guard inside the row (the review workbook is for people)
+    ({"title": "=HYPERLINK(\"http://x\")"}, "Title", "=HYPERLINK(\"http://x\")"),
+    ({"title": "@risk"}, "Title", "@risk"),
+    ({"title": "-30- Series"}, "Title", "-30- Series"),
+    ({"title": "+1 Strategies, Inc."}, "Title", "+1 Strategies, Inc."),
     ({"min_age": "-5"}, "Min Age", ""),
     ({"title": "Commas, \"quotes\"\nand newlines"}, "Title", "Commas, \"quotes\"\nand newlines"),
     ({"title": "Nul\x00byte"}, "Title", "Nulbyte"),
@@ -146,15 +149,14 @@ def test_problems_say_what_was_left_out_and_why():
                                      "stage)") in conversion.problems
 
 
-def test_a_formula_cell_is_reported():
+def test_a_cell_a_spreadsheet_would_run_is_a_warning_and_stays_as_written():
     conversion = convert_book({**BASE, "title": "=1+1"}, PROFILE)
-    assert Problem("warning", "Title", "value starts with '=', which a spreadsheet would run as a formula; "
-                                       "prefixed with an apostrophe") in conversion.problems
-
-
-def test_formula_neutralising_can_be_turned_off():
-    profile = Profile(defaults=dict(BUILTIN_DEFAULTS), neutralise_formulas=False)
-    assert cells({**BASE, "title": "=1+1"}, profile)["Title"] == "=1+1"
+    assert conversion.row[COLUMNS.index("Title")] == "=1+1"
+    assert Problem("warning", "Title", "starts with '=': a spreadsheet would run it as a formula; LSI receives it "
+                                       "as written; look at rows in the review workbook (export --format xlsx), "
+                                       "not in this CSV") in validate_row(conversion.row)
+    assert not any(p.column == "Pages" and "formula" in p.message
+                   for p in validate_row(convert_book({**BASE, "page_count": "-5"}, PROFILE).row))
 
 
 @pytest.mark.parametrize(("book", "message"), [
@@ -215,8 +217,9 @@ def test_the_real_book_with_the_real_configs_gives_the_expected_cells(shared):
         "Territorial Rights": "World",
         "Edition Number": "1",
         "Edition Description": "First Edition",
-        "Interior Path / Filename": "xynapse_traces_build/interior/AI_Governance_Freedom_vs_Constraint_interior.pdf",
-        "Cover Path / Filename": "xynapse_traces_build/covers/AI_Governance_Freedom_vs_Constraint_cover.pdf",
+        # the names of the uploaded files, as in the publisher's real submission (not the pipeline's local paths)
+        "Interior Path / Filename": "9781608883936_ai_gover_interior.pdf",
+        "Cover Path / Filename": "9781608883936_ai_gover_cover.pdf",
         "Order Type Eligibility": "POD",
         "Returnable": "Yes-Destroy",
         "BISAC Category": "SELF-HELP / Journaling",

@@ -30,7 +30,7 @@ def workbook(tmp_path, capsys):
     for n, data_ in enumerate(TRICKY, start=1):
         write_book(folder, f"{n}.json", data_)
     config = tmp_path / "c.yaml"
-    config.write_text(f"watch: [{folder}]\ncheckpoint_dir: {data}\nlsi: {{neutralise_formulas: false}}\n")
+    config.write_text(f"watch: [{folder}]\ncheckpoint_dir: {data}\n")
     assert cli.main(["--once", "--config", str(config)]) == 0
     [checkpoint] = checkpoints(data)
     output = tmp_path / "review.xlsx"

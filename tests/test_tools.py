@@ -210,8 +210,8 @@ def test_compare_with_the_real_96_column_submission_names_the_expected_columns(s
     assert len(result["missing"]) == 67 and result["extra"] == []
     # What the publisher set by hand, or the pipeline could not know, and the sidecar's documented choices:
     assert {d["column"] for d in result["differing"]["9781608883936"]} == {
-        "Metadata Contact Dictionary", "Rendition /Booktype", "Pub Date", "Interior Path / Filename",
-        "Cover Path / Filename", "Annotation / Summary", "BISAC Category", "BISAC Category 2", "BISAC Category 3",
+        "Metadata Contact Dictionary", "Rendition /Booktype", "Pub Date",  # the file names now agree
+        "Annotation / Summary", "BISAC Category", "BISAC Category 2", "BISAC Category 3",
         "Carton Pack Quantity", "Contributor One BIO", "Contributor One Affiliations", "Contributor One Location",
         "Contributor One Location Type Code", "Contributor One Prior Work", "Thema Subject 1", "Thema Subject 2",
         "Thema Subject 3", "Audience", "Short Description", "Table of Contents", "# in Series",

@@ -8,6 +8,7 @@ for LSI is left blank and reported as a Problem instead.
 from __future__ import annotations
 
 import html
+import os
 import re
 import string
 from dataclasses import dataclass
@@ -22,7 +23,6 @@ from .profile import Profile
 # Markets priced by exchange rate from the US price; the others carry the US price itself.
 CONVERTED_MARKETS = ("UK", "EU", "AU", "CA")
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
-_PLAIN_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 
 
 @dataclass(frozen=True)
@@ -257,12 +257,12 @@ def _file_names(c: _Cells, book: Mapping[str, Any], isbn: str, title: str) -> No
             what = f"unknown {{{unknown[0]}}}" if unknown else f"the book has no {empty[0]}"
             c.warn(column, f"file name template '{template}': {what}; left blank")
             continue
-        c.values[column] = template.format(**fields)
+        c.values[column] = os.path.basename(template.format(**fields))  # LSI wants the uploaded file's name
 
 
 def _finish(c: _Cells, column: str) -> str:
     """Last rules for every cell: tranche blanks and appends, no control characters, LSI's length limit,
-    no placeholders, no formulas."""
+    no placeholders."""
     profile = c.profile
     value = c.values.get(column, "")
     if column in profile.blank or not (value or column in profile.append):
@@ -278,10 +278,5 @@ def _finish(c: _Cells, column: str) -> str:
     if _PLACEHOLDER.search(value):
         c.warn(column, f"template placeholder {_PLACEHOLDER.search(value).group()} in the value; left blank")
         return ""
-    if profile.neutralise_formulas and value[:1] in ("=", "+", "-", "@", "\t", "\r") \
-            and not _PLAIN_NUMBER.fullmatch(value):
-        c.warn(column, f"value starts with {value[:1]!r}, which a spreadsheet would run as a formula; "
-                       "prefixed with an apostrophe")
-        value = "'" + value
-    return value
+    return value  # as LSI should show it: spreadsheet safety belongs to the review workbook, never to this cell
 

@@ -69,6 +69,10 @@ CONFIG_KEYS = {
 TRANCHE_BISAC_KEYS = ("required_bisac_subject", "tranche_bisac_subject", "bisac_override", "primary_bisac_category")
 # Names in a tranche's append_fields that are not column names.
 APPEND_ALIASES = {"annotation_boilerplate": "Annotation / Summary"}
+# The publisher's own naming of uploaded files, as in the real submission (9781608883936_ai_gover_interior.pdf).
+# A tranche's file_path_templates say where the pipeline writes its files locally, not what LSI receives.
+DEFAULT_FILE_NAMES = {"Interior Path / Filename": "{isbn}_{slug8}_interior.pdf",
+                      "Cover Path / Filename": "{isbn}_{slug8}_cover.pdf"}
 # The names a file name template may use (convert.py fills them in for each book).
 TEMPLATE_FIELDS = ("isbn", "title", "title_slug", "slug8", "imprint", "author")
 FILE_NAME_COLUMNS = {
@@ -92,7 +96,6 @@ class Profile:
     imprint: str = ""  # the sidecar's imprint name (folder form), for file name templates
     pub_date_format: str = "iso"  # "iso" (YYYY-MM-DD) or "m/d/yy"
     language_code_case: str = "lower"
-    neutralise_formulas: bool = True
     codes: AcsCodes | None = None
     # Each column's default, normalised once per profile rather than once per book (convert.py).
     normalised: dict[str, tuple[str, Problem | None]] = field(default_factory=dict, init=False, compare=False,
@@ -132,8 +135,9 @@ def build_profile(lsi_config: Mapping[str, Any] | None, tranche: Mapping[str, An
                 defaults[discount_col] = str(entry["wholesale_discount_percent"])
         _layer(defaults, lsi_config.get("field_overrides"))
 
-    file_names = {FILE_NAME_COLUMNS[k]: _template(v, f"lsi.file_names.{k}", where)
-                  for k, v in (lsi.get("file_names") or {}).items() if _known(k, FILE_NAME_COLUMNS, "lsi.file_names", where)}
+    file_names = {**DEFAULT_FILE_NAMES, **{
+        FILE_NAME_COLUMNS[k]: _template(v, f"lsi.file_names.{k}", where)
+        for k, v in (lsi.get("file_names") or {}).items() if _known(k, FILE_NAME_COLUMNS, "lsi.file_names", where)}}
     blank: set[str] = set()
     append: dict[str, str] = {}
     required_bisac = ""
@@ -151,10 +155,6 @@ def build_profile(lsi_config: Mapping[str, Any] | None, tranche: Mapping[str, An
         for name in [*(tranche.get("blank_fields") or []), *(tranche.get("field_exclusions") or [])]:
             blank.add(CONFIG_KEYS.get(name, name))
         required_bisac = next((str(tranche[k]) for k in TRANCHE_BISAC_KEYS if tranche.get(k)), "")
-        templates = tranche.get("file_path_templates") or {}
-        for key, template in templates.items():
-            if key in FILE_NAME_COLUMNS and template:
-                file_names[FILE_NAME_COLUMNS[key]] = _template(template, f"file_path_templates.{key}", "the tranche")
 
     return Profile(
         defaults=defaults,
@@ -165,7 +165,6 @@ def build_profile(lsi_config: Mapping[str, Any] | None, tranche: Mapping[str, An
         file_names=file_names,
         pub_date_format=lsi.get("pub_date_format", "iso"),
         language_code_case=lsi.get("language_code_case", "lower"),
-        neutralise_formulas=lsi.get("neutralise_formulas", True),
     )
 
 

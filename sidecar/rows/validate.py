@@ -16,6 +16,8 @@ REQUIRED = (
 )
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
 _WHOLE = re.compile(r"[0-9]{1,6}")
 _PRICE = re.compile(r"[0-9]{1,9}(\.[0-9]{1,2})?")
 _PERCENT = re.compile(r"(100|[0-9]{1,2})(\.[0-9]{1,4})?")
@@ -74,6 +76,11 @@ def validate_cells(cells: Mapping[str, str], codes: AcsCodes | None = None) -> l
         if len(cells.get(column, "").encode()) > limit:
             error(column, f"{len(cells[column].encode())} bytes, LSI allows {limit}")
 
+    for column, value in cells.items():
+        if value[:1] in FORMULA_STARTS and not _NUMBER.fullmatch(value):
+            problems.append(Problem("warning", column, f"starts with {value[:1]!r}: a spreadsheet would run it as a "
+                                    "formula; LSI receives it as written; look at rows in the review workbook "
+                                    "(export --format xlsx), not in this CSV"))
     if codes is not None:
         problems.extend(_check_codes(cells, codes))
     return problems

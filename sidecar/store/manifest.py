@@ -24,7 +24,7 @@ def settings_digest(settings: Settings) -> str:
         "defaults": dict(sorted(p.defaults.items())), "blank": sorted(p.blank), "append": dict(p.append),
         "required_bisac": p.required_bisac, "exchange_rates": {k: str(v) for k, v in sorted(p.exchange_rates.items())},
         "file_names": dict(p.file_names), "pub_date_format": p.pub_date_format,
-        "language_code_case": p.language_code_case, "neutralise_formulas": p.neutralise_formulas,
+        "language_code_case": p.language_code_case,
         "acs_codes": p.codes is not None, "bom": settings.dialect.bom,
         "line_terminator": settings.dialect.line_terminator, "strict": settings.strict,
         "on_rewrite": settings.on_rewrite,
