@@ -47,7 +47,9 @@ def cells(book, profile=PROFILE):
     ({"us_wholesale_discount": "140"}, "US Wholesale Discount", ""),
     # keywords: string or list, joined with "; ", duplicates dropped
     ({"keywords": ["AI", "Ethics", "ai", " Policy "]}, "Keywords", "AI; Ethics; Policy"),
-    ({"keywords": "AI, Ethics;Policy | Law"}, "Keywords", "AI; Ethics; Policy; Law"),
+    ({"keywords": "AI, Ethics;Policy | Law"}, "Keywords", "AI, Ethics; Policy | Law"),  # only ';' separates
+    ({"keywords": "Smith, John; machine\nlearning;  ethics "}, "Keywords", "Smith, John; machine learning; ethics"),
+    ({"keywords": ["a, b", "c\n d"]}, "Keywords", "a, b; c d"),
     ({"keywords": ""}, "Keywords", ""),
     # numbers that may arrive as int or string
     ({"series_number": 3}, "# in Series", "3"),

@@ -252,8 +252,11 @@ def rendition(value: Any, codes: AcsCodes | None) -> str:
 
 
 def keyword_list(value: Any) -> list[str]:
+    """Keywords are separated by ';' (or are list items): a comma belongs to its keyword ("Smith, John").
+    Whitespace, newlines included, is folded to single spaces; a repeated keyword is kept once."""
     words: dict[str, str] = {}
-    for word in split(value, ",;|"):
+    for word in split(value, ";"):
+        word = " ".join(word.split())
         words.setdefault(word.lower(), word)
     return list(words.values())
 
