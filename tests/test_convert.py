@@ -296,3 +296,9 @@ def test_keywords_are_cut_to_whole_keywords_within_255_characters():
     kept = dict(zip(COLUMNS, conversion.row))["Keywords"]
     assert kept == "; ".join(words[:13]) and len(kept) == 245
     assert Problem("warning", "Keywords", "keywords cut to 255 characters: 7 left out") in conversion.problems
+
+
+def test_an_annotation_too_long_to_cut_at_a_paragraph_falls_back_to_the_plain_summary():
+    long_html = "<p>" + "word " * 1000 + "</p>"  # 5,007 characters, no </p> before the limit
+    row = cells({**BASE, "annotation_summary": long_html, "summary_long": "A plain summary.\n\nIn two parts."})
+    assert row["Annotation / Summary"] == "<p>A plain summary.</p><p>In two parts.</p>"

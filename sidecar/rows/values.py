@@ -292,7 +292,9 @@ def annotation(book: Mapping[str, Any]) -> str | None:
         if len(summary) <= ANNOTATION_MAX_CHARS:
             return summary
         end = summary.rfind("</p>", 0, ANNOTATION_MAX_CHARS - 3)
-        return summary[: end + 4] if end > 0 else None
+        if end > 0:
+            return summary[: end + 4]
+        # No paragraph ends within LSI's 4,000 characters: the plain sources below, never a blank cell
     plain = first(book, "summary_long", "storefront_description_en", "back_cover_text")
     if not isinstance(plain, str):
         return None
