@@ -1,12 +1,18 @@
-"""`sidecar --once` throughput against the seed's copy-and-rename append and a no-fsync raw loop.
+"""`sidecar --once` throughput against the floor, a no-fsync raw loop and the seed's copy-and-rename append.
 
-Prints books/s (median of --runs) for each, the ratios, and the peak RSS of a real `sidecar --once`
-child at two batch sizes. Usage: python bench/once_throughput.py [--books 3000] [--runs 3]
+The configuration is the one publishers run: the pipeline's real default LSI config, the xynapse tranche
+and LSI's code tables from ../shared/lsi (--example-configs: the bundled small configs, no code tables).
+The floor is what any tool must do: read every file, parse its JSON and write the same rows with the csv
+module, one fsync. Prints books/s (median of --runs) for each, the ratios, and the peak RSS of a real
+`sidecar --once` child at two batch sizes.
+Usage: BENCH_TMP=/tmp python bench/once_throughput.py [--books 3000] [--runs 3] [--example-configs]
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import json
 import os
 import shutil
 import statistics
@@ -28,13 +34,31 @@ from sidecar.rows.convert import convert_book  # noqa: E402
 from sidecar.engine.ingest import Ingestor  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-TRANCHE = ROOT / "examples" / "pipeline-configs" / "tranches" / "harbor_light_spring.json"
-LSI_CONFIG = ROOT / "examples" / "pipeline-configs" / "default_lsi_config.json"
+SHARED = Path(os.environ.get("SIDECAR_SHARED_LSI", ROOT.parent / "shared" / "lsi"))
+REAL = {"lsi_config": SHARED / "pipeline-configs" / "default_lsi_config.json",
+        "tranche": SHARED / "pipeline-configs" / "tranches" / "xynapse_tranche_1.json",
+        "acs_codes": SHARED / "ACS-codes-and-descriptions.csv"}
+EXAMPLE = {"lsi_config": ROOT / "examples" / "pipeline-configs" / "default_lsi_config.json",
+           "tranche": ROOT / "examples" / "pipeline-configs" / "tranches" / "harbor_light_spring.json"}
+CONFIGS = dict(REAL)
+ROWS: list[list[str]] = []  # the floor's rows, made once before it is timed
 
 
 def settings(folder: Path, out: Path):
-    return load_settings({"watch": [str(folder)], "checkpoint_dir": str(out), "lsi_config": str(LSI_CONFIG),
-                          "tranche": str(TRANCHE), "config": None}, {})
+    return load_settings({"watch": [str(folder)], "checkpoint_dir": str(out), "config": None,
+                          **{k: str(v) for k, v in CONFIGS.items()}}, {})
+
+
+def floor(folder: Path, out: Path) -> None:
+    """Read every file, parse its JSON, write the same rows with the csv module; one fsync."""
+    out.mkdir(parents=True)
+    with open(out / "floor.csv", "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f, lineterminator="\r\n")
+        for path, row in zip(scan(folder, ()), ROWS):
+            json.loads(path.read_bytes())
+            writer.writerow(row)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def product(folder: Path, out: Path) -> None:
@@ -78,11 +102,16 @@ def timed(fn, folder: Path, work: Path, runs: int) -> float:
 
 
 def peak_rss_mib(folder: Path, out: Path) -> float:
-    proc = subprocess.Popen([sys.executable, "-m", "sidecar", "--once", "--watch", str(folder),
-                             "--checkpoint-dir", str(out), "--log-level", "WARNING"], stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    assert os.waitstatus_to_exitcode(status) in (0, 1)
-    return usage.ru_maxrss / 1024
+    """A real `sidecar --once` child's own high-water mark (VmHWM: ru_maxrss would count this process's
+    pages at fork)."""
+    child = ("import sys; from pathlib import Path; from sidecar import cli; code = cli.main(sys.argv[1:]); "
+             "print([l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM:')][0]); "
+             "sys.exit(code)")
+    done = subprocess.run([sys.executable, "-c", child, "--once", "--watch", str(folder), "--checkpoint-dir", str(out),
+                           "--log-level", "WARNING", *(f"--{k.replace('_', '-')}={v}" for k, v in CONFIGS.items())],
+                          capture_output=True, text=True)
+    assert done.returncode in (0, 1), done.stderr
+    return int(done.stdout.split("VmHWM:")[1].split()[0]) / 1024
 
 
 def main() -> None:
@@ -91,7 +120,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--quotes", type=int, default=40, help="quotes a book: 40 ~ 33 KiB of JSON, 0 ~ 4 KiB")
     parser.add_argument("--rss-books", type=int, nargs="*", default=[1000, 10000])
+    parser.add_argument("--example-configs", action="store_true", help="the bundled configs, no code tables")
     args = parser.parse_args()
+    if args.example_configs:
+        CONFIGS.clear()
+        CONFIGS.update(EXAMPLE)
     from loguru import logger
 
     logger.remove()
@@ -105,9 +138,14 @@ def main() -> None:
         row_bytes = (csv.stat().st_size - len(encode_header(settings(folder, work).dialect))) / args.books
         shutil.rmtree(work / "probe")
         print(f"{args.books} books, median {statistics.median(sizes) / 1024:.1f} KiB of JSON each, "
-              f"rows {row_bytes / 1024:.2f} KiB each; median of {args.runs} runs")
+              f"rows {row_bytes / 1024:.2f} KiB each; median of {args.runs} runs; configs: "
+              f"{'the bundled examples' if args.example_configs else 'the real ones with LSI code tables'}")
+        s = settings(folder, work)
+        profile = s.profile_for(s.folders[0])
+        ROWS[:] = [list(convert_book(parse_book(p.read_bytes()), profile).row) for p in scan(folder, ())]
 
         results = {
+            "floor: read, parse JSON, csv.writer, one fsync": timed(floor, folder, work, args.runs),
             "sidecar --once (ingest, fdatasync per group, ledger)": timed(product, folder, work, args.runs),
             "(b) raw convert + write loop, no fsync, no ledger": timed(raw_loop, folder, work, args.runs),
             "(a) seed's copy-whole-file-then-rename append": timed(
@@ -118,6 +156,7 @@ def main() -> None:
             print(f"  {name:55} {args.books / seconds:9.0f} books/s  {seconds:7.2f} s")
         print(f"  sidecar vs (a): {results['(a) seed' + chr(39) + 's copy-whole-file-then-rename append'] / ours:.1f}x faster")
         print(f"  sidecar vs (b): {ours / results['(b) raw convert + write loop, no fsync, no ledger']:.2f}x the time")
+        print(f"  sidecar vs the floor: {ours / results['floor: read, parse JSON, csv.writer, one fsync']:.2f}x the time")
 
         for count in args.rss_books:
             rss_folder = work / f"rss{count}"

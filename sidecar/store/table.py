@@ -14,9 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-import openpyxl
-from openpyxl.utils.exceptions import InvalidFileException
-
 from ..errors import ConfigError, InputError, TableError
 from ..inputs import open_regular_file
 from ..rows.columns import BOM
@@ -150,6 +147,9 @@ class XlsxTable(_Opened):
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        import openpyxl  # only for workbooks: it costs ~30 MB to import, which every other command keeps
+        from openpyxl.utils.exceptions import InvalidFileException
+
         try:
             self.book = openpyxl.load_workbook(path, read_only=True, data_only=True)
         except FileNotFoundError:

@@ -16,8 +16,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
-import xlsxwriter
-
 from ..errors import TableError
 from ..rows.codes import AcsCodes
 from ..rows.columns import COLUMNS
@@ -42,6 +40,8 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
         if table.columns != list(COLUMNS):
             raise TableError(f"{checkpoint} is not an ACS checkpoint (run `sidecar verify` on it)")
         digest.update(table.header.data)
+        import xlsxwriter  # only for workbooks, like openpyxl in store/table.py
+
         book = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_numbers": False,
                                          "strings_to_formulas": False, "strings_to_urls": False})
         text = book.add_format({"num_format": "@", "valign": "top"})
