@@ -155,7 +155,7 @@ def run_once(settings: Settings, require_ready: bool = False) -> int:
     stop = threading.Event()
     progress = _progress_bar if sys.stderr.isatty() else None
     with _stop_on_signals(stop), Ingestor(settings) as ingestor:
-        summary = ingestor.catch_up(progress, stop)
+        summary = ingestor.count_readiness(ingestor.catch_up(progress, stop))
     if progress:
         print(file=sys.stderr)
     if summary.not_ready:

@@ -18,6 +18,7 @@ import pytest
 from sidecar import cli
 from sidecar.engine.ingest import Ingestor
 from sidecar.errors import CheckpointError
+from sidecar.rows.columns import COLUMNS
 from sidecar.settings import load_settings
 from sidecar.store.ledger import Ledger, ledger_path
 
@@ -119,7 +120,7 @@ def test_verify_reads_a_checkpoint_with_a_200000_character_cell_written_before_t
     rows = read_rows(checkpoint)
     rows[0][77] = "x" * 200_000  # Table of Contents
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerows([read_rows.__globals__["COLUMNS"], *rows])
+    csv.writer(buf, lineterminator="\r\n").writerows([list(COLUMNS), *rows])
     other = tmp_path / "old.csv"
     other.write_bytes(b"\xef\xbb\xbf" + buf.getvalue().encode())
     assert cli.main(["verify", str(other)]) == cli.EXIT_REJECTED
@@ -461,7 +462,7 @@ def test_verify_with_code_tables_reads_a_superscript_page_count(run, shared, tmp
     rows[0][24] = "²"
     other = tmp_path / "other.csv"
     buf = io.StringIO()
-    csv.writer(buf, lineterminator="\r\n").writerows([read_rows.__globals__["COLUMNS"], *rows])
+    csv.writer(buf, lineterminator="\r\n").writerows([list(COLUMNS), *rows])
     other.write_text(buf.getvalue())
     code = cli.main(["verify", "--acs-codes", str(shared / "ACS-codes-and-descriptions.csv"), str(other)])
     assert code == cli.EXIT_REJECTED and "Traceback" not in capsys.readouterr().err

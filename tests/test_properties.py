@@ -7,6 +7,7 @@ not a performance figure: those live in bench/.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -122,7 +123,7 @@ def test_once_on_any_folder_exits_0_or_1_and_accounts_for_every_file(entries):
                 os.mkdir(path)
             made.append((Path(os.fsdecode(path)), kind))
         err = io.StringIO()
-        with _stderr_to(err):
+        with contextlib.redirect_stderr(err):
             code = cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)])
         assert code in (cli.EXIT_OK, cli.EXIT_REJECTED), err.getvalue()
         _every_file_is_one_row_or_one_rejection(made, data, err.getvalue())
@@ -146,23 +147,6 @@ def _every_file_is_one_row_or_one_rejection(made, data, log):
     for checkpoint in checkpoints(data):
         text = checkpoint.read_bytes().decode("utf-8-sig")
         assert all(len(r) == len(COLUMNS) for r in csv.reader(io.StringIO(text, newline=""), strict=True))
-
-
-class _stderr_to:
-    """Send the sidecar's log and messages to a buffer (capsys does not mix with Hypothesis)."""
-
-    def __init__(self, buffer: io.StringIO) -> None:
-        self.buffer = buffer
-
-    def __enter__(self) -> None:
-        import sys
-
-        self.previous, sys.stderr = sys.stderr, self.buffer
-
-    def __exit__(self, *exc: object) -> None:
-        import sys
-
-        sys.stderr = self.previous
 
 
 # ----------------------------------------------------------------------------- settings

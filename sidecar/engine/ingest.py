@@ -175,6 +175,11 @@ class Ingestor:
                 progress(n, len(paths))
         self.flush()
         summary.checkpoints = self.checkpoints
+        return summary
+
+    def count_readiness(self, summary: Summary) -> Summary:
+        """Add the current checkpoints' LSI-readiness to a summary: one pass over their ledger rows, so only
+        for the summaries a person reads (end of --once, the service's start), not every rescan."""
         for appender in self.appenders.values():
             rows, not_ready, reasons = self.ledger.readiness(appender.record.id)
             summary.rows, summary.not_ready = summary.rows + rows, summary.not_ready + not_ready

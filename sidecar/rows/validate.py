@@ -7,6 +7,7 @@ from typing import Mapping
 
 from .codes import AcsCodes
 from .columns import COLUMNS, MARKETS, MAX_BYTES, Problem, Row, max_chars
+from .values import quoted
 
 # Lightning Source rejects a whole ACS file when any of these is blank for any title.
 REQUIRED = (
@@ -28,10 +29,6 @@ NUMBER_RULES = {
     **{price: (_PRICE, "a price such as 19.99") for _, price, _, _ in MARKETS},
     **{discount: (_PERCENT, "a percentage from 0 to 100") for _, _, discount, _ in MARKETS},
 }
-
-
-def quoted(value: str) -> str:
-    return f"'{value}'" if len(value) <= 40 else f"'{value[:37]}...'"
 
 
 def isbn13_check_digit(first12: str) -> str:

@@ -78,7 +78,8 @@ class Service:
                 watched = [_Watched(f) for f in self.settings.folders]
                 observer.start()
                 self._watch_folders(observer, watched)  # before the catch-up, so nothing falls between
-                summary = ingestor.catch_up(_catch_up_progress(notifier), stop=self.control.stop, may_be_unfinished=True)
+                summary = ingestor.count_readiness(ingestor.catch_up(_catch_up_progress(notifier), stop=self.control.stop,
+                                                                     may_be_unfinished=True))
                 self.queue.take_rescan()  # the catch-up was that rescan
                 logger.info(f"caught up: {summary.line()}")
                 if summary.not_ready:
