@@ -104,7 +104,7 @@ def test_verify_checks_the_real_96_column_submission_and_finds_its_known_defects
                        str(shared / "examples" / "xynapse_traces_tranche1_submitted.csv"))
     assert code == cli.EXIT_REJECTED
     lines = out.splitlines()
-    assert lines[:3] == [f"ACS file    {shared / 'examples' / 'xynapse_traces_tranche1_submitted.csv'}",
+    assert lines[:3] == [f"ACS file    {(shared / 'examples' / 'xynapse_traces_tranche1_submitted.csv').resolve()}",
                          "rows        68", "dialect     UTF-8 without BOM, 68 LF"]
     assert lines[3].startswith("columns     96 of 119 ACS columns; absent: Reserved 1, Reserved 2, ")
     assert not any("torn tail" in line for line in lines)  # a hand-made file may end without a line end
