@@ -47,8 +47,12 @@ def _settings_flags(parser: argparse.ArgumentParser, default: Any) -> None:
     add("--imprint", metavar="NAME", default=default, help="imprint for the checkpoint name (default: from the folder)")
     add("--checkpoint-dir", metavar="DIR", default=default, help="where checkpoint CSVs go (default: data/)")
     add("--state-dir", metavar="DIR", default=default, help="where the ledger goes (default: CHECKPOINT_DIR/state)")
-    add("--lsi-config", metavar="FILE", default=default, help="the pipeline's configs/default_lsi_config.json")
-    add("--tranche", metavar="FILE", default=default, help="the pipeline's configs/tranches/<name>.json")
+    add("--pipeline-configs", metavar="DIR", default=default,
+        help="the pipeline's configs/ folder: default, publisher, imprint, tranche and books/<isbn>.json levels")
+    add("--publisher", metavar="NAME", default=default, help="the publisher file in publishers/ (default: by name)")
+    add("--lsi-config", metavar="FILE", default=default, help="the global LSI defaults file (wins over the tree's)")
+    add("--tranche", metavar="FILE|NAME", default=default,
+        help="the tranche: a file, or a name in the tree's tranches/ (wins over nothing: it is the tranche level)")
     add("--acs-codes", metavar="FILE", default=default, help="LSI's ACS-codes-and-descriptions.csv, for validation")
     add("--log-level", metavar="LEVEL", default=default, help="DEBUG, INFO, WARNING, ... (default: INFO)")
     add("--log-format", choices=("text", "json"), default=default, help="text for terminals, json for journald")

@@ -17,7 +17,8 @@ import yaml
 from .errors import ConfigError
 from .inputs import read_config_text
 from .rows.columns import Dialect
-from .rows.profile import Profile, load_profile
+from .rows.configs import TreeChoice
+from .rows.profile import MARKET_PRICE_RULES, Profile, load_profile
 
 DEFAULT_IGNORE = (".*", "*~", "*.tmp", "*.part", "*.swp", "*_lsi_metadata.json", "*_with_mnemonics.json")
 SECONDS_RANGE = {"poll_seconds": (0.1, 3600.0), "rescan_seconds": (0.1, 86400.0)}
@@ -26,13 +27,15 @@ LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL
 
 _SCHEMA: dict[str, Any] = {
     "watch": list, "imprint": str, "checkpoint_dir": str, "state_dir": str,
-    "lsi_config": str, "tranche": str, "acs_codes": str, "log_level": str, "log_format": str,
+    "pipeline_configs": str, "publisher": str, "lsi_config": str, "tranche": str, "acs_codes": str, "log_level": str, "log_format": str,
     "poll_seconds": (int, float), "rescan_seconds": (int, float), "metrics_file": str, "exports": dict,
     "log_file": str,
     "books": {"ignore": list, "max_bytes": int, "strict": bool, "on_rewrite": str},
     "batches": {"start_marker": str, "done_marker": str, "rotate": str},
     "checkpoint": {"bom": bool, "line_terminator": str, "rows_per_sync": int},
-    "lsi": {"pub_date_format": str, "language_code_case": str, "exchange_rates": dict, "file_names": dict},
+    "lsi": {"pub_date_format": str, "language_code_case": str, "exchange_rates": dict, "file_names": dict,
+            "market_price": str, "price_ending": (str, int, float), "price_by_pages": (list, dict),
+            "annotation_tags": list},
 }
 _CHOICES = {
     ("log_format",): ("text", "json"),
@@ -41,6 +44,7 @@ _CHOICES = {
     ("checkpoint", "line_terminator"): ("crlf", "lf"),
     ("lsi", "pub_date_format"): ("iso", "m/d/yy"),
     ("lsi", "language_code_case"): ("lower", "upper"),
+    ("lsi", "market_price"): MARKET_PRICE_RULES,
 }
 
 
@@ -72,13 +76,15 @@ class Settings:
     done_marker: str = ".batch-done"  # dropped in a watched folder: finalize the checkpoint
     rotate: str = "never"  # or "daily": a new checkpoint with the first book of each day
     log_file: Path | None = None
+    profiles: Mapping[str, Profile] = dataclasses.field(default_factory=dict)  # by folder imprint
+    pipeline_configs: Path | None = None
     lsi_config: Path | None = None
     tranche: Path | None = None
     disabled_folders: tuple[Path, ...] = ()  # listed with checkpoint: false
     config_file: Path | None = None
 
     def profile_for(self, folder: Folder) -> Profile:
-        return dataclasses.replace(self.profile, imprint=folder.imprint)
+        return self.profiles.get(folder.imprint) or dataclasses.replace(self.profile, imprint=folder.imprint)
 
 
 def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.environ,
@@ -104,9 +110,10 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     if log_format not in ("text", "json"):
         raise ConfigError(f"log format '{log_format}' is not 'text' or 'json'")
     books, ckpt, batches = (_present(raw.get(k)) for k in ("books", "checkpoint", "batches"))
-    lsi_config, tranche = src.path("lsi_config"), src.path("tranche")
-    profile = load_profile(lsi_config, tranche, src.path("acs_codes"), _present(raw.get("lsi")),
-                           where=str(config_file or "the defaults"))
+    choice = _tree_choice(src)
+    lsi, where, codes = _present(raw.get("lsi")), str(config_file or "the defaults"), src.path("acs_codes")
+    profiles = {f.imprint: load_profile(choice, codes, lsi, where, f.imprint) for f in folders}
+    profile = next(iter(profiles.values()), None) or load_profile(choice, codes, lsi, where)
     given = {  # None: not set anywhere, the Settings default applies
         "dialect": Dialect(bom=ckpt.get("bom", Dialect.bom),
                            line_terminator="\n" if ckpt.get("line_terminator") == "lf" else Dialect.line_terminator),
@@ -125,8 +132,9 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
         "log_file": _output_file((src.base / raw["log_file"]).resolve() if raw.get("log_file") else None, "log_file"),
     }
     return Settings(folders=tuple(folders), disabled_folders=tuple(disabled), checkpoint_dir=checkpoint_dir,
-                    state_dir=state_dir, profile=profile, log_level=log_level, log_format=log_format,
-                    lsi_config=lsi_config, tranche=tranche, config_file=config_file,
+                    state_dir=state_dir, profile=profile, profiles=profiles, log_level=log_level,
+                    log_format=log_format, pipeline_configs=choice.root, lsi_config=choice.lsi_config,
+                    tranche=choice.tranche_file(), config_file=config_file,
                     **{key: value for key, value in given.items() if value is not None})
 
 
@@ -205,6 +213,21 @@ def ensure_writable_folder(path: Path, key: str) -> None:
     if not path.is_dir() or not os.access(path, os.W_OK | os.X_OK):
         raise ConfigError(f"{key} {path} is not a folder the sidecar can write to (user {os.geteuid()}); "
                           "fix its permissions or choose another folder")
+
+
+def _tree_choice(src: _Sources) -> TreeChoice:
+    """The pipeline's configs/ folder and which of its files to read; --lsi-config and a tranche given as a
+    file win over the tree's files. A tranche without '/' or '.json' is a name in the tree's tranches/."""
+    root = src.path("pipeline_configs")
+    if root is not None and not root.is_dir():
+        raise ConfigError(f"pipeline_configs {root} is not a folder (the pipeline's configs/, with "
+                          "default_lsi_config.json, publishers/, imprints/, tranches/, books/)")
+    tranche, path = src.origin("tranche"), src.path("tranche")
+    named = isinstance(tranche[0], str) and "/" not in tranche[0] and not tranche[0].endswith(".json")
+    choice = TreeChoice(root=root, lsi_config=src.path("lsi_config"), publisher=src.get("publisher"),
+                        tranche=tranche[0] if named and (root or not path.exists()) else path)
+    choice.tranche_file()  # a name the tree does not have is an error now, not at the first book
+    return choice
 
 
 def _folders(src: _Sources) -> tuple[list[Folder], list[Path]]:

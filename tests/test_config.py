@@ -48,7 +48,7 @@ def test_config_yaml_in_the_current_folder_is_the_default(tmp_path):
 
 @pytest.mark.parametrize(("text", "message"), [
     ("watch: [a]\nwatchh: [b]\n", "unknown key 'watchh' in {f} (allowed here: watch, imprint, checkpoint_dir, "
-                                  "state_dir, lsi_config, tranche, acs_codes, log_level, log_format, poll_seconds, "
+                                  "state_dir, pipeline_configs, publisher, lsi_config, tranche, acs_codes, log_level, log_format, poll_seconds, "
                                   "rescan_seconds, metrics_file, exports, log_file, books, batches, checkpoint, lsi)"),
     ("watch: [a]\nbooks: {strickt: true}\n", "unknown key 'books.strickt' in {f} (allowed here: ignore, "
                                              "max_bytes, strict, on_rewrite)"),
@@ -123,6 +123,8 @@ def test_the_tranche_layers_over_the_pipeline_config(shared, tmp_path):
     assert defaults["EU Wholesale Discount % (Mode 2)"] == "40"  # tranche 40 over territorial 35
     assert defaults["Contributor One Location Type Code"] == "04"  # tranche field_overrides
     assert "Pages" not in defaults and "Pub Date" not in defaults  # the config's canned 200 / 2025-07-18
-    assert s.profile.blank >= {"Metadata Contact Dictionary", "Parent ISBN", "SIBI - EDUC - US * Suggested List Price (mode 2)"}
+    assert s.profile.blank.keys() >= {"Metadata Contact Dictionary", "Parent ISBN",
+                                      "SIBI - EDUC - US * Suggested List Price (mode 2)"}
+    assert s.profile.blank["Parent ISBN"] == f"'field_exclusions' in {configs / 'tranches' / 'xynapse_tranche_1.json'}"
     assert s.profile.required_bisac == "SELF-HELP / Journaling"
     assert list(s.profile.append) == ["Annotation / Summary"]

@@ -1,10 +1,14 @@
 import json
+import os
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
 
 from sidecar.rows.codes import load_acs_codes
 from sidecar.rows.columns import COLUMNS
+from sidecar.rows.configs import level_of
 from sidecar.rows.profile import BUILTIN_DEFAULTS, build_profile
 from sidecar.rows.columns import Problem
 from sidecar.rows.convert import convert_book
@@ -132,9 +136,9 @@ def test_a_short_description_without_sentences_is_cut_at_a_word():
 def test_an_annotation_is_html_paragraphs_of_at_most_4000_characters():
     text = "\n\n".join(["Tom & Jerry <meet> again. " * 30] * 10)
     annotation = cells({**BASE, "summary_long": text})["Annotation / Summary"]
-    assert annotation.startswith("<p>Tom &amp; Jerry &lt;meet&gt; again.")
+    assert annotation.startswith("<p>Tom &amp; Jerry &lt;meet&gt; again.")  # plain text, escaped
     assert len(annotation) <= 4000
-    assert annotation.endswith("...</p>")
+    assert annotation.endswith("again.</p>")  # cut after a whole sentence
     assert annotation.count("<p>") == annotation.count("</p>")
 
 
@@ -187,15 +191,10 @@ def test_conversion_is_deterministic():
 
 def real_profile(shared, with_codes=False):
     configs = shared / "pipeline-configs"
-    profile = build_profile(
-        lsi_config=json.loads((configs / "default_lsi_config.json").read_text()),
-        tranche=json.loads((configs / "tranches" / "xynapse_tranche_1.json").read_text()),
-        lsi={},
-    )
-    from dataclasses import replace
-
-    return replace(profile, imprint="xynapse_traces",
-                   codes=load_acs_codes(shared / "ACS-codes-and-descriptions.csv") if with_codes else None)
+    levels = [level_of(name, path, json.loads(path.read_text())) for name, path in (
+        ("default", configs / "default_lsi_config.json"), ("tranche", configs / "tranches" / "xynapse_tranche_1.json"))]
+    codes = load_acs_codes(shared / "ACS-codes-and-descriptions.csv") if with_codes else None
+    return build_profile(levels, {}, codes=codes, imprint="xynapse_traces")
 
 
 def test_the_real_book_with_the_real_configs_gives_the_expected_cells(shared):
@@ -274,13 +273,13 @@ def test_the_real_book_has_no_placeholder_canned_text_or_invalid_fallback(shared
 
 
 def test_the_pipeline_s_invalid_perfect_bound_rendition_is_left_blank(shared):
-    configs = shared / "pipeline-configs"
-    profile = build_profile(json.loads((configs / "default_lsi_config.json").read_text()), None, {})
+    path = shared / "pipeline-configs" / "default_lsi_config.json"
+    profile = build_profile([level_of("default", path, json.loads(path.read_text()))], {})
     conversion = convert_book(BASE, profile)
     assert dict(zip(COLUMNS, conversion.row))["Rendition /Booktype"] == ""
-    assert Problem("warning", "Rendition /Booktype",
-                   "the configuration gives 'Perfect Bound': not an LSI book type (those start with 'POD: ', "
-                   "'eBook: ' or 'Stock '); left out") in conversion.problems
+    assert profile.config_problems[0] == (
+        f"'defaults.rendition_booktype' in {path}: 'Perfect Bound' for Rendition /Booktype: not an LSI book type "
+        "(those start with 'POD: ', 'eBook: ' or 'Stock '); left to the level below")
 
 
 def test_bisac_codes_are_named_from_the_acs_tables(shared):
@@ -302,3 +301,111 @@ def test_an_annotation_too_long_to_cut_at_a_paragraph_falls_back_to_the_plain_su
     long_html = "<p>" + "word " * 1000 + "</p>"  # 5,007 characters, no </p> before the limit
     row = cells({**BASE, "annotation_summary": long_html, "summary_long": "A plain summary.\n\nIn two parts."})
     assert row["Annotation / Summary"] == "<p>A plain summary.</p><p>In two parts.</p>"
+
+
+# ---------------------------------------------------------------------------- clean text
+
+
+@pytest.mark.parametrize(("annotation", "expected"), [
+    ("<p>Safe <script>alert(1)</script>text.</p>", "<p>Safe text.</p>"),
+    ("<div><p>In a <a href='http://x'>link</a>.</p></div>", "<p>In a link.</p>"),
+    ("<p>Open <b>bold", "<p>Open <b>bold</b></p>"),  # unclosed tags are closed
+    ("<p style='color:red' onclick='x()'>Attributes <i class='c'>go</i>.</p>", "<p>Attributes <i>go</i>.</p>"),
+    ("<p>One</p><!-- a note --><p>Two &amp; three</p>", "<p>One</p><p>Two &amp; three</p>"),
+    ("<p>x</p></b></i>", "<p>x</p>"),  # stray closing tags dropped
+])
+def test_an_annotation_keeps_only_the_tags_lsi_takes_balanced(annotation, expected):
+    conversion = convert_book({**BASE, "annotation_summary": annotation}, PROFILE)
+    assert dict(zip(COLUMNS, conversion.row))["Annotation / Summary"] == expected
+    assert Problem("warning", "Annotation / Summary", "the book's annotation had HTML that LSI does not take (tags "
+                   "other than p, b, i, br, or unbalanced ones): cleaned") in conversion.problems
+
+
+def test_an_html_annotation_over_4000_characters_is_cut_at_a_paragraph_and_stays_balanced():
+    para = "<p><b>" + "word " * 150 + "</b></p>"  # 762 characters
+    annotation = cells({**BASE, "annotation_summary": para * 8})["Annotation / Summary"]
+    assert annotation == para * 5
+    assert len(annotation) <= 4000 and annotation.endswith("</b></p>")
+
+
+def test_an_html_annotation_without_a_paragraph_end_falls_back_to_its_own_text_cut_at_a_sentence():
+    text = "<b>" + "A sentence here. " * 300 + "</b>"
+    annotation = cells({**BASE, "annotation_summary": text})["Annotation / Summary"]
+    assert annotation.startswith("<p>A sentence here. A sentence here.") and annotation.endswith("here.</p>")
+    assert len(annotation) <= 4000 and "<b>" not in annotation
+
+
+def test_a_short_description_is_plain_text():
+    row = cells({**BASE, "summary_short": "<b>Bold</b> claims &amp; <a href='x'>a link</a><script>x()</script>."})
+    assert row["Short Description"] == "Bold claims & a link."
+
+
+def test_keywords_hold_no_markup():
+    assert cells({**BASE, "keywords": "<b>AI</b>; ethics"})["Keywords"] == "AI; ethics"
+
+
+def test_the_same_book_gives_the_same_bytes_in_every_process(shared, tmp_path):
+    """Set and dict order differ between processes with PYTHONHASHSEED; the row must not."""
+    script = (
+        "import json, sys\n"
+        "from pathlib import Path\n"
+        "from sidecar.rows.book import book_to_row\n"
+        "from sidecar.rows.columns import Dialect\n"
+        "from sidecar.rows.configs import TreeChoice\n"
+        "from sidecar.rows.profile import load_profile\n"
+        "shared = Path(sys.argv[1])\n"
+        "configs = shared / 'pipeline-configs'\n"
+        "profile = load_profile(TreeChoice(root=configs, tranche=configs / 'tranches' / 'xynapse_tranche_1.json'),\n"
+        "                       shared / 'ACS-codes-and-descriptions.csv', {}, 'test', imprint='xynapse_traces')\n"
+        "book = json.loads((shared / 'examples' / 'AI_Governance_Freedom_vs_Constraint.json').read_text())\n"
+        "book['bisac_codes'] = 'COM004000; POL028000; PHI005000'\n"
+        "book['keywords'] = list(reversed(book['keywords'].split(';')))\n"
+        "made = book_to_row(json.dumps(book).encode(), profile, False, Dialect())\n"
+        "sys.stdout.buffer.write(made.record + repr(made.problems).encode())\n")
+    outputs = set()
+    for seed in ("0", "1", "12345", "random"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        done = subprocess.run([sys.executable, "-c", script, str(shared)], env=env, capture_output=True, check=True,
+                              timeout=60)
+        outputs.add(done.stdout)
+    assert len(outputs) == 1 and len(next(iter(outputs))) > 2000
+
+
+# ---------------------------------------------------------------------------- checks that need the config
+
+
+def test_a_rendition_of_another_size_than_the_trim_is_an_error_naming_the_file(tmp_path):
+    tranche = tmp_path / "t.json"
+    level = level_of("tranche", tranche, {"trim_size": "7x10", "rendition_booktype": "POD: 6 x 9 in or 229 x 152 mm "
+                                          "Perfect Bound WHITE"})
+    conversion = convert_book(BASE, build_profile([level], {}))
+    assert Problem("error", "Rendition /Booktype", "'POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE' is 6 x 9 in, "
+                   f"but the trim size is 7x10 ('trim_size' in {tranche}): set a rendition_booktype of that size, or "
+                   "correct the trim size") in conversion.problems
+    same = convert_book({**BASE, "trim_size": "9 x 6"}, build_profile([level], {}))
+    assert not [p for p in same.problems if p.column == "Rendition /Booktype"]
+
+
+def test_a_second_contributor_without_a_role_is_an_error():
+    conversion = convert_book({**BASE, "contributor_two": "Bo Editor"}, PROFILE)
+    assert dict(zip(COLUMNS, conversion.row))["Contributor Two Role"] == ""
+    assert Problem("error", "Contributor Two Role", "Contributor Two 'Bo Editor' has no role, and LSI needs one for "
+                   "every contributor named (set contributor_two_role)") in conversion.problems
+    assert not [p for p in convert_book({**BASE, "contributor_two": "Bo", "contributor_two_role": "Editor"},
+                                        PROFILE).problems if p.column == "Contributor Two Role"]
+
+
+def test_an_imprint_other_than_the_imprint_config_s_is_a_warning(tmp_path):
+    path = tmp_path / "imprints" / "xynapse_traces.json"
+    profile = build_profile([level_of("imprint", path, {"imprint": "Xynapse Traces"})], {})
+    assert Problem("warning", "Imprint", f"'Nimble Books' is not the imprint config's 'Xynapse Traces' ({path}); LSI "
+                   "takes only the imprint registered to the account") in convert_book(
+        {**BASE, "imprint": "Nimble Books"}, profile).problems
+    assert not [p for p in convert_book({**BASE, "imprint": "xynapse  traces"}, profile).problems
+                if p.column == "Imprint"]
+
+
+def test_illustrations_must_be_a_count():
+    conversion = convert_book({**BASE, "illustration_count": '{"figures": 3}'}, PROFILE)
+    assert dict(zip(COLUMNS, conversion.row))["# Illustrations"] == "0"  # the built-in default stays
+    assert [p.column for p in conversion.problems] == ["# Illustrations"]

@@ -82,6 +82,17 @@ def test_a_page_count_of_1e100000000_is_refused_at_once_without_computing_it(run
     assert "Pages: the book gives '1e100000000': not a whole number; left out" in err
 
 
+@pytest.mark.timeout(20)  # before the fix: minutes, cutting one word at a time from a million
+def test_texts_of_a_million_words_without_a_sentence_end_are_cut_at_once(run):
+    words = "word " * 1_000_000
+    write_book(run.folder, "a.json", book(1, summary_long=words, summary_short=words))
+    code, _, _ = run()
+    row = rows_of(run.data)[0]
+    assert code == cli.EXIT_OK
+    assert cell(row, "Short Description") == "word " * 68 + "word..."  # 347 bytes, within 350
+    assert cell(row, "Annotation / Summary") == "<p>" + "word " * 797 + "word...</p>"
+
+
 @pytest.mark.parametrize(("json_value", "shown", "reason"), [
     ("1e400", "inf", "not a whole number"),  # a JSON number that Python reads as an infinite float
     ('"' + "12" * 30 + '"', "'" + "12" * 28 + "...'", "not a whole number"),

@@ -305,8 +305,8 @@ def test_rows_that_are_not_lsi_ready_are_counted_named_and_can_fail_a_script(tmp
     out, err = capsys.readouterr()
     assert out.startswith("sidecar: 1 appended, 0 replaced, 0 unchanged, 0 rejected, 1 not LSI-ready; checkpoint: ")
     assert ("WARNING 1 of 1 rows are not LSI-ready: Lightning Source Account #: blank, and LSI rejects the whole "
-            "file when it is (1 rows: set it in the book's JSON or 'lightning_source_account' in the pipeline's "
-            "LSI config or tranche; the sidecar then writes the row again);") in err
+            "file when it is (1 rows: set 'lightning_source_account' in the tranche or books/<isbn>.json (or the "
+            "book's JSON); the row is written again when the book changes or the sidecar restarts or reloads);") in err
     assert cli.main([*args, "--require-ready"]) == cli.EXIT_NOT_READY
     write_book(folder, "b.json", book(2, title=""))  # rejected: rejection wins over readiness
     (folder / "b.json").write_text("[]")

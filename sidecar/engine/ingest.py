@@ -28,7 +28,7 @@ from ..settings import Folder, Settings, ensure_writable_folder
 from ..store.checkpoint import remove_stale_temp_files
 from ..store.ledger import Ledger, Rejection, RowRecord, ledger_path
 from ..store.lock import DirLock
-from ..store.manifest import write_manifest, write_missing_manifests
+from ..store.manifest import settings_digest, write_manifest, write_missing_manifests
 from ..store.sources import Source, mtime_ns, read_source, scan, stat_source
 from .appender import CheckpointAppender, StagedRow
 from .batches import check_markers, take_requests
@@ -55,7 +55,7 @@ class Summary:
 
     def readiness(self) -> str:
         """Loud when rows are not LSI-ready: how many, the top reasons, and what fixes each."""
-        top = "; ".join(f"{reason} ({n} rows: {what_fixes(reason.split(':')[0])})"
+        top = "; ".join(f"{reason} ({n} rows: {what_fixes(reason.split(':')[0], reason)})"
                         for reason, n in self.reasons.most_common(3))
         return f"{self.not_ready} of {self.rows} rows are not LSI-ready: {top}"
 
@@ -87,6 +87,10 @@ class Ingestor:
             self._release()
             raise
         self.profiles = {f.imprint: settings.profile_for(f) for f in settings.folders}
+        for problem in dict.fromkeys(p for profile in self.profiles.values() for p in profile.config_problems):
+            logger.warning(f"config value refused: {problem}")
+        self.digests = {imprint: settings_digest(settings, imprint) for imprint in self.profiles}
+        self.reconvert = self._changed_configurations()
         self.totals: Counter[str] = Counter()  # since start: rows appended and replaced, files rejected
         self.last_append_ns = 0
         self.bad_names: set[str] = set()  # names that are not UTF-8, each reported once per run
@@ -174,8 +178,32 @@ class Ingestor:
             if progress:
                 progress(n, len(paths))
         self.flush()
+        if stop is None or not stop.is_set():
+            self._configurations_applied()
         summary.checkpoints = self.checkpoints
         return summary
+
+    def _changed_configurations(self) -> set[int]:
+        """The current checkpoints whose rows were made under other settings: their books are converted
+        again (a row that comes out the same stays; one that differs is replaced in place)."""
+        stale: set[int] = set()
+        for imprint, digest in self.digests.items():
+            recorded, appender = self.ledger.configuration(imprint), self.appenders.get(imprint)
+            if recorded in (None, digest) or appender is None:
+                continue
+            if self.settings.on_rewrite == "replace":
+                stale.add(appender.record.id)
+                logger.info(f"the configuration for {imprint} changed: its books are converted again")
+            else:
+                logger.info(f"the configuration for {imprint} changed; with on_rewrite: {self.settings.on_rewrite} "
+                            "it applies to books written from now on")
+        return stale
+
+    def _configurations_applied(self) -> None:
+        for imprint, digest in self.digests.items():
+            if self.ledger.configuration(imprint) != digest:
+                self.ledger.record_configuration(imprint, digest)
+        self.reconvert.clear()
 
     def count_readiness(self, summary: Summary) -> Summary:
         """Add the current checkpoints' LSI-readiness to a summary: one pass over their ledger rows, so only
@@ -214,21 +242,23 @@ class Ingestor:
         except FileNotFoundError:
             return "vanished"
         row = self.ledger.latest_row(source)
-        if row and _proven(row.stat, row.checked_ns, stat):
+        again = row is not None and row.checkpoint_id in self.reconvert  # made under other settings
+        if row and not again and _proven(row.stat, row.checked_ns, stat):
             return "unchanged"
         rejection = self.ledger.rejection(source)
-        if rejection and _proven(rejection.stat, rejection.checked_ns, stat):
+        again = again or (rejection is not None and bool(self.reconvert))
+        if rejection and not again and _proven(rejection.stat, rejection.checked_ns, stat):
             return "rejected"
 
         checked_ns = time.time_ns()
         src: Source | None = None
         try:
             src = read_source(path, self.settings.max_bytes)
-            if row and row.sha256 == src.sha256:
+            if row and not again and row.sha256 == src.sha256:
                 if row.stat != src.stat:
                     self.ledger.touch_row(row, row.sha256, src.stat, checked_ns)
                 return "unchanged"
-            if rejection and rejection.sha256 == src.sha256:
+            if rejection and not again and rejection.sha256 == src.sha256:
                 return "rejected"
             made = book_to_row(src.data, self.profiles[folder.imprint], self.settings.strict, self.settings.dialect)
         except FileNotFoundError:

@@ -28,7 +28,9 @@ def book_to_row(data: bytes, profile: Profile, strict: bool, dialect: Dialect) -
     """A source file's bytes to its row and every problem found; BookError when it cannot be a row."""
     try:
         conversion = convert_book(parse_book(data), profile)
-        problems = (*conversion.problems, *validate_row(conversion.row, profile.codes))
+        explained = {p.column for p in conversion.problems if p.severity == "error"}
+        problems = (*conversion.problems, *(p for p in validate_row(conversion.row, profile.codes)
+                                            if p.severity != "error" or p.column not in explained))
         record = encode_record(conversion.row, dialect)
     except BookError:
         raise

@@ -202,3 +202,11 @@ def encode_record(cells: Sequence[str], dialect: Dialect) -> bytes:
 
 def encode_header(dialect: Dialect, columns: Sequence[str] = COLUMNS) -> bytes:
     return (BOM if dialect.bom else b"") + encode_record(columns, dialect)
+
+
+# Lightning Source rejects a whole ACS file when any of these is blank for any title.
+REQUIRED = (
+    "Lightning Source Account #", "Metadata Contact Dictionary", "ISBN or SKU", "Rendition /Booktype",
+    "Title", "Publisher", "Imprint", "Cover/Jacket Submission Method", "Text Block SubmissionMethod",
+    "Contributor One", "Contributor One Role", "Returnable", "BISAC Category",
+)

@@ -16,9 +16,10 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from ..errors import BookError
+from . import text
 from . import values as v
-from .columns import COLUMNS, MARKETS, Problem, Row, max_chars
-from .profile import Profile
+from .columns import COLUMNS, MARKETS, REQUIRED, Problem, Row, max_chars
+from .profile import EXCLUDED, Profile
 
 # Markets priced by exchange rate from the US price; the others carry the US price itself.
 CONVERTED_MARKETS = ("UK", "EU", "AU", "CA")
@@ -38,6 +39,7 @@ class _Cells:
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
+        self.defaults: Mapping[str, str] = profile.defaults  # the config levels' checked values
         self.values: dict[str, str] = {}
         self.problems: list[Problem] = []
 
@@ -47,31 +49,27 @@ class _Cells:
     def error(self, column: str, message: str) -> None:
         self.problems.append(Problem("error", column, message))
 
-    def pick(self, column: str, book_value: Any, normalise: Callable[[Any], str] = v.as_text) -> None:
-        """Set column to the book's value if usable, else to the profile default (both normalised)."""
+    def use_book_config(self, isbn: str) -> None:
+        """books/<isbn>.json: its values beat every other config level for this book."""
+        config = self.profile.books.get(isbn)
+        if config is not None:
+            self.defaults = {**self.defaults, **config.defaults}
+            self.values.update(config.defaults)
+
+    def pick(self, column: str, book_value: Any, normalise: Callable[[Any], str] | None = None) -> None:
+        """Set column to the book's value if usable, else to the config levels' (already checked) value."""
         self.values.pop(column, None)
         if book_value is not None and not v.is_blank(book_value):
             try:
-                value = normalise(book_value)
+                value = (normalise or self.profile.rule(column))(book_value)
             except ValueError as exc:
                 self.warn(column, f"the book gives {v.quoted(book_value)}: {exc}; left out")
             else:
                 if value:
                     self.values[column] = value
                     return
-        # The profile's default for a column is normalised once per profile, not once per book.
-        cache = self.profile.normalised
-        if column not in cache:
-            raw = self.profile.defaults.get(column)
-            try:
-                cache[column] = (normalise(raw) if not v.is_blank(raw) else "", None)
-            except ValueError as exc:
-                cache[column] = ("", Problem("warning", column, f"the configuration gives {v.quoted(raw)}: {exc}; left out"))
-        value, problem = cache[column]
-        if problem:
-            self.problems.append(problem)
-        if value:
-            self.values[column] = value
+        if self.defaults.get(column):
+            self.values[column] = self.defaults[column]
 
 
 def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
@@ -79,38 +77,39 @@ def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
     c = _Cells(profile)
     c.values.update(profile.defaults)
     title, isbn = _identity(c, book)
-    c.pick("Parent ISBN", book.get("parent_isbn"), v.digits)
-    c.pick("Rendition /Booktype", book.get("rendition_booktype"), lambda x: v.rendition(x, profile.codes))
+    c.use_book_config(isbn)
+    c.pick("Parent ISBN", book.get("parent_isbn"))
+    c.pick("Rendition /Booktype", book.get("rendition_booktype"))
+    _trim_size(c, book)
     c.pick("Publisher", book.get("publisher"))
     c.pick("Imprint", book.get("imprint"))
+    _imprint_name(c)
 
     _contributors(c, book)
-    c.pick("Pages", book.get("page_count"), v.positive_int)
+    c.pick("Pages", book.get("page_count"))
     if "Pages" not in c.values:
         c.error("Pages", "no page count yet ('page_count' is set by the pipeline's prepress stage)")
-    c.pick("Pub Date", book.get("publication_date"), lambda x: v.to_date(x, profile.pub_date_format))
-    c.pick("Street Date", book.get("street_date"), lambda x: v.to_date(x, profile.pub_date_format))
+    c.pick("Pub Date", book.get("publication_date"))
+    c.pick("Street Date", book.get("street_date"))
     c.pick("Territorial Rights", book.get("territorial_rights"))
-    c.pick("Edition Number", book.get("edition_number"), v.positive_int)
+    c.pick("Edition Number", book.get("edition_number"))
     c.pick("Edition Description", book.get("edition_description"))
-    c.pick("Annotation / Summary", v.annotation(book))
-    c.pick("Returnable", book.get("returnability"), v.returnable)
+    _annotation(c, book)
+    c.pick("Returnable", book.get("returnability"))
     _bisac(c, book)
-    c.pick("Language Code", book.get("language_code") or book.get("language"),
-           lambda x: v.language(x, profile.codes, profile.language_code_case))
+    c.pick("Language Code", book.get("language_code") or book.get("language"))
     c.pick("Publisher Reference ID", book.get("publisher_reference_id"))
     _keywords(c, book)
     _thema(c, book)
     _audience(c, book)
-    c.pick("Short Description", book.get("summary_short") or v.first(book, "storefront_description_en", "back_cover_text"),
-           v.short_description)
+    c.pick("Short Description", book.get("summary_short") or v.first(book, "storefront_description_en", "back_cover_text"))
     c.pick("Table of Contents", book.get("table_of_contents"))
     c.pick("Review Quote(s)", book.get("review_quotes"))
-    c.pick("# Illustrations", book.get("illustration_count"), v.count)
+    c.pick("# Illustrations", book.get("illustration_count"))
     c.pick("Illustration Notes", book.get("illustration_notes"))
     c.pick("Series Name", book.get("series_name"))
-    c.pick("# in Series", v.first(book, "series_number", "volume_number"), v.positive_int)
-    _prices(c, book)
+    c.pick("# in Series", v.first(book, "series_number", "volume_number"))
+    _prices(c, book, isbn)
     _file_names(c, book, isbn, title)
 
     values, append = c.values, profile.append
@@ -143,22 +142,61 @@ def _identity(c: _Cells, book: Mapping[str, Any]) -> tuple[str, str]:
     return title, isbn
 
 
+_TRIM = re.compile(r"([0-9]+(?:\.[0-9]+)?) ?x ?([0-9]+(?:\.[0-9]+)?)", re.IGNORECASE)
+
+
+def _trim_size(c: _Cells, book: Mapping[str, Any]) -> None:
+    """The rendition's size (POD: 6 x 9 in ...) against the book's trim size, the book's or the configs'."""
+    own = book.get("trim_size")
+    trim, origin = (own.strip(), "the book's 'trim_size'") if isinstance(own, str) and own.strip() else c.profile.trim_size
+    rendition = c.values.get("Rendition /Booktype", "")
+    sized, wanted = _TRIM.search(rendition), _TRIM.fullmatch(trim)
+    if sized and wanted and sorted(map(Decimal, sized.groups())) != sorted(map(Decimal, wanted.groups())):
+        c.error("Rendition /Booktype", f"'{rendition}' is {sized.group(0)} in, but the trim size is {trim} "
+                                       f"({origin}): set a rendition_booktype of that size, or correct the trim size")
+
+
+def _imprint_name(c: _Cells) -> None:
+    """LSI takes only the imprint registered to the account: the imprint config's name is that one."""
+    name, path = c.profile.imprint_name
+    imprint = c.values.get("Imprint", "")
+    if name and imprint and " ".join(imprint.lower().split()) != " ".join(name.lower().split()):
+        c.warn("Imprint", f"{v.quoted(imprint)} is not the imprint config's {v.quoted(name)} ({path}); LSI takes "
+                          "only the imprint registered to the account")
+
+
+def _annotation(c: _Cells, book: Mapping[str, Any]) -> None:
+    """Clean HTML within LSI's 4,000 characters, room left for a tranche's appended paragraph."""
+    extra = c.profile.append.get("Annotation / Summary", "").strip()
+    room = text.ANNOTATION_MAX_CHARS - (len(_appended(extra)) if extra else 0)
+    c.pick("Annotation / Summary", text.annotation(book, c.profile.annotation_tags, room))
+    source = book.get("annotation_summary")
+    if isinstance(source, str) and "<" in source and text.sanitize(v.clean(source), c.profile.annotation_tags) != \
+            v.clean(source):
+        c.warn("Annotation / Summary", "the book's annotation had HTML that LSI does not take (tags other than "
+                                       f"{', '.join(c.profile.annotation_tags)}, or unbalanced ones): cleaned")
+
+
+def _appended(extra: str) -> str:
+    return f"<p>{html.escape(extra, quote=False)}</p>"
+
+
 def _keywords(c: _Cells, book: Mapping[str, Any]) -> None:
-    c.pick("Keywords", book.get("keywords"), v.keywords)
-    dropped = len(v.keyword_list(book.get("keywords"))) - len(v.keyword_list(c.values.get("Keywords")))
+    c.pick("Keywords", book.get("keywords"))
+    dropped = len(text.keyword_list(book.get("keywords"))) - len(text.keyword_list(c.values.get("Keywords")))
     if c.values.get("Keywords") and dropped > 0:
-        c.warn("Keywords", f"keywords cut to {v.KEYWORDS_MAX_CHARS} characters: {dropped} left out")
+        c.warn("Keywords", f"keywords cut to {text.KEYWORDS_MAX_CHARS} characters: {dropped} left out")
 
 
 def _audience(c: _Cells, book: Mapping[str, Any]) -> None:
     c.pick("Regional Subjects", book.get("regional_subjects"))
-    c.pick("Min Age", book.get("min_age"), v.age)
-    c.pick("Max Age", book.get("max_age"), v.age)
+    c.pick("Min Age", book.get("min_age"))
+    c.pick("Max Age", book.get("max_age"))
     if "Min Age" in c.values and "Max Age" in c.values and int(c.values["Min Age"]) > int(c.values["Max Age"]):
         c.warn("Max Age", f"Min Age {c.values['Min Age']} is above Max Age {c.values['Max Age']}")
     c.pick("Min Grade", book.get("min_grade"))
     c.pick("Max Grade", book.get("max_grade"))
-    c.pick("Audience", book.get("audience"), lambda x: v.audience(x, c.profile.codes))
+    c.pick("Audience", book.get("audience"))
 
 def _contributors(c: _Cells, book: Mapping[str, Any]) -> None:
     ordinals = (("One", "one"), ("Two", "two"), ("Three", "three"))
@@ -167,15 +205,15 @@ def _contributors(c: _Cells, book: Mapping[str, Any]) -> None:
         book_name = book.get(f"contributor_{key}") or (book.get("author") if key == "one" else None)
         c.pick(name_col, book_name)
         if name_col in c.values:
-            c.pick(role_col, book.get(f"contributor_{key}_role"), lambda x: v.role(x, c.profile.codes))
+            c.pick(role_col, book.get(f"contributor_{key}_role"))
             if role_col not in c.values:
-                c.warn(role_col, f"{name_col} has no role")
+                c.error(role_col, f"{name_col} {v.quoted(c.values[name_col])} has no role, and LSI needs one for "
+                                  f"every contributor named (set contributor_{key}_role)")
         else:
             c.values.pop(role_col, None)  # a role without a name is refused by LSI
     for suffix in ("BIO", "Affiliations", "Professional Position", "Location", "Prior Work"):
         c.pick(f"Contributor One {suffix}", book.get("contributor_one_" + suffix.lower().replace(" ", "_")))
-    c.pick("Contributor One Location Type Code", book.get("contributor_one_location_type_code"),
-           v.location_type)
+    c.pick("Contributor One Location Type Code", book.get("contributor_one_location_type_code"))
 
 
 def _bisac(c: _Cells, book: Mapping[str, Any]) -> None:
@@ -222,20 +260,42 @@ def _thema(c: _Cells, book: Mapping[str, Any]) -> None:
         c.values[f"Thema Subject {n}"] = code
 
 
-def _prices(c: _Cells, book: Mapping[str, Any]) -> None:
+def _prices(c: _Cells, book: Mapping[str, Any], isbn: str) -> None:
+    """Each market's price and discount: the book's own, else books/<isbn>.json's, else (US price) the
+    page-count band of lsi.price_by_pages, else the config levels'; a market without a price of its own
+    takes the US price times its factor, ending in lsi.price_ending when one is set."""
     for market, price_col, discount_col, keys in MARKETS:
-        c.pick(price_col, v.first(book, *keys), v.price)
-        c.pick(discount_col, book.get(f"{market.lower()}_wholesale_discount"), v.discount)
-    us = c.values.get("US Suggested List Price")
+        c.pick(price_col, v.first(book, *keys))
+        c.pick(discount_col, book.get(f"{market.lower()}_wholesale_discount"))
+    us_col, keys = MARKETS[0][1], MARKETS[0][3]
+    config = c.profile.books.get(isbn)
+    if c.profile.price_bands and "Pages" in c.values and not (config and us_col in config.defaults):
+        raw = v.first(book, *keys)
+        if raw is None or not _usable(c.profile.rule(us_col), raw):
+            pages = int(c.values["Pages"])
+            band = next((price for upto, price in c.profile.price_bands if upto is None or pages <= upto), None)
+            if band:
+                c.values[us_col] = band
+    us = c.values.get(us_col)
     if not us:
         return
     for market, price_col, _, _ in MARKETS[1:]:
-        if price_col in c.values:
+        factor = c.profile.exchange_rates.get(market)
+        if price_col in c.values or (factor is None and market in CONVERTED_MARKETS):
             continue
-        if market not in CONVERTED_MARKETS:
+        if factor is None or factor == 1:
             c.values[price_col] = us
-        elif market in c.profile.exchange_rates:
-            c.values[price_col] = v.money(Decimal(us) * c.profile.exchange_rates[market])
+            continue
+        amount = Decimal(us) * factor
+        ending = c.profile.price_ending
+        c.values[price_col] = v.money(amount if ending is None else v.with_ending(amount, ending))
+
+
+def _usable(rule: Callable[[Any], str], raw: Any) -> bool:
+    try:
+        return bool(rule(raw))
+    except ValueError:
+        return False
 
 
 def _file_names(c: _Cells, book: Mapping[str, Any], isbn: str, title: str) -> None:
@@ -265,11 +325,16 @@ def _finish(c: _Cells, column: str) -> str:
     no placeholders."""
     profile = c.profile
     value = c.values.get(column, "")
-    if column in profile.blank or not (value or column in profile.append):
+    if column in profile.blank:
+        if column in REQUIRED:
+            c.error(column, f"blank because {profile.blank[column]} {EXCLUDED}, and LSI rejects the whole file "
+                            "when it is blank")
+        return ""
+    if not (value or column in profile.append):
         return ""
     extra = profile.append.get(column, "").strip()
     if value and extra:
-        value = f"{value}<p>{html.escape(extra)}</p>" if column == "Annotation / Summary" else f"{value} {extra}"
+        value = value + _appended(extra) if column == "Annotation / Summary" else f"{value} {extra}"
     value = v.CONTROL.sub("", value)
     limit = max_chars(column)
     if len(value) > limit:

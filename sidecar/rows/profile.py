@@ -1,24 +1,28 @@
-"""The pipeline's own LSI configuration files become a Profile: the layered defaults of every column.
+"""The pipeline's config levels (configs.py) and the config.yaml 'lsi' section become a Profile.
 
-Layers, lowest first: built-ins < the pipeline's default LSI config (--lsi-config) < the tranche (--tranche).
-The book's own values beat them all (convert.py). The files are read once, as the pipeline wrote them.
+Levels, lowest first: built-ins < default_lsi_config.json < publisher < imprint < tranche <
+books/<isbn>.json; the book's own JSON beats them all (convert.py). Every config value passes the same
+rule as a book's value for its column; one LSI would refuse is reported with its file and key, and the
+level below keeps the column. The tranche's blank_fields/field_exclusions and append_fields apply last.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import string
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..errors import ConfigError
-from ..inputs import read_config_text
+from . import values
 from .codes import AcsCodes, load_acs_codes
-from .columns import COLUMNS, MARKETS, Problem
-from .values import number
+from .columns import COLUMNS, MARKETS
+from .configs import CONFIG_KEYS, Level, TreeChoice, book_levels, read_levels
+from .rules import column_rule
+from .text import ANNOTATION_TAGS, FORMATTING_TAGS
+from .values import is_blank, number, quoted
 
 # Values LSI needs that are the same for every publisher the pipeline serves (its own defaults).
 BUILTIN_DEFAULTS = {
@@ -29,46 +33,9 @@ BUILTIN_DEFAULTS = {
     "Order Type Eligibility": "POD",
     "# Illustrations": "0",
 }
-
-# The pipeline's config keys (its 'defaults' and tranche top-level keys) and the column each feeds.
-# Keys it carries that would put invented values in a row (pages, pub_date, binding...) are not read.
-CONFIG_KEYS = {
-    "lightning_source_account": "Lightning Source Account #",
-    "metadata_contact_dictionary": "Metadata Contact Dictionary",
-    "rendition_booktype": "Rendition /Booktype",
-    "publisher": "Publisher",
-    "imprint": "Imprint",
-    "cover_submission_method": "Cover/Jacket Submission Method",
-    "text_block_submission_method": "Text Block SubmissionMethod",
-    "contributor_one": "Contributor One",
-    "contributor_one_role": "Contributor One Role",
-    "contributor_one_bio": "Contributor One BIO",
-    "contributor_one_affiliations": "Contributor One Affiliations",
-    "contributor_one_professional_position": "Contributor One Professional Position",
-    "contributor_one_location": "Contributor One Location",
-    "contributor_one_location_type_code": "Contributor One Location Type Code",
-    "contributor_one_prior_work": "Contributor One Prior Work",
-    "territorial_rights": "Territorial Rights",
-    "edition_number": "Edition Number",
-    "edition_description": "Edition Description",
-    "order_type_eligibility": "Order Type Eligibility",
-    "returnability": "Returnable",
-    "language_code": "Language Code",
-    "audience": "Audience",
-    "carton_pack_quantity": "Carton Pack Quantity",
-    "series_name": "Series Name",
-    "table_of_contents_template": "Table of Contents",
-    "stamped_text_left": "Stamped Text LEFT",
-    "stamped_text_center": "Stamped Text CENTER",
-    "stamped_text_right": "Stamped Text RIGHT",
-    "list_price_usd": "US Suggested List Price",
-    **{f"{m.lower()}_list_price": price for m, price, _, _ in MARKETS if m in ("US", "UK", "EU", "AU", "CA")},
-    **{f"{m.lower()}_wholesale_discount": discount for m, _, discount, _ in MARKETS
-       if m in ("US", "UK", "EU", "AU", "CA")},
-}
-TRANCHE_BISAC_KEYS = ("required_bisac_subject", "tranche_bisac_subject", "bisac_override", "primary_bisac_category")
-# Names in a tranche's append_fields that are not column names.
-APPEND_ALIASES = {"annotation_boilerplate": "Annotation / Summary"}
+DEFAULT_EXCHANGE_RATES = {"UK": 0.78, "EU": 0.85, "AU": 1.50, "CA": 1.35}
+# How a market's price follows from the US price and its territorial_configs entry.
+MARKET_PRICE_RULES = ("multiplier", "rate", "rate_x_multiplier")
 # The publisher's own naming of uploaded files, as in the real submission (9781608883936_ai_gover_interior.pdf).
 # A tranche's file_path_templates say where the pipeline writes its files locally, not what LSI receives.
 DEFAULT_FILE_NAMES = {"Interior Path / Filename": "{isbn}_{slug8}_interior.pdf",
@@ -84,98 +51,159 @@ FILE_NAME_COLUMNS = {
 
 
 @dataclass(frozen=True)
+class BookConfig:
+    """books/<isbn>.json: checked values that beat every other config level for that one book."""
+
+    defaults: Mapping[str, str]
+    origins: Mapping[str, str]
+
+
+@dataclass(frozen=True)
 class Profile:
     """Everything conversion needs besides the book."""
 
-    defaults: Mapping[str, str] = field(default_factory=dict)  # column -> layered default value
-    blank: frozenset[str] = frozenset()  # tranche blank_fields and field_exclusions
+    defaults: Mapping[str, str] = field(default_factory=dict)  # column -> checked, layered default value
+    origins: Mapping[str, str] = field(default_factory=dict)  # column -> the config key that gave it
+    blank: Mapping[str, str] = field(default_factory=dict)  # column -> the rule that blanks it, and its file
     append: Mapping[str, str] = field(default_factory=dict)  # column -> text added after the value
     required_bisac: str = ""
-    exchange_rates: Mapping[str, Decimal] = field(default_factory=dict)  # market -> rate from USD
+    exchange_rates: Mapping[str, Decimal] = field(default_factory=dict)  # market -> factor from the US price
+    price_ending: Decimal | None = None  # converted prices end in these cents (.99), rounded up
+    price_bands: tuple[tuple[int | None, str], ...] = ()  # (up to so many pages or None, US price)
+    books: Mapping[str, BookConfig] = field(default_factory=dict)  # ISBN -> books/<isbn>.json
+    imprint_name: tuple[str, str] = ("", "")  # the imprint config's name for the imprint, and its file
+    trim_size: tuple[str, str] = ("", "")  # the layered trim size ("6x9") and its origin, against the rendition
+    config_problems: tuple[str, ...] = ()  # config values refused at load, each with file and key
     file_names: Mapping[str, str] = field(default_factory=dict)  # column -> name template
     imprint: str = ""  # the sidecar's imprint name (folder form), for file name templates
+    annotation_tags: tuple[str, ...] = ANNOTATION_TAGS  # the HTML tags Annotation / Summary keeps
     pub_date_format: str = "iso"  # "iso" (YYYY-MM-DD) or "m/d/yy"
     language_code_case: str = "lower"
     codes: AcsCodes | None = None
-    # Each column's default, normalised once per profile rather than once per book (convert.py).
-    normalised: dict[str, tuple[str, Problem | None]] = field(default_factory=dict, init=False, compare=False,
-                                                              repr=False)
+    rules: Mapping[str, Callable[[Any], str]] = field(default_factory=dict, compare=False, repr=False)
+
+    def rule(self, column: str) -> Callable[[Any], str]:
+        return self.rules.get(column) or column_rule(column, self.codes, self.language_code_case,
+                                                     self.pub_date_format)
 
 
+_CONFIG_KEY: dict[str, str] = {}
+for _key, _column in CONFIG_KEYS.items():
+    _CONFIG_KEY.setdefault(_column, _key)  # the first name: default_price for the US price
+EXCLUDED = "excludes it"  # in the reason of a column a tranche's blank_fields/field_exclusions blanks
+AGAIN = "the row is written again when the book changes or the sidecar restarts or reloads"
 
-_CONFIG_KEY = {column: key for key, column in CONFIG_KEYS.items()}
 
-
-def what_fixes(column: str) -> str:
-    """Where a column's value comes from, so that a person knows what to change."""
+def what_fixes(column: str, reason: str = "") -> str:
+    """Which setting gives a column its value, so that a person knows what to change."""
+    if EXCLUDED in reason:
+        return f"take '{column}' out of that list; {AGAIN}"
     key = _CONFIG_KEY.get(column)
-    where = f" or '{key}' in the pipeline's LSI config or tranche" if key else ""
-    return f"set it in the book's JSON{where}; the sidecar then writes the row again"
+    where = f"'{key}' in the tranche" if key else f"'{column}' in the tranche's field_overrides"
+    return f"set {where} or books/<isbn>.json (or the book's JSON); {AGAIN}"
 
 
-def load_profile(lsi_config: Path | None, tranche: Path | None, acs_codes: Path | None,
-                 lsi: Mapping[str, Any], where: str) -> Profile:
-    """The profile from the pipeline's config files (each optional) and the config.yaml 'lsi' section."""
-    profile = build_profile(_read_json(lsi_config), _read_json(tranche), lsi, where)
-    if acs_codes is None:
-        return profile
-    return dataclasses.replace(profile, codes=load_acs_codes(acs_codes))
+def load_profile(choice: TreeChoice, acs_codes: Path | None, lsi: Mapping[str, Any], where: str,
+                 imprint: str = "") -> Profile:
+    """The profile for one imprint from the pipeline's config files and the config.yaml 'lsi' section."""
+    codes = load_acs_codes(acs_codes) if acs_codes is not None else None
+    levels = read_levels(choice, imprint)
+    return build_profile(levels, lsi, where, codes=codes, imprint=imprint, books=book_levels(choice.root))
 
 
-def build_profile(lsi_config: Mapping[str, Any] | None, tranche: Mapping[str, Any] | None,
-                  lsi: Mapping[str, Any], where: str = "config") -> Profile:
-    defaults: dict[str, str] = dict(BUILTIN_DEFAULTS)
-    if lsi_config:
-        _layer(defaults, lsi_config.get("defaults"))
-        territorial = lsi_config.get("territorial_configs") or {}
-        for market, _, discount_col, _ in MARKETS:
-            # The pipeline reads territorial discounts for the mode-2 markets only (not US or UK).
-            entry = territorial.get(market)
-            if market not in ("US", "UK") and isinstance(entry, dict) and entry.get("wholesale_discount_percent"):
-                defaults[discount_col] = str(entry["wholesale_discount_percent"])
-        _layer(defaults, lsi_config.get("field_overrides"))
-
+def build_profile(levels: list[Level], lsi: Mapping[str, Any], where: str = "config", codes: AcsCodes | None = None,
+                  imprint: str = "", books: Mapping[str, Level] | None = None) -> Profile:
+    """Put the levels together, lowest first: each value is checked like a book's, and one that LSI would
+    refuse is reported with its file and key while the level below keeps the column."""
+    base = Profile(codes=codes, imprint=imprint, pub_date_format=lsi.get("pub_date_format", "iso"),
+                   language_code_case=lsi.get("language_code_case", "lower"))
+    rules = {column: base.rule(column) for column in COLUMNS}
+    problems: list[str] = []
+    defaults, origins = _checked([("", [(c, v, "built in") for c, v in BUILTIN_DEFAULTS.items()])]
+                                 + [(lv.path, lv.values) for lv in levels], rules, problems)
+    book_configs = {}
+    for isbn, level in (books or {}).items():
+        book_defaults, book_origins = _checked([(level.path, level.values)], rules, problems)
+        book_configs[isbn] = BookConfig(book_defaults, book_origins)
     file_names = {**DEFAULT_FILE_NAMES, **{
         FILE_NAME_COLUMNS[k]: _template(v, f"lsi.file_names.{k}", where)
         for k, v in (lsi.get("file_names") or {}).items() if _known(k, FILE_NAME_COLUMNS, "lsi.file_names", where)}}
-    blank: set[str] = set()
-    append: dict[str, str] = {}
-    required_bisac = ""
-    if tranche:
-        _layer(defaults, tranche)
-        series = tranche.get("series_info")
-        if isinstance(series, dict) and series.get("series_name"):
-            defaults["Series Name"] = str(series["series_name"])
-        overrides = dict(tranche.get("field_overrides") or {})
-        for name in tranche.get("append_fields") or []:
-            column = APPEND_ALIASES.get(name) or CONFIG_KEYS.get(name) or name
-            if column in COLUMNS and isinstance(overrides.get(name), str):
-                append[column] = overrides.pop(name)
-        _layer(defaults, overrides)
-        for name in [*(tranche.get("blank_fields") or []), *(tranche.get("field_exclusions") or [])]:
-            blank.add(CONFIG_KEYS.get(name, name))
-        required_bisac = next((str(tranche[k]) for k in TRANCHE_BISAC_KEYS if tranche.get(k)), "")
-
-    return Profile(
+    imprint_level = next((lv for lv in levels if lv.name == "imprint"), None)
+    return dataclasses.replace(
+        base,
         defaults=defaults,
-        blank=frozenset(blank),
-        append=append,
-        required_bisac=required_bisac,
-        exchange_rates=_rates(lsi.get("exchange_rates", {"UK": 0.78, "EU": 0.85, "AU": 1.50, "CA": 1.35}), where),
+        origins=origins,
+        blank={c: f"'{rule}' in {lv.path}" for lv in levels for c, rule in lv.blank.items()},
+        append={c: text for lv in levels for c, text in lv.append.items()},
+        required_bisac=next((lv.required_bisac for lv in reversed(levels) if lv.required_bisac), ""),
+        exchange_rates=_market_factors(levels, lsi, where, problems),
+        price_ending=_ending(lsi.get("price_ending"), where),
+        price_bands=_bands(lsi.get("price_by_pages"), imprint, where),
+        books=book_configs,
+        imprint_name=(imprint_level.imprint_name, str(imprint_level.path)) if imprint_level else ("", ""),
+        trim_size=next(((lv.trim_size[0], lv.where(lv.trim_size[1])) for lv in reversed(levels) if lv.trim_size[0]),
+                       ("", "")),
+        config_problems=tuple(problems),
         file_names=file_names,
-        pub_date_format=lsi.get("pub_date_format", "iso"),
-        language_code_case=lsi.get("language_code_case", "lower"),
+        annotation_tags=_tags(lsi.get("annotation_tags"), where),
+        rules=rules,
     )
 
 
-def _layer(defaults: dict[str, str], values: Any) -> None:
-    """Put a config section's values over defaults: keys are the pipeline's names or exact column names."""
-    if not isinstance(values, dict):
-        return
-    for key, value in values.items():
-        column = CONFIG_KEYS.get(key, key if key in COLUMNS else None)
-        if column and isinstance(value, (str, int, float)) and not isinstance(value, bool) and str(value).strip():
-            defaults[column] = str(value)
+def _checked(layers: list[tuple[Any, list[tuple[str, Any, str]]]], rules: Mapping[str, Callable[[Any], str]],
+             problems: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Layered values, each through its column's rule; a refused one is reported and the layer below stays."""
+    defaults: dict[str, str] = {}
+    origins: dict[str, str] = {}
+    for path, entries in layers:
+        for column, raw, key in entries:
+            if is_blank(raw):
+                continue
+            origin = f"'{key}' in {path}" if path else key
+            try:
+                value = rules[column](raw)
+            except ValueError as exc:
+                problems.append(f"{origin}: {quoted(raw)} for {column}: {exc}; left to the level below")
+                continue
+            if value:
+                defaults[column], origins[column] = value, origin
+    return defaults, origins
+
+
+def _market_factors(levels: list[Level], lsi: Mapping[str, Any], where: str,
+                    problems: list[str]) -> dict[str, Decimal]:
+    """Each market's price factor from the US price: from the highest level's territorial_configs entry
+    as lsi.market_price says (its pricing_multiplier by default), over built-in rates; lsi.exchange_rates
+    in config.yaml wins over both."""
+    rule = lsi.get("market_price", "multiplier")
+    markets = {m for m, _, _, _ in MARKETS} - {"US"}
+    factors = {m: Decimal(str(r)) for m, r in DEFAULT_EXCHANGE_RATES.items()}
+    for level in levels:
+        for market, entry in level.territories.items():
+            if market not in markets:
+                continue
+            rate, multiplier = (_factor(entry, key, level, market, problems)
+                                for key in ("exchange_rate", "pricing_multiplier"))
+            chosen = {"multiplier": multiplier or rate, "rate": rate or multiplier,
+                      "rate_x_multiplier": rate * multiplier if rate and multiplier else rate or multiplier}[rule]
+            if chosen is not None:
+                factors[market] = chosen
+    return {**factors, **_rates(lsi.get("exchange_rates"), where)}
+
+
+def _factor(entry: Mapping[str, Any], key: str, level: Level, market: str, problems: list[str]) -> Decimal | None:
+    raw = entry.get(key)
+    if is_blank(raw):
+        return None
+    try:
+        factor = number(raw, "a number")
+    except ValueError:
+        factor = Decimal(0)
+    if not 0 < factor < 10_000:
+        problems.append(f"{level.where(f'territorial_configs.{market}.{key}')}: {quoted(raw)} is not a factor above "
+                        "zero; the level below gives this market's price")
+        return None
+    return factor
 
 
 def _rates(value: Any, where: str) -> dict[str, Decimal]:
@@ -191,6 +219,53 @@ def _rates(value: Any, where: str) -> dict[str, Decimal]:
             raise ConfigError(f"lsi.exchange_rates.{market} in {where}: '{rate}' is not a rate above zero "
                               "(units of the market's currency per US dollar)")
     return rates
+
+
+def _ending(value: Any, where: str) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        ending = number(value, "cents")
+    except ValueError:
+        ending = Decimal(-1)
+    if not 0 <= ending < 1 or ending != ending.quantize(Decimal("0.01")):
+        raise ConfigError(f"lsi.price_ending in {where}: {quoted(value)} is not cents such as .99 or .95")
+    return ending.quantize(Decimal("0.01"))
+
+
+def _bands(value: Any, imprint: str, where: str) -> tuple[tuple[int | None, str], ...]:
+    """lsi.price_by_pages: a list of {pages: N, price: P} (the last may omit pages), for every imprint or,
+    as a mapping, per imprint name ('*' for the others)."""
+    key = "lsi.price_by_pages"
+    if isinstance(value, dict):
+        value = value.get(imprint, value.get("*"))
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not value:
+        raise ConfigError(f"{key} in {where}: a list of {{pages: N, price: P}} bands, or a mapping of imprint to one")
+    bands: list[tuple[int | None, str]] = []
+    for n, band in enumerate(value):
+        if not isinstance(band, dict) or set(band) - {"pages", "price"} or "price" not in band:
+            raise ConfigError(f"{key}[{n}] in {where}: {quoted(band)} is not {{pages: N, price: P}}")
+        try:
+            price = values.price(band["price"])
+            pages = int(values.positive_int(band["pages"])) if band.get("pages") is not None else None
+        except ValueError as exc:
+            raise ConfigError(f"{key}[{n}] in {where}: {exc}") from None
+        last = bands[-1][0] if bands else 0
+        if last is None or (pages is not None and pages <= last):
+            raise ConfigError(f"{key}[{n}] in {where}: bands go from the fewest pages up; only the last omits pages")
+        bands.append((pages, price))
+    return tuple(bands)
+
+
+def _tags(value: Any, where: str) -> tuple[str, ...]:
+    if value is None:
+        return ANNOTATION_TAGS
+    if not isinstance(value, list) or not all(isinstance(t, str) and t in FORMATTING_TAGS for t in value):
+        raise ConfigError(f"lsi.annotation_tags in {where}: {quoted(value)} is not a list of formatting tags "
+                          f"({', '.join(FORMATTING_TAGS)})")
+    return tuple(dict.fromkeys(value))
 
 
 def _template(template: Any, key: str, where: str) -> str:
@@ -211,19 +286,3 @@ def _known(key: str, allowed: Mapping[str, Any], section: str, where: str) -> bo
     if key not in allowed:
         raise ConfigError(f"unknown key '{section}.{key}' in {where} (allowed: {', '.join(allowed)})")
     return True
-
-
-
-
-def _read_json(path: Path | None) -> dict[str, Any] | None:
-    if path is None:
-        return None
-    text = read_config_text(path, "the pipeline's config file")
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a JSON object")
-    return data
-

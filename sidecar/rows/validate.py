@@ -6,16 +6,8 @@ import re
 from typing import Mapping
 
 from .codes import AcsCodes
-from .columns import COLUMNS, MARKETS, MAX_BYTES, Problem, Row, max_chars
+from .columns import COLUMNS, MARKETS, MAX_BYTES, REQUIRED, Problem, Row, max_chars
 from .values import quoted
-
-# Lightning Source rejects a whole ACS file when any of these is blank for any title.
-REQUIRED = (
-    "Lightning Source Account #", "Metadata Contact Dictionary", "ISBN or SKU", "Rendition /Booktype",
-    "Title", "Publisher", "Imprint", "Cover/Jacket Submission Method", "Text Block SubmissionMethod",
-    "Contributor One", "Contributor One Role", "Returnable", "BISAC Category",
-)
-
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _NUMBER = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")

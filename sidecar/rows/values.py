@@ -5,18 +5,14 @@ Each rule returns the cell's text or raises ValueError with a reason a person ca
 
 from __future__ import annotations
 
-import html
 import math
 import re
 from datetime import date, datetime
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any, Mapping
 
 from .codes import AcsCodes
 
-SHORT_DESCRIPTION_MAX_BYTES = 350
-ANNOTATION_MAX_CHARS = 4000
-KEYWORDS_MAX_CHARS = 255
 
 # Role words to LSI's official contributor codes (ACS sheet, "Contributor Roles").
 ROLE_CODES = {
@@ -52,6 +48,9 @@ AUDIENCE_CODES = {
     "adult education": "08",
 }
 RENDITION_PREFIXES = ("POD: ", "eBook: ", "Stock ")
+# LSI's spellings, exactly: "Yes - Destroy" (a real tranche's) or a bare "Yes" is not one of them.
+RETURNABLE = {"yes-destroy": "Yes-Destroy", "yes-deliver": "Yes-Deliver", "no": "No"}
+SUBMISSION_METHODS = {"FTP": "FTP", "EMAIL": "Email"}
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # A number as text: ASCII digits, at most a three-digit exponent. Anything longer or larger is refused
@@ -59,7 +58,6 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 NUMBER_TEXT = re.compile(r"[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,3})?")
 NUMBER_MAX_CHARS = 40
 NUMBER_MAX_DIGITS = 12  # before the decimal point: nothing a book holds is a trillion or more
-SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 
 
 def is_blank(value: Any) -> bool:
@@ -180,6 +178,12 @@ def money(amount: Decimal) -> str:
     return str(amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN))
 
 
+def with_ending(amount: Decimal, ending: Decimal) -> Decimal:
+    """The lowest price at or above amount whose cents are ending (15.37 with .99: 15.99)."""
+    price = amount.to_integral_value(rounding=ROUND_FLOOR) + ending
+    return price if price >= amount else price + 1
+
+
 def discount(value: Any) -> str:
     amount = number(value.strip().rstrip("%").strip() if isinstance(value, str) else value, "a percentage")
     if not 0 <= amount <= 100:
@@ -236,7 +240,24 @@ def audience(value: Any, codes: AcsCodes | None) -> str:
 
 
 def returnable(value: Any) -> str:
-    return re.sub(r"\s*-\s*", "-", as_text(value))
+    text = as_text(value)
+    if text.lower() not in RETURNABLE:
+        raise ValueError("not one of LSI's returns options: " + ", ".join(f"'{o}'" for o in RETURNABLE.values()))
+    return RETURNABLE[text.lower()]
+
+
+def account(value: Any) -> str:
+    text = as_text(value)
+    if not (text.isascii() and text.isdigit() and len(text) <= 12):
+        raise ValueError("not a Lightning Source account number (digits only)")
+    return text
+
+
+def submission_method(value: Any) -> str:
+    text = as_text(value)
+    if text.upper() not in SUBMISSION_METHODS:
+        raise ValueError("not a submission method LSI knows (" + " or ".join(SUBMISSION_METHODS.values()) + ")")
+    return SUBMISSION_METHODS[text.upper()]
 
 
 def rendition(value: Any, codes: AcsCodes | None) -> str:
@@ -249,82 +270,6 @@ def rendition(value: Any, codes: AcsCodes | None) -> str:
     if not text.startswith(RENDITION_PREFIXES):
         raise ValueError("not an LSI book type (those start with 'POD: ', 'eBook: ' or 'Stock ')")
     return text
-
-
-def keyword_list(value: Any) -> list[str]:
-    """Keywords are separated by ';' (or are list items): a comma belongs to its keyword ("Smith, John").
-    Whitespace, newlines included, is folded to single spaces; a repeated keyword is kept once."""
-    words: dict[str, str] = {}
-    for word in split(value, ";"):
-        word = " ".join(word.split())
-        words.setdefault(word.lower(), word)
-    return list(words.values())
-
-
-def keywords(value: Any) -> str:
-    """Keywords joined with '; ', whole keywords only, within LSI's 255 characters."""
-    joined = ""
-    for word in keyword_list(value):
-        candidate = f"{joined}; {word}" if joined else word
-        if len(candidate) > KEYWORDS_MAX_CHARS:
-            break
-        joined = candidate
-    return joined
-
-
-def short_description(value: Any) -> str:
-    text = " ".join(as_text(value).split())
-    if len(text.encode()) <= SHORT_DESCRIPTION_MAX_BYTES:
-        return text
-    kept = ""
-    for sentence in SENTENCE_END.split(text):
-        candidate = f"{kept} {sentence}".strip()
-        if len(candidate.encode()) > SHORT_DESCRIPTION_MAX_BYTES:
-            break
-        kept = candidate
-    return kept or cut_at_word(text, SHORT_DESCRIPTION_MAX_BYTES - 3, bytes_=True) + "..."
-
-
-def annotation(book: Mapping[str, Any]) -> str | None:
-    summary = book.get("annotation_summary")
-    if isinstance(summary, str) and summary.strip():
-        summary = clean(summary)
-        if len(summary) <= ANNOTATION_MAX_CHARS:
-            return summary
-        end = summary.rfind("</p>", 0, ANNOTATION_MAX_CHARS - 3)
-        if end > 0:
-            return summary[: end + 4]
-        # No paragraph ends within LSI's 4,000 characters: the plain sources below, never a blank cell
-    plain = first(book, "summary_long", "storefront_description_en", "back_cover_text")
-    if not isinstance(plain, str):
-        return None
-    out = ""
-    for para in re.split(r"\n\s*\n", clean(plain)):
-        para = " ".join(para.split())
-        if not para:
-            continue
-        piece = f"<p>{html.escape(para, quote=False)}</p>"
-        if len(out) + len(piece) > ANNOTATION_MAX_CHARS:
-            room = ANNOTATION_MAX_CHARS - len(out) - len("<p>...</p>")
-            cut = cut_at_word(para, room)
-            while cut and len(html.escape(cut, quote=False)) > room:
-                cut = cut_at_word(cut, len(cut) - 1)
-            if cut:
-                out += f"<p>{html.escape(cut, quote=False)}...</p>"
-            break
-        out += piece
-    return out
-
-
-def cut_at_word(text: str, limit: int, bytes_: bool = False) -> str:
-    size = (lambda s: len(s.encode())) if bytes_ else len
-    if size(text) <= limit:
-        return text
-    cut = text[:limit]
-    while size(cut) > limit:
-        cut = cut[:-1]
-    space = cut.rfind(" ")
-    return (cut[:space] if space > 0 else cut).rstrip(" ,;:")
 
 
 def strip_bisac_code(name: str) -> str:

@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS rejections (
     checked_ns INTEGER NOT NULL,
     reason TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS configurations (
+    imprint TEXT PRIMARY KEY,
+    digest TEXT NOT NULL            -- of the settings the imprint's current rows were made with
+);
 CREATE TABLE IF NOT EXISTS markers (
     path TEXT PRIMARY KEY,          -- a batch marker file in a watched folder
     stat TEXT NOT NULL              -- the version of it already acted on
@@ -232,6 +236,13 @@ class Ledger:
 
     def batch_id(self, checkpoint_id: int) -> str | None:
         return self.db.execute("SELECT batch_id FROM checkpoints WHERE id = ?", (checkpoint_id,)).fetchone()[0]
+
+    def configuration(self, imprint: str) -> str | None:
+        found = self.db.execute("SELECT digest FROM configurations WHERE imprint = ?", (imprint,)).fetchone()
+        return found[0] if found else None
+
+    def record_configuration(self, imprint: str, digest: str) -> None:
+        self._tx([("INSERT OR REPLACE INTO configurations (imprint, digest) VALUES (?, ?)", (imprint, digest))])
 
     def marker_seen(self, path: str, stat: str) -> bool:
         return self.db.execute("SELECT 1 FROM markers WHERE path = ? AND stat = ?", (path, stat)).fetchone() is not None

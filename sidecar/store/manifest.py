@@ -17,12 +17,16 @@ def manifest_path(checkpoint: Path) -> Path:
     return checkpoint.with_name(checkpoint.name + ".manifest.json")
 
 
-def settings_digest(settings: Settings) -> str:
-    """A fingerprint of everything that shapes the rows: two checkpoints with the same digest were made alike."""
-    p = settings.profile
+def settings_digest(settings: Settings, imprint: str | None = None) -> str:
+    """A fingerprint of everything that shapes an imprint's rows: rows made under the same digest were made
+    alike; a changed digest means the configuration changed and the rows may differ."""
+    p = settings.profiles.get(imprint, settings.profile) if imprint else settings.profile
     shaping = {
-        "defaults": dict(sorted(p.defaults.items())), "blank": sorted(p.blank), "append": dict(p.append),
-        "required_bisac": p.required_bisac, "exchange_rates": {k: str(v) for k, v in sorted(p.exchange_rates.items())},
+        "defaults": dict(sorted(p.defaults.items())), "blank": dict(sorted(p.blank.items())), "append": dict(p.append),
+        "origins": dict(sorted(p.origins.items())), "trim_size": list(p.trim_size),
+        "imprint_name": list(p.imprint_name), "required_bisac": p.required_bisac, "exchange_rates": {k: str(v) for k, v in sorted(p.exchange_rates.items())},
+        "price_ending": str(p.price_ending), "price_bands": [list(b) for b in p.price_bands],
+        "books": {isbn: dict(sorted(b.defaults.items())) for isbn, b in sorted(p.books.items())},
         "file_names": dict(p.file_names), "pub_date_format": p.pub_date_format,
         "language_code_case": p.language_code_case,
         "acs_codes": p.codes is not None, "bom": settings.dialect.bom,
@@ -53,9 +57,10 @@ def write_manifest(ledger: Ledger, settings: Settings, record: CheckpointRecord)
         "last_append": _iso(last),
         "finalized": datetime.now().isoformat(timespec="seconds"),
         "source_folders": [str(f.path) for f in settings.folders if f.imprint == record.imprint],
+        "pipeline_configs": str(settings.pipeline_configs) if settings.pipeline_configs else None,
         "lsi_config": str(settings.lsi_config) if settings.lsi_config else None,
         "tranche": str(settings.tranche) if settings.tranche else None,
-        "settings_digest": settings_digest(settings),
+        "settings_digest": settings_digest(settings, record.imprint),
     }
     path = manifest_path(record.path)
     atomic_write(path, (json.dumps(manifest, indent=2) + "\n").encode(), durable=True)

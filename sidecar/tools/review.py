@@ -69,7 +69,7 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
                 found += 1
                 reasons[f"{problem.column}: {problem.message}"] += 1
                 cells = (str(n + 1), record.cells[COLUMNS.index("ISBN or SKU")], record.cells[COLUMNS.index("Title")],
-                         problem.column, problem.severity, problem.message, what_fixes(problem.column))
+                         problem.column, problem.severity, problem.message, what_fixes(problem.column, problem.message))
                 for col, value in enumerate(cells):
                     problems_sheet.write_string(found, col, value, text)
         rows_sheet.autofilter(0, 0, n, len(columns) - 1)

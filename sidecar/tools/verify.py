@@ -9,6 +9,7 @@ tail and against its ledger: a hand-made file may well end without a line end.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -73,10 +74,12 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
             last = record
             if record.terminator:
                 terminators[record.terminator] += 1
-            if known:
-                _check_record(record, table.columns, report, codes, isbn_at)
-            if acs:
-                rows.check(record)
+            whole = len(record.cells) == len(table.columns)
+            if known and not whole:
+                report.add(record.line, f"{len(record.cells)} cells, expected {len(table.columns)}")
+            recorded = rows.check(record) if ledger else None
+            if known and whole:
+                _check_record(record, table.columns, report, codes, isbn_at, recorded)
         isbn_at.close()
     record_problems, report.problems = report.problems, []  # file-level problems are listed first
     if not acs:
@@ -100,16 +103,21 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
 
 
 def _check_record(record: Record, columns: list[str], report: Report, codes: AcsCodes | None,
-                  isbn_at: Scratch) -> None:
-    if len(record.cells) != len(columns):
-        report.add(record.line, f"{len(record.cells)} cells, expected {len(columns)}")
-        return
+                  isbn_at: Scratch, recorded: RowRecord | None = None) -> None:
+    """LSI's rules on one record. Where the ledger recorded why the row was written so (a tranche's
+    field_exclusions blanked a required column), that reason stands for the column's errors."""
     cells = {c: v for c, v in zip(columns, record.cells) if c in INDEX}
     isbn = cells.get("ISBN or SKU", "")
     if isbn and not isbn_at.execute("INSERT OR IGNORE INTO isbns VALUES (?, ?)", (isbn, record.line)).rowcount:
         [(first,)] = isbn_at.rows("SELECT line FROM isbns WHERE isbn = ?", (isbn,))
         report.add(record.line, f"duplicate ISBN {isbn} (also on line {first})")
+    reasons: dict[str, str] = {}
+    for text in json.loads(recorded.lsi_errors or "[]") if recorded else []:
+        column, _, reason = text.partition(": ")
+        reasons.setdefault(column, reason)
     for problem in validate_cells(cells, codes):
+        if problem.severity == "error" and problem.column in reasons:
+            problem = Problem("error", problem.column, reasons.pop(problem.column))
         report.add_row_problem(record.line, isbn, problem)
 
 
@@ -147,19 +155,23 @@ class _RowCheck:
         self.report.add(line, message)
         self.disagreements += 1
 
-    def check(self, record: Record) -> None:
+    def check(self, record: Record) -> RowRecord | None:
+        """The ledger's row for the record when the two agree."""
         while self.next is not None and self.next.offset < record.offset:
             row = self._take()
             self.disagree(None, f"the ledger's row for {row.source} is not at byte {row.offset}")
         if self.next is None or self.next.offset > record.offset:
             self.disagree(record.line, "a record the ledger does not know (written, but never recorded)")
-            return
+            return None
         row = self._take()
         cells = record.cells
         if row.length != record.length or len(cells) <= INDEX["ISBN or SKU"] or cells[INDEX["ISBN or SKU"]] != row.isbn:
             self.disagree(record.line, f"the ledger's row for {row.source} is not at byte {row.offset}")
         elif row.row_sha256 is not None and hashlib.sha256(record.data).hexdigest() != row.row_sha256:
             self.disagree(record.line, f"the row of {row.source} is not what was written (edited by hand?)")
+        else:
+            return row
+        return None
 
     def finish(self) -> None:
         while self.next is not None:

@@ -1,0 +1,252 @@
+"""The pipeline's config files, read as they are, become Levels: raw values per column with their origin.
+
+The pipeline's documented precedence, lowest first: global default (default_lsi_config.json) < publisher
+(publishers/<name>.json) < imprint (imprints/<name>.json) < tranche (tranches/<name>.json) < book
+config (books/<isbn>.json) < the book's own JSON. Each level's file has its own shape; this module knows
+which keys of each shape describe the book (and feed a column) and reads nothing else: an imprint's
+preferred BISAC/Thema lists, a setup wizard's price_point or page_count are preferences, not facts.
+profile.py checks every value and puts the levels together.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import ConfigError
+from ..inputs import read_config_text
+from .columns import COLUMNS, MARKETS
+
+# The pipeline's key names (in every level's flat sections) and the column each feeds.
+CONFIG_KEYS = {
+    "lightning_source_account": "Lightning Source Account #",
+    "metadata_contact_dictionary": "Metadata Contact Dictionary",
+    "rendition_booktype": "Rendition /Booktype",
+    "publisher": "Publisher",
+    "imprint": "Imprint",
+    "cover_submission_method": "Cover/Jacket Submission Method",
+    "text_block_submission_method": "Text Block SubmissionMethod",
+    "contributor_one": "Contributor One",
+    "contributor_one_role": "Contributor One Role",
+    "contributor_one_bio": "Contributor One BIO",
+    "contributor_one_affiliations": "Contributor One Affiliations",
+    "contributor_one_professional_position": "Contributor One Professional Position",
+    "contributor_one_location": "Contributor One Location",
+    "contributor_one_location_type_code": "Contributor One Location Type Code",
+    "contributor_one_prior_work": "Contributor One Prior Work",
+    "territorial_rights": "Territorial Rights",
+    "edition_number": "Edition Number",
+    "edition_description": "Edition Description",
+    "order_type_eligibility": "Order Type Eligibility",
+    "returnability": "Returnable",
+    "language_code": "Language Code",
+    "audience": "Audience",
+    "carton_pack_quantity": "Carton Pack Quantity",
+    "series_name": "Series Name",
+    "table_of_contents_template": "Table of Contents",
+    "stamped_text_left": "Stamped Text LEFT",
+    "stamped_text_center": "Stamped Text CENTER",
+    "stamped_text_right": "Stamped Text RIGHT",
+    "lsi_special_category": "LSI Special Category  (please consult LSI before using",
+    **{f"lsi_flexfield{n}": f"LSI FlexField{n} (please consult LSI before using)" for n in range(1, 6)},
+    "default_price": "US Suggested List Price",
+    "us_list_price": "US Suggested List Price",
+    "list_price_usd": "US Suggested List Price",
+    **{f"{m.lower()}_list_price": price for m, price, _, _ in MARKETS if m in ("UK", "EU", "AU", "CA")},
+    **{f"{m.lower()}_wholesale_discount": discount for m, _, discount, _ in MARKETS
+       if m in ("US", "UK", "EU", "AU", "CA")},
+}
+LEVELS = ("default", "publisher", "imprint", "tranche", "book")
+# The sections of each level's file that describe books (a level's top-level keys count as a section "").
+SECTIONS = {
+    "default": ("defaults", "field_overrides"),
+    "publisher": ("", "default_settings", "pricing_strategy", "distribution_settings"),
+    "imprint": ("", "default_book_settings", "pricing_defaults", "distribution_settings",
+                "lsi_specific_settings", "lsi_specific_settings.flex_fields"),
+    "tranche": ("",),
+    "book": ("",),
+}
+# Keys that name other files rather than describe the book: a tranche's "imprint": "xynapse_traces".
+REFERENCES = {"tranche": ("imprint", "publisher"), "book": ("imprint", "publisher")}
+BISAC_KEYS = ("required_bisac_subject", "tranche_bisac_subject", "bisac_override", "primary_bisac_category")
+APPEND_ALIASES = {"annotation_boilerplate": "Annotation / Summary"}  # append_fields names that are not columns
+# A market's territorial_configs entry gives its discount and the factors of its converted price.
+TERRITORY_KEYS = ("wholesale_discount_percent", "exchange_rate", "pricing_multiplier", "currency")
+
+
+@dataclass
+class Level:
+    """One config file's contribution: raw values (checked later, in profile.py), each with its origin."""
+
+    name: str  # one of LEVELS
+    path: Path
+    values: list[tuple[str, Any, str]] = field(default_factory=list)  # (column, raw value, key in the file)
+    blank: dict[str, str] = field(default_factory=dict)  # column -> the key that blanks it
+    append: dict[str, str] = field(default_factory=dict)  # column -> text added after its value
+    required_bisac: str = ""
+    territories: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # market -> its entry
+    trim_size: tuple[str, str] = ("", "")  # the trim size and the key that gives it
+    imprint_name: str = ""  # an imprint file's own name for the imprint ("Xynapse Traces")
+
+    def where(self, key: str) -> str:
+        return f"'{key}' in {self.path}"
+
+
+@dataclass(frozen=True)
+class TreeChoice:
+    """Which files of the tree (or single files) make up the levels for one imprint."""
+
+    root: Path | None = None  # the pipeline's configs/ folder
+    lsi_config: Path | None = None  # wins over the tree's default_lsi_config.json
+    publisher: str | None = None  # a publishers/ file's name, or the publisher's name
+    tranche: Path | str | None = None  # a file, or a name in tranches/
+
+    def tranche_file(self) -> Path | None:
+        if self.tranche is None or isinstance(self.tranche, Path):
+            return self.tranche
+        if self.root is None:
+            raise ConfigError(f"tranche '{self.tranche}' is a name: set pipeline_configs to find it in tranches/")
+        path = self.root / "tranches" / f"{self.tranche}.json"
+        if not path.exists():
+            raise ConfigError(f"tranche '{self.tranche}': {path} does not exist")
+        return path
+
+
+def read_levels(choice: TreeChoice, imprint: str) -> list[Level]:
+    """The levels below the book for a folder's imprint, lowest first (book configs: book_levels())."""
+    root = choice.root
+    default = choice.lsi_config or (root / "default_lsi_config.json" if root else None)
+    tranche_path = choice.tranche_file()
+    files: list[tuple[str, Path, dict[str, Any]]] = []
+    if default is not None and (choice.lsi_config or default.exists()):
+        files.append(("default", default, read_json(default)))
+    tranche = read_json(tranche_path) if tranche_path else None
+    if root is not None:
+        names = [choice.publisher, _text(tranche, "publisher"), _text(files[0][2].get("defaults"), "publisher")
+                 if files else None]
+        publisher = _find(root / "publishers", [n for n in names if n], ("publisher",))
+        if publisher:
+            files.append(("publisher", publisher, read_json(publisher)))
+        found = _find(root / "imprints", [imprint, _text(tranche, "imprint")], ("imprint", "name"))
+        if found:
+            files.append(("imprint", found, read_json(found)))
+    if tranche_path and tranche is not None:
+        files.append(("tranche", tranche_path, tranche))
+    return [level_of(name, path, data) for name, path, data in files]
+
+
+def book_levels(root: Path | None) -> dict[str, Level]:
+    """books/<isbn>.json of the tree, by ISBN (the file name's digits)."""
+    folder = root / "books" if root else None
+    if folder is None or not folder.is_dir():
+        return {}
+    levels = {}
+    for path in sorted(folder.glob("*.json")):
+        isbn = re.sub(r"[^0-9]", "", path.stem)
+        if len(isbn) != 13:
+            raise ConfigError(f"{path}: a book config is named after the book's 13-digit ISBN (books/<isbn>.json)")
+        levels[isbn] = level_of("book", path, read_json(path))
+    return levels
+
+
+def level_of(name: str, path: Path, data: Mapping[str, Any]) -> Level:
+    level = Level(name, path)
+    for section in SECTIONS[name]:
+        values = _section(data, section)
+        prefix = f"{section}." if section else ""
+        for key, raw in values.items():
+            if key in REFERENCES.get(name, ()):
+                continue
+            column = CONFIG_KEYS.get(key, key if key in COLUMNS else None)
+            if column and not isinstance(raw, (dict, list)):
+                level.values.append((column, raw, prefix + key))
+    territories = data.get("territorial_configs")
+    if isinstance(territories, dict):
+        level.territories = {m: e for m, e in territories.items() if isinstance(e, dict)}
+        # As the pipeline reads them: a level's flat US/UK discount beats its territorial one, while the
+        # territorial discount of every other market beats the flat one.
+        for market, _, column, _ in MARKETS:
+            raw = level.territories.get(market, {}).get("wholesale_discount_percent")
+            entry = (column, raw, f"territorial_configs.{market}.wholesale_discount_percent")
+            if raw is not None:
+                level.values.insert(0, entry) if market in ("US", "UK") else level.values.append(entry)
+    series = data.get("series_info")
+    if isinstance(series, dict) and series.get("series_name"):
+        level.values.append(("Series Name", series["series_name"], "series_info.series_name"))
+    if name in ("tranche", "book"):
+        _tranche_rules(level, data)
+    for key in ("trim_size", "default_book_settings.trim_size"):
+        trim = _text(_section(data, key.rpartition(".")[0]), "trim_size")
+        if trim and not level.trim_size[0]:
+            level.trim_size = (trim, key)
+    if name == "imprint":
+        level.imprint_name = _text(data, "imprint") or _text(data, "name") or ""
+    return level
+
+
+def _tranche_rules(level: Level, data: Mapping[str, Any]) -> None:
+    """field_overrides (column names), append_fields, blank_fields and field_exclusions, a required BISAC."""
+    overrides = data.get("field_overrides") if isinstance(data.get("field_overrides"), dict) else {}
+    appended = [n for n in data.get("append_fields") or [] if isinstance(n, str)]
+    for key, raw in overrides.items():
+        column = APPEND_ALIASES.get(key) or CONFIG_KEYS.get(key) or key
+        if column not in COLUMNS or isinstance(raw, (dict, list)):
+            continue
+        if key in appended and isinstance(raw, str):
+            level.append[column] = raw
+        else:
+            level.values.append((column, raw, f"field_overrides.{key}"))
+    for rule in ("blank_fields", "field_exclusions"):
+        for key in data.get(rule) or []:
+            column = CONFIG_KEYS.get(key, key) if isinstance(key, str) else None
+            if column in COLUMNS:
+                level.blank[column] = rule
+    level.required_bisac = next((str(data[k]) for k in BISAC_KEYS if isinstance(data.get(k), str) and data[k]), "")
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    text = read_config_text(path, "the pipeline's config file")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path} must hold a JSON object")
+    return data
+
+
+def slug(name: str) -> str:
+    """'Xynapse Traces' and 'xynapse_traces' alike: xynapse_traces."""
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _find(folder: Path, names: list[str | None], name_keys: tuple[str, ...]) -> Path | None:
+    """The file in folder named after one of names, else the one whose own name key matches."""
+    wanted = [slug(n) for n in names if n]
+    if not wanted or not folder.is_dir():
+        return None
+    files = sorted(folder.glob("*.json"))
+    for name in wanted:
+        for path in files:
+            if slug(path.stem) == name:
+                return path
+    for path in files:
+        data = read_json(path)
+        if any(isinstance(data.get(k), str) and slug(data[k]) in wanted for k in name_keys):
+            return path
+    return None
+
+
+def _section(data: Mapping[str, Any], section: str) -> Mapping[str, Any]:
+    value: Any = data
+    for part in section.split(".") if section else ():
+        value = value.get(part) if isinstance(value, dict) else None
+    return value if isinstance(value, dict) else {}
+
+
+def _text(data: Any, key: str) -> str | None:
+    value = data.get(key) if isinstance(data, dict) else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
