@@ -77,7 +77,8 @@ def read_config_text(path: Path, what: str, max_bytes: int = 16 << 20) -> str:
 def shown(path: object) -> str:
     """A path or name as it may be logged or printed: bytes that are not UTF-8 as \\xNN, control
     characters (a newline could forge a log line) escaped."""
-    return "".join(_show(c) for c in str(path))
+    text = str(path)
+    return text if text.isprintable() else "".join(_show(c) for c in text)  # lone surrogates are not printable
 
 
 def _show(c: str) -> str:

@@ -27,7 +27,8 @@ LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL
 
 _SCHEMA: dict[str, Any] = {
     "watch": list, "imprint": str, "checkpoint_dir": str, "state_dir": str,
-    "pipeline_configs": str, "publisher": str, "lsi_config": str, "tranche": str, "acs_codes": str, "log_level": str, "log_format": str,
+    "pipeline_configs": str, "publisher": str, "lsi_config": str, "tranche": str, "acs_codes": str,
+    "log_level": str, "log_format": str,
     "poll_seconds": (int, float), "rescan_seconds": (int, float), "metrics_file": str, "exports": dict,
     "log_file": str,
     "books": {"ignore": list, "max_bytes": int, "strict": bool, "on_rewrite": str},

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping
 from ..errors import BookError
 from . import text
 from . import values as v
-from .columns import COLUMNS, MARKETS, REQUIRED, Problem, Row, max_chars
+from .columns import COLUMNS, MARKETS, MAX_CHARS, REQUIRED, TEXT_MAX_CHARS, Problem, Row
 from .profile import EXCLUDED, Profile
 
 # Markets priced by exchange rate from the US price; the others carry the US price itself.
@@ -57,9 +57,12 @@ class _Cells:
             self.values.update(config.defaults)
 
     def pick(self, column: str, book_value: Any, normalise: Callable[[Any], str] | None = None) -> None:
-        """Set column to the book's value if usable, else to the config levels' (already checked) value."""
+        """Set column to the book's value if usable, else to the config levels' (already checked) value.
+        The row starts as those values, and each column is picked once: a book without the key changes nothing."""
+        if book_value is None:
+            return
         self.values.pop(column, None)
-        if book_value is not None and not v.is_blank(book_value):
+        if book_value != "" and not v.is_blank(book_value):
             try:
                 value = (normalise or self.profile.rule(column))(book_value)
             except ValueError as exc:
@@ -112,9 +115,38 @@ def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
     _prices(c, book, isbn)
     _file_names(c, book, isbn, title)
 
-    values, append = c.values, profile.append
-    cells = tuple(_finish(c, column) if values.get(column) or column in append else "" for column in COLUMNS)
-    return Conversion(row=cells, isbn=isbn, title=title, problems=tuple(c.problems))
+    values, blank, defaults = c.values, profile.blank, profile.defaults
+    for column in blank:
+        if column in REQUIRED:
+            c.error(column, f"blank because {blank[column]} {EXCLUDED}, and LSI rejects the whole file "
+                            "when it is blank")
+    finished = _finished_defaults(profile)
+    cells = []
+    for column in COLUMNS:
+        value = values.get(column)
+        done = finished[column] if value is defaults.get(column) else None  # the configs' value, untouched
+        cells.append(done if done is not None else _cell(c, column, value or ""))
+    return Conversion(row=tuple(cells), isbn=isbn, title=title, problems=tuple(c.problems))
+
+
+def _finished_defaults(profile: Profile) -> dict[str, str | None]:
+    """Every column's cell when the book leaves the configs' value in place: finished once per profile.
+    A default that cannot be a cell (over LSI's limit, a placeholder) is blank, and every book using it
+    reports why."""
+    if "finished" not in profile.cache:
+        probe = _Cells(profile)
+        finished: dict[str, str | None] = {column: _cell(probe, column, profile.defaults.get(column, ""))
+                                           for column in COLUMNS}
+        for problem in probe.problems:  # rare: such defaults go through _cell with each book, which reports them
+            finished[problem.column] = None
+        profile.cache["finished"] = finished
+    return profile.cache["finished"]
+
+
+def _cell(c: _Cells, column: str, value: str) -> str:
+    if column in c.profile.blank or not (value or column in c.profile.append):
+        return ""
+    return _finish(c, column, value)
 
 
 # ----------------------------------------------------------------------------- column groups
@@ -148,7 +180,8 @@ _TRIM = re.compile(r"([0-9]+(?:\.[0-9]+)?) ?x ?([0-9]+(?:\.[0-9]+)?)", re.IGNORE
 def _trim_size(c: _Cells, book: Mapping[str, Any]) -> None:
     """The rendition's size (POD: 6 x 9 in ...) against the book's trim size, the book's or the configs'."""
     own = book.get("trim_size")
-    trim, origin = (own.strip(), "the book's 'trim_size'") if isinstance(own, str) and own.strip() else c.profile.trim_size
+    own_trim = isinstance(own, str) and own.strip()
+    trim, origin = (own.strip(), "the book's 'trim_size'") if own_trim else c.profile.trim_size
     rendition = c.values.get("Rendition /Booktype", "")
     sized, wanted = _TRIM.search(rendition), _TRIM.fullmatch(trim)
     if sized and wanted and sorted(map(Decimal, sized.groups())) != sorted(map(Decimal, wanted.groups())):
@@ -182,9 +215,11 @@ def _appended(extra: str) -> str:
 
 
 def _keywords(c: _Cells, book: Mapping[str, Any]) -> None:
-    c.pick("Keywords", book.get("keywords"))
-    dropped = len(text.keyword_list(book.get("keywords"))) - len(text.keyword_list(c.values.get("Keywords")))
-    if c.values.get("Keywords") and dropped > 0:
+    words = text.keyword_list(book.get("keywords"))
+    c.pick("Keywords", book.get("keywords"), lambda _: text.join_keywords(words))
+    kept = c.values.get("Keywords")
+    dropped = len(words) - kept.count("; ") - 1 if kept and words else 0
+    if dropped > 0:
         c.warn("Keywords", f"keywords cut to {text.KEYWORDS_MAX_CHARS} characters: {dropped} left out")
 
 
@@ -277,18 +312,30 @@ def _prices(c: _Cells, book: Mapping[str, Any], isbn: str) -> None:
             if band:
                 c.values[us_col] = band
     us = c.values.get(us_col)
-    if not us:
-        return
+    if us:
+        for price_col, price in _market_prices(c.profile, us).items():
+            c.values.setdefault(price_col, price)  # a market's own price (the book's or a config's) stays
+
+
+def _market_prices(profile: Profile, us: str) -> dict[str, str]:
+    """Every other market's price from the US price, worked out once per profile and US price."""
+    known = profile.cache.setdefault("market prices", {})
+    if us in known:
+        return known[us]
+    prices = {}
     for market, price_col, _, _ in MARKETS[1:]:
-        factor = c.profile.exchange_rates.get(market)
-        if price_col in c.values or (factor is None and market in CONVERTED_MARKETS):
+        factor = profile.exchange_rates.get(market)
+        if factor is None and market in CONVERTED_MARKETS:
             continue
         if factor is None or factor == 1:
-            c.values[price_col] = us
+            prices[price_col] = us
             continue
         amount = Decimal(us) * factor
-        ending = c.profile.price_ending
-        c.values[price_col] = v.money(amount if ending is None else v.with_ending(amount, ending))
+        ending = profile.price_ending
+        prices[price_col] = v.money(amount if ending is None else v.with_ending(amount, ending))
+    if len(known) < 10_000:  # books seldom have more than a few prices; a hostile folder cannot grow it
+        known[us] = prices
+    return prices
 
 
 def _usable(rule: Callable[[Any], str], raw: Any) -> bool:
@@ -320,28 +367,20 @@ def _file_names(c: _Cells, book: Mapping[str, Any], isbn: str, title: str) -> No
         c.values[column] = os.path.basename(template.format(**fields))  # LSI wants the uploaded file's name
 
 
-def _finish(c: _Cells, column: str) -> str:
-    """Last rules for every cell: tranche blanks and appends, no control characters, LSI's length limit,
+def _finish(c: _Cells, column: str, value: str) -> str:
+    """Last rules for every cell that is not blanked: appends, no control characters, LSI's length limit,
     no placeholders."""
-    profile = c.profile
-    value = c.values.get(column, "")
-    if column in profile.blank:
-        if column in REQUIRED:
-            c.error(column, f"blank because {profile.blank[column]} {EXCLUDED}, and LSI rejects the whole file "
-                            "when it is blank")
-        return ""
-    if not (value or column in profile.append):
-        return ""
-    extra = profile.append.get(column, "").strip()
+    extra = c.profile.append.get(column, "").strip()
     if value and extra:
         value = value + _appended(extra) if column == "Annotation / Summary" else f"{value} {extra}"
-    value = v.CONTROL.sub("", value)
-    limit = max_chars(column)
+    if not value.isprintable():  # rare: only then look for control characters
+        value = v.CONTROL.sub("", value)
+    limit = MAX_CHARS.get(column, TEXT_MAX_CHARS)
     if len(value) > limit:
         c.error(column, f"{len(value):,} characters, over LSI's limit of {limit:,}; left out: shorten it in the book")
         return ""
-    if _PLACEHOLDER.search(value):
-        c.warn(column, f"template placeholder {_PLACEHOLDER.search(value).group()} in the value; left blank")
+    found = _PLACEHOLDER.search(value) if "{" in value else None
+    if found:
+        c.warn(column, f"template placeholder {found.group()} in the value; left blank")
         return ""
     return value  # as LSI should show it: spreadsheet safety belongs to the review workbook, never to this cell
-

@@ -74,6 +74,7 @@ class Profile:
     imprint_name: tuple[str, str] = ("", "")  # the imprint config's name for the imprint, and its file
     trim_size: tuple[str, str] = ("", "")  # the layered trim size ("6x9") and its origin, against the rendition
     config_problems: tuple[str, ...] = ()  # config values refused at load, each with file and key
+    levels: tuple[str, ...] = ()  # the config files read, lowest level first ("publisher /path/x.json")
     file_names: Mapping[str, str] = field(default_factory=dict)  # column -> name template
     imprint: str = ""  # the sidecar's imprint name (folder form), for file name templates
     annotation_tags: tuple[str, ...] = ANNOTATION_TAGS  # the HTML tags Annotation / Summary keeps
@@ -81,6 +82,8 @@ class Profile:
     language_code_case: str = "lower"
     codes: AcsCodes | None = None
     rules: Mapping[str, Callable[[Any], str]] = field(default_factory=dict, compare=False, repr=False)
+    # Work done once per profile instead of once per book (convert.py): finished default cells, market prices.
+    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def rule(self, column: str) -> Callable[[Any], str]:
         return self.rules.get(column) or column_rule(column, self.codes, self.language_code_case,
@@ -144,6 +147,7 @@ def build_profile(levels: list[Level], lsi: Mapping[str, Any], where: str = "con
         trim_size=next(((lv.trim_size[0], lv.where(lv.trim_size[1])) for lv in reversed(levels) if lv.trim_size[0]),
                        ("", "")),
         config_problems=tuple(problems),
+        levels=tuple(f"{lv.name} {lv.path}" for lv in levels) + ((f"{len(book_configs)} in books/",) if books else ()),
         file_names=file_names,
         annotation_tags=_tags(lsi.get("annotation_tags"), where),
         rules=rules,

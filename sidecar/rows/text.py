@@ -41,8 +41,12 @@ def keyword_list(value: Any) -> list[str]:
 
 def keywords(value: Any) -> str:
     """Keywords joined with '; ', whole keywords only, within LSI's 255 characters."""
+    return join_keywords(keyword_list(value))
+
+
+def join_keywords(words: list[str]) -> str:
     joined = ""
-    for word in keyword_list(value):
+    for word in words:
         candidate = f"{joined}; {word}" if joined else word
         if len(candidate) > KEYWORDS_MAX_CHARS:
             break

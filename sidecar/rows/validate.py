@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Mapping
 
 from .codes import AcsCodes
-from .columns import COLUMNS, MARKETS, MAX_BYTES, REQUIRED, Problem, Row, max_chars
+from .columns import COLUMNS, MARKETS, MAX_BYTES, MAX_CHARS, REQUIRED, TEXT_MAX_CHARS, Problem, Row, max_chars
 from .values import quoted
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -26,6 +27,21 @@ NUMBER_RULES = {
 def isbn13_check_digit(first12: str) -> str:
     total = sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(first12))
     return str((10 - total % 10) % 10)
+
+
+@lru_cache(maxsize=4096)  # a short value (a price, a code, a name) recurs in row after row
+def _cell_problems(column: str, value: str) -> tuple[Problem, ...]:
+    """One non-blank cell's own rules: LSI's length limit, its number shape, a start a spreadsheet would run."""
+    found = []
+    if len(value) > MAX_CHARS.get(column, TEXT_MAX_CHARS):
+        found.append(Problem("error", column, f"{len(value)} characters, LSI allows {max_chars(column)}"))
+    elif column in NUMBER_RULES and not NUMBER_RULES[column][0].fullmatch(value):
+        found.append(Problem("error", column, f"{quoted(value)} is not {NUMBER_RULES[column][1]}"))
+    if value[0] in FORMULA_STARTS and not _NUMBER.fullmatch(value):
+        found.append(Problem("warning", column, f"starts with {value[:1]!r}: a spreadsheet would run it as a formula; "
+                             "LSI receives it as written; look at rows in the review workbook (export --format "
+                             "xlsx), not in this CSV"))
+    return tuple(found)
 
 
 def validate_row(row: Row, codes: AcsCodes | None = None) -> list[Problem]:
@@ -56,20 +72,16 @@ def validate_cells(cells: Mapping[str, str], codes: AcsCodes | None = None) -> l
             missing = discount_col if price else price_col
             error(missing, f"blank while {price_col if price else discount_col} is set")
 
+    formulas: list[Problem] = []
     for column, value in cells.items():
-        if len(value) > max_chars(column):
-            error(column, f"{len(value)} characters, LSI allows {max_chars(column)}")
-        elif value and column in NUMBER_RULES and not NUMBER_RULES[column][0].fullmatch(value):
-            error(column, f"{quoted(value)} is not {NUMBER_RULES[column][1]}")
+        if value:
+            found = _cell_problems(column, value) if len(value) <= 64 else _cell_problems.__wrapped__(column, value)
+            for problem in found:
+                (problems if problem.severity == "error" else formulas).append(problem)
     for column, limit in MAX_BYTES.items():
         if len(cells.get(column, "").encode()) > limit:
             error(column, f"{len(cells[column].encode())} bytes, LSI allows {limit}")
-
-    for column, value in cells.items():
-        if value[:1] in FORMULA_STARTS and not _NUMBER.fullmatch(value):
-            problems.append(Problem("warning", column, f"starts with {value[:1]!r}: a spreadsheet would run it as a "
-                                    "formula; LSI receives it as written; look at rows in the review workbook "
-                                    "(export --format xlsx), not in this CSV"))
+    problems.extend(formulas)
     if codes is not None:
         problems.extend(_check_codes(cells, codes))
     return problems

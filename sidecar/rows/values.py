@@ -146,8 +146,16 @@ def age(value: Any) -> str:
     return age
 
 
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def to_date(value: Any, style: str) -> str:
     text = as_text(value)
+    if _ISO_DATE.match(text):  # the pipeline's own form, without strptime's cost
+        try:
+            return format_date(date(int(text[:4]), int(text[5:7]), int(text[8:10])), style)
+        except ValueError:
+            pass
     for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%m/%d/%y"):
         try:
             day = datetime.strptime(text[:10] if fmt == "%Y-%m-%d" else text, fmt).date()
