@@ -67,6 +67,9 @@ def test_the_real_book_with_the_real_tree_and_a_book_config_is_lsi_ready_but_for
     assert {c: cell(row, c) for c in expected} == expected
     assert all(cell(row, p) and cell(row, d) for m, p, d, _ in MARKETS if m not in ("US-Ingram-Only",))
     out, err = capsys.readouterr()
+    assert (f"INFO    configuration for xynapse_traces: default {tree / 'default_lsi_config.json'}; publisher "
+            f"{tree / 'publishers' / 'nimble_books.json'}; imprint {tree / 'imprints' / 'xynapse_traces.json'}; "
+            f"tranche {tranche}; 1 in books/\n") in err
     assert f"WARNING config value refused: 'returnability' in {tranche}: 'Yes - Destroy' for Returnable: not one of " \
            "LSI's returns options: 'Yes-Destroy', 'Yes-Deliver', 'No'; left to the level below" in err
     checkpoint = checkpoints(tmp_path / "data")[0]

@@ -12,8 +12,8 @@ from sidecar.rows.configs import level_of
 from sidecar.rows.profile import BUILTIN_DEFAULTS, build_profile
 from sidecar.rows.columns import Problem
 from sidecar.rows.convert import convert_book
-from sidecar.rows.profile import Profile
 from sidecar.rows.validate import validate_row
+from sidecar.rows.profile import Profile
 from sidecar.errors import BookError
 
 BASE = {"title": "A Book", "isbn13": "9781608883936", "author": "Ann Author", "page_count": 200}
@@ -409,3 +409,14 @@ def test_illustrations_must_be_a_count():
     conversion = convert_book({**BASE, "illustration_count": '{"figures": 3}'}, PROFILE)
     assert dict(zip(COLUMNS, conversion.row))["# Illustrations"] == "0"  # the built-in default stays
     assert [p.column for p in conversion.problems] == ["# Illustrations"]
+
+
+@pytest.mark.parametrize(("pages", "expected"), [
+    (17, ["17 pages is outside 18-1200 for 'POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE'"]),
+    (18, []), (1200, []),
+    (1201, ["1201 pages is outside 18-1200 for 'POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE'"]),
+])
+def test_the_page_count_must_fit_the_book_type(shared, pages, expected):
+    row = convert_book({**BASE, "page_count": pages}, real_profile(shared, with_codes=True)).row
+    codes = load_acs_codes(shared / "ACS-codes-and-descriptions.csv")
+    assert [p.message for p in validate_row(row, codes) if p.column == "Pages"] == expected

@@ -88,7 +88,8 @@ class Ingestor:
             raise
         self.profiles = {f.imprint: settings.profile_for(f) for f in settings.folders}
         for imprint, profile in self.profiles.items():
-            logger.info(f"configuration for {imprint}: {'; '.join(profile.levels) or 'built-in defaults only'}")
+            if profile.levels:
+                logger.info(f"configuration for {imprint}: {'; '.join(profile.levels)}")
         for problem in dict.fromkeys(p for profile in self.profiles.values() for p in profile.config_problems):
             logger.warning(f"config value refused: {problem}")
         self.digests = {imprint: settings_digest(settings, imprint) for imprint in self.profiles}
