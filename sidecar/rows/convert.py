@@ -115,31 +115,30 @@ def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
     _prices(c, book, isbn)
     _file_names(c, book, isbn, title)
 
-    values, blank, defaults = c.values, profile.blank, profile.defaults
+    values, blank = c.values, profile.blank
     for column in blank:
         if column in REQUIRED:
             c.error(column, f"blank because {blank[column]} {EXCLUDED}, and LSI rejects the whole file "
                             "when it is blank")
-    finished = _finished_defaults(profile)
     cells = []
-    for column in COLUMNS:
+    for column, default, done in _finished_defaults(profile):
         value = values.get(column)
-        done = finished[column] if value is defaults.get(column) else None  # the configs' value, untouched
-        cells.append(done if done is not None else _cell(c, column, value or ""))
+        # the configs' value, untouched: its cell was finished once for the profile
+        cells.append(done if value is default and done is not None else _cell(c, column, value or ""))
     return Conversion(row=tuple(cells), isbn=isbn, title=title, problems=tuple(c.problems))
 
 
-def _finished_defaults(profile: Profile) -> dict[str, str | None]:
-    """Every column's cell when the book leaves the configs' value in place: finished once per profile.
-    A default that cannot be a cell (over LSI's limit, a placeholder) is blank, and every book using it
-    reports why."""
+def _finished_defaults(profile: Profile) -> list[tuple[str, str | None, str | None]]:
+    """(column, the configs' value, its finished cell) for every column, worked out once per profile.
+    A default that cannot be a cell (over LSI's limit, a placeholder) has no finished cell: it goes
+    through _cell with every book, which reports why it is blank."""
     if "finished" not in profile.cache:
         probe = _Cells(profile)
         finished: dict[str, str | None] = {column: _cell(probe, column, profile.defaults.get(column, ""))
                                            for column in COLUMNS}
-        for problem in probe.problems:  # rare: such defaults go through _cell with each book, which reports them
+        for problem in probe.problems:
             finished[problem.column] = None
-        profile.cache["finished"] = finished
+        profile.cache["finished"] = [(column, profile.defaults.get(column), finished[column]) for column in COLUMNS]
     return profile.cache["finished"]
 
 

@@ -75,6 +75,8 @@ def quoted(value: Any) -> str:
 
 
 def clean(text: str) -> str:
+    if text.isprintable():  # no line ends, no control characters: the usual short value
+        return text.strip()
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return CONTROL.sub("", text).strip()
 
