@@ -262,3 +262,11 @@ def test_a_changed_configuration_writes_the_current_checkpoint_s_rows_again(tmp_
 def test_factors_are_decimal_and_exact(tmp_path):
     root = synthetic_tree(tmp_path, publisher={"territorial_configs": {"CA": {"pricing_multiplier": "1.25"}}})
     assert profile_of(root, tranche=None).exchange_rates["CA"] == Decimal("1.25")
+
+
+def test_a_list_setting_that_is_not_a_list_is_reported_and_not_applied(tmp_path):
+    root = synthetic_tree(tmp_path, tranche={"field_exclusions": "Parent ISBN", "blank_fields": ["Parent ISBN"]})
+    profile = profile_of(root)
+    assert profile.config_problems == (
+        f"'field_exclusions' in {root / 'tranches' / 'spring.json'}: not a list of column names; not applied",)
+    assert list(profile.blank) == ["Parent ISBN"]

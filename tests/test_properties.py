@@ -26,6 +26,8 @@ from sidecar.errors import BookError, ConfigError
 from sidecar.inputs import shown
 from sidecar.rows.book import book_to_row
 from sidecar.rows.columns import COLUMNS, MARKETS, Dialect, max_chars
+from sidecar.rows.configs import CONFIG_KEYS, level_of
+from sidecar.rows.profile import build_profile
 from sidecar.settings import load_settings
 from sidecar.store.ledger import Ledger
 
@@ -156,7 +158,8 @@ SETTING_KEYS = ["imprint", "poll_seconds", "rescan_seconds", "log_level", "log_f
 SECTIONS = {
     "books": ["ignore", "max_bytes", "strict", "on_rewrite"],
     "checkpoint": ["bom", "line_terminator", "rows_per_sync"],
-    "lsi": ["pub_date_format", "language_code_case", "neutralise_formulas", "exchange_rates", "file_names"],
+    "lsi": ["pub_date_format", "language_code_case", "neutralise_formulas", "exchange_rates", "file_names",
+            "market_price", "price_ending", "price_by_pages", "annotation_tags"],
     "batches": ["start_marker", "done_marker", "rotate"],
 }
 YAML_SCALARS = st.none() | st.booleans() | st.integers(-(10 ** 20), 10 ** 20) | \
@@ -188,3 +191,36 @@ def test_any_settings_load_or_fail_with_a_configuration_error(raw):
             return
         assert all(rate > 0 for rate in loaded.profile.exchange_rates.values())
         assert loaded.poll_seconds is None or 0.1 <= loaded.poll_seconds <= 3600
+
+
+# ----------------------------------------------------------------------------- the pipeline's config tree
+
+LEVEL_VALUES = st.fixed_dictionaries({}, optional={key: JSON for key in [*CONFIG_KEYS, "trim_size", "series_info",
+                                                                          "field_overrides", "blank_fields",
+                                                                          "field_exclusions", "append_fields",
+                                                                          "required_bisac_subject"]})
+TERRITORY = st.fixed_dictionaries({}, optional={k: JSON for k in ("wholesale_discount_percent", "exchange_rate",
+                                                                  "pricing_multiplier", "currency")})
+
+
+@LIVENESS
+@given(tranche=LEVEL_VALUES, book=LEVEL_VALUES,
+       publisher=st.fixed_dictionaries({}, optional={"distribution_settings": LEVEL_VALUES, "territorial_configs":
+                                                     st.dictionaries(st.sampled_from([m for m, *_ in MARKETS]),
+                                                                     TERRITORY, max_size=4)}),
+       imprint=st.fixed_dictionaries({}, optional={"lsi_specific_settings": LEVEL_VALUES, "imprint": JSON,
+                                                   "default_book_settings": LEVEL_VALUES}))
+@example(tranche={"default_price": "1e999", "trim_size": "6x9"}, book={"us_list_price": float("nan")},
+         publisher={"territorial_configs": {"UK": {"pricing_multiplier": "inf"}}}, imprint={"imprint": 7})
+def test_any_config_tree_gives_a_profile_whose_rows_are_whole(real_profile, tranche, book, publisher, imprint):
+    """Whatever the pipeline's files hold, a value is taken or refused with its file and key; never a crash."""
+    levels = [level_of(name, Path(f"/configs/{name}.json"), data)
+              for name, data in (("publisher", publisher), ("imprint", imprint), ("tranche", tranche))]
+    profile = build_profile(levels, {}, codes=real_profile.codes, imprint="xynapse_traces",
+                            books={"9781608883936": level_of("book", Path("/configs/books/x.json"), book)})
+    assert all(problem.startswith("'") and " in /configs/" in problem for problem in profile.config_problems)
+    made = book_to_row(json.dumps({"title": "T", "isbn13": "9781608883936", "page_count": 100}).encode(), profile,
+                       strict=False, dialect=Dialect())
+    [cells] = list(csv.reader(io.StringIO(made.record.decode("utf-8"), newline="")))
+    assert len(cells) == len(COLUMNS)
+    assert all(len(value) <= max_chars(column) for column, value in zip(COLUMNS, cells))

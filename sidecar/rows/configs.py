@@ -90,6 +90,7 @@ class Level:
     territories: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # market -> its entry
     trim_size: tuple[str, str] = ("", "")  # the trim size and the key that gives it
     imprint_name: str = ""  # an imprint file's own name for the imprint ("Xynapse Traces")
+    problems: list[str] = field(default_factory=list)  # keys of the wrong shape, each with file and key
 
     def where(self, key: str) -> str:
         return f"'{key}' in {self.path}"
@@ -190,7 +191,7 @@ def level_of(name: str, path: Path, data: Mapping[str, Any]) -> Level:
 def _tranche_rules(level: Level, data: Mapping[str, Any]) -> None:
     """field_overrides (column names), append_fields, blank_fields and field_exclusions, a required BISAC."""
     overrides = data.get("field_overrides") if isinstance(data.get("field_overrides"), dict) else {}
-    appended = [n for n in data.get("append_fields") or [] if isinstance(n, str)]
+    appended = [n for n in _list(level, data, "append_fields") if isinstance(n, str)]
     for key, raw in overrides.items():
         column = APPEND_ALIASES.get(key) or CONFIG_KEYS.get(key) or key
         if column not in COLUMNS or isinstance(raw, (dict, list)):
@@ -200,7 +201,7 @@ def _tranche_rules(level: Level, data: Mapping[str, Any]) -> None:
         else:
             level.values.append((column, raw, f"field_overrides.{key}"))
     for rule in ("blank_fields", "field_exclusions"):
-        for key in data.get(rule) or []:
+        for key in _list(level, data, rule):
             column = CONFIG_KEYS.get(key, key) if isinstance(key, str) else None
             if column in COLUMNS:
                 level.blank[column] = rule
@@ -238,6 +239,13 @@ def _find(folder: Path, names: list[str | None], name_keys: tuple[str, ...]) -> 
         if any(isinstance(data.get(k), str) and slug(data[k]) in wanted for k in name_keys):
             return path
     return None
+
+
+def _list(level: Level, data: Mapping[str, Any], key: str) -> list[Any]:
+    value = data.get(key)
+    if value is not None and not isinstance(value, list):
+        level.problems.append(f"{level.where(key)}: not a list of column names; not applied")
+    return value if isinstance(value, list) else []
 
 
 def _section(data: Mapping[str, Any], section: str) -> Mapping[str, Any]:

@@ -121,7 +121,7 @@ def build_profile(levels: list[Level], lsi: Mapping[str, Any], where: str = "con
     base = Profile(codes=codes, imprint=imprint, pub_date_format=lsi.get("pub_date_format", "iso"),
                    language_code_case=lsi.get("language_code_case", "lower"))
     rules = {column: base.rule(column) for column in COLUMNS}
-    problems: list[str] = []
+    problems: list[str] = [problem for level in levels for problem in level.problems]
     defaults, origins = _checked([("", [(c, v, "built in") for c, v in BUILTIN_DEFAULTS.items()])]
                                  + [(lv.path, lv.values) for lv in levels], rules, problems)
     book_configs = {}
