@@ -337,6 +337,6 @@ def _check(data: Mapping[str, Any], schema: Mapping[str, Any], at: tuple[str, ..
 
 
 _TYPE_NAMES = {str: "text", int: "a whole number", bool: "true or false", list: "a list", dict: "a mapping",
-               (int, float): "a number"}
+               (int, float): "a number", (str, int, float): "text or a number", (list, dict): "a list or a mapping"}
 
 

@@ -179,6 +179,7 @@ def _section(name: str) -> st.SearchStrategy:
 @given(raw=st.fixed_dictionaries({}, optional={k: _section(k) for k in SETTING_KEYS}))
 @example(raw={"lsi": {"exchange_rates": {"UK": float("nan")}}})
 @example(raw={"poll_seconds": float("nan")})
+@example(raw={"lsi": {"price_by_pages": False, "price_ending": []}})
 @example(raw={"lsi": {"file_names": {"interior": "{isbn:>999999999}"}}})
 def test_any_settings_load_or_fail_with_a_configuration_error(raw):
     with tempfile.TemporaryDirectory() as tmp:

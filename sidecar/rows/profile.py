@@ -132,6 +132,7 @@ def build_profile(levels: list[Level], lsi: Mapping[str, Any], where: str = "con
         FILE_NAME_COLUMNS[k]: _template(v, f"lsi.file_names.{k}", where)
         for k, v in (lsi.get("file_names") or {}).items() if _known(k, FILE_NAME_COLUMNS, "lsi.file_names", where)}}
     imprint_level = next((lv for lv in levels if lv.name == "imprint"), None)
+    factors = _market_factors(levels, lsi, where, problems)  # before config_problems: it adds to them
     return dataclasses.replace(
         base,
         defaults=defaults,
@@ -139,7 +140,7 @@ def build_profile(levels: list[Level], lsi: Mapping[str, Any], where: str = "con
         blank={c: f"'{rule}' in {lv.path}" for lv in levels for c, rule in lv.blank.items()},
         append={c: text for lv in levels for c, text in lv.append.items()},
         required_bisac=next((lv.required_bisac for lv in reversed(levels) if lv.required_bisac), ""),
-        exchange_rates=_market_factors(levels, lsi, where, problems),
+        exchange_rates=factors,
         price_ending=_ending(lsi.get("price_ending"), where),
         price_bands=_bands(lsi.get("price_by_pages"), imprint, where),
         books=book_configs,
