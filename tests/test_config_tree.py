@@ -270,3 +270,15 @@ def test_a_list_setting_that_is_not_a_list_is_reported_and_not_applied(tmp_path)
     assert profile.config_problems == (
         f"'field_exclusions' in {root / 'tranches' / 'spring.json'}: not a list of column names; not applied",)
     assert list(profile.blank) == ["Parent ISBN"]
+
+
+def test_another_imprint_s_broken_file_does_not_stop_the_search_by_name(tmp_path):
+    root = synthetic_tree(tmp_path, tranche={"default_price": "9.99"})
+    (root / "publishers").mkdir()
+    (root / "publishers" / "aaa_broken.json").write_text("{not json")
+    (root / "publishers" / "zz_acme_books.json").write_text(json.dumps({"publisher": "Acme Books",
+                                                                       "lightning_source_account": "1234567"}))
+    profile = load_profile(TreeChoice(root=root, publisher="Acme Books", tranche="spring"), None, {}, "test",
+                           imprint="harbor_light")
+    assert profile.defaults["Lightning Source Account #"] == "1234567"
+    assert profile.levels[0] == f"publisher {root / 'publishers' / 'zz_acme_books.json'}"

@@ -235,7 +235,10 @@ def _find(folder: Path, names: list[str | None], name_keys: tuple[str, ...]) -> 
             if slug(path.stem) == name:
                 return path
     for path in files:
-        data = read_json(path)
+        try:
+            data = read_json(path)
+        except ConfigError:  # another publisher's or imprint's broken file is not this one's business
+            continue
         if any(isinstance(data.get(k), str) and slug(data[k]) in wanted for k in name_keys):
             return path
     return None
