@@ -83,7 +83,7 @@ class Profile:
     codes: AcsCodes | None = None
     rules: Mapping[str, Callable[[Any], str]] = field(default_factory=dict, compare=False, repr=False)
     # Work done once per profile instead of once per book (convert.py): finished default cells, market prices.
-    cache: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    cache: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
     def rule(self, column: str) -> Callable[[Any], str]:
         return self.rules.get(column) or column_rule(column, self.codes, self.language_code_case,
