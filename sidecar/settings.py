@@ -18,7 +18,7 @@ from .errors import ConfigError
 from .inputs import read_config_text
 from .rows.columns import Dialect
 from .rows.configs import TreeChoice
-from .rows.profile import MARKET_PRICE_RULES, Profile, load_profile
+from .rows.profile import MARKET_PRICE_RULES, Profile, load_profiles
 
 DEFAULT_IGNORE = (".*", "*~", "*.tmp", "*.part", "*.swp", "*_lsi_metadata.json", "*_with_mnemonics.json")
 SECONDS_RANGE = {"poll_seconds": (0.1, 3600.0), "rescan_seconds": (0.1, 86400.0)}
@@ -113,8 +113,9 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     books, ckpt, batches = (_present(raw.get(k)) for k in ("books", "checkpoint", "batches"))
     choice = _tree_choice(src)
     lsi, where, codes = _present(raw.get("lsi")), str(config_file or "the defaults"), src.path("acs_codes")
-    profiles = {f.imprint: load_profile(choice, codes, lsi, where, f.imprint) for f in folders}
-    profile = next(iter(profiles.values()), None) or load_profile(choice, codes, lsi, where)
+    profiles = load_profiles(choice, codes, lsi, where, [f.imprint for f in folders] or [""])
+    profile = next(iter(profiles.values()))
+    profiles.pop("", None)  # no folder (the tools): one profile without an imprint level
     given = {  # None: not set anywhere, the Settings default applies
         "dialect": Dialect(bom=ckpt.get("bom", Dialect.bom),
                            line_terminator="\n" if ckpt.get("line_terminator") == "lf" else Dialect.line_terminator),
@@ -135,7 +136,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     return Settings(folders=tuple(folders), disabled_folders=tuple(disabled), checkpoint_dir=checkpoint_dir,
                     state_dir=state_dir, profile=profile, profiles=profiles, log_level=log_level,
                     log_format=log_format, pipeline_configs=choice.root, lsi_config=choice.lsi_config,
-                    tranche=choice.tranche_file(), config_file=config_file,
+                    tranche=choice.tranche, config_file=config_file,
                     **{key: value for key, value in given.items() if value is not None})
 
 
@@ -223,12 +224,11 @@ def _tree_choice(src: _Sources) -> TreeChoice:
     if root is not None and not root.is_dir():
         raise ConfigError(f"pipeline_configs {root} is not a folder (the pipeline's configs/, with "
                           "default_lsi_config.json, publishers/, imprints/, tranches/, books/)")
-    tranche, path = src.origin("tranche"), src.path("tranche")
-    named = isinstance(tranche[0], str) and "/" not in tranche[0] and not tranche[0].endswith(".json")
+    tranche, path = src.get("tranche"), src.path("tranche")
+    named = isinstance(tranche, str) and "/" not in tranche and not tranche.endswith(".json")
     choice = TreeChoice(root=root, lsi_config=src.path("lsi_config"), publisher=src.get("publisher"),
-                        tranche=tranche[0] if named and (root or not path.exists()) else path)
-    choice.tranche_file()  # a name the tree does not have is an error now, not at the first book
-    return choice
+                        tranche=tranche if named and (root or not path.exists()) else path)
+    return dataclasses.replace(choice, tranche=choice.tranche_file())  # a name the tree lacks: an error now
 
 
 def _folders(src: _Sources) -> tuple[list[Folder], list[Path]]:

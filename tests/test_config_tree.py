@@ -14,7 +14,7 @@ from sidecar.errors import ConfigError
 from sidecar.rows.columns import COLUMNS, MARKETS
 from sidecar.rows.configs import TreeChoice
 from sidecar.rows.convert import convert_book
-from sidecar.rows.profile import load_profile
+from sidecar.rows.profile import load_profiles
 
 REAL_BOOK = "AI_Governance_Freedom_vs_Constraint.json"
 ISBN = "9781608883936"
@@ -113,8 +113,8 @@ def synthetic_tree(tmp_path: Path, **levels: dict) -> Path:
 
 
 def profile_of(root: Path, lsi: dict | None = None, tranche: str | None = "spring", codes: Path | None = None):
-    return load_profile(TreeChoice(root=root, publisher="acme", tranche=tranche), codes, lsi or {}, "test",
-                        imprint="harbor_light")
+    return load_profiles(TreeChoice(root=root, publisher="acme", tranche=tranche), codes, lsi or {}, "test",
+                         ["harbor_light"])["harbor_light"]
 
 
 def row_of(book: dict, profile) -> dict[str, str]:
@@ -278,7 +278,7 @@ def test_another_imprint_s_broken_file_does_not_stop_the_search_by_name(tmp_path
     (root / "publishers" / "aaa_broken.json").write_text("{not json")
     (root / "publishers" / "zz_acme_books.json").write_text(json.dumps({"publisher": "Acme Books",
                                                                        "lightning_source_account": "1234567"}))
-    profile = load_profile(TreeChoice(root=root, publisher="Acme Books", tranche="spring"), None, {}, "test",
-                           imprint="harbor_light")
+    profile = load_profiles(TreeChoice(root=root, publisher="Acme Books", tranche="spring"), None, {}, "test",
+                            ["harbor_light"])["harbor_light"]
     assert profile.defaults["Lightning Source Account #"] == "1234567"
     assert profile.levels[0] == f"publisher {root / 'publishers' / 'zz_acme_books.json'}"

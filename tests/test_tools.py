@@ -330,3 +330,13 @@ def test_a_file_the_tools_cannot_read_is_named_with_its_line_and_problem(tmp_pat
     for command in (["verify", str(path)], ["compare", str(path), str(path)]):
         assert cli.main(command) == cli.EXIT_CHECKPOINT
         assert capsys.readouterr().err == f"sidecar: {message.format(path=path)}\n"
+
+
+def test_verify_of_a_checkpoint_copied_away_from_its_ledger_checks_the_rows_only(example, tmp_path, capsys):
+    copy = tmp_path / "elsewhere" / example.name
+    copy.parent.mkdir()
+    copy.write_bytes(example.read_bytes())
+    code, out, _ = run(capsys, "verify", str(copy))
+    assert code == cli.EXIT_OK
+    assert out.splitlines()[3] == "ledger      no ledger found"
+    assert out.splitlines()[4:] == ["LSI checks  0 error(s), 0 warning(s)", "clean"]

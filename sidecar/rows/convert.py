@@ -301,15 +301,14 @@ def _prices(c: _Cells, book: Mapping[str, Any], isbn: str) -> None:
     for market, price_col, discount_col, keys in MARKETS:
         c.pick(price_col, v.first(book, *keys))
         c.pick(discount_col, book.get(f"{market.lower()}_wholesale_discount"))
-    us_col, keys = MARKETS[0][1], MARKETS[0][3]
+    us_col = MARKETS[0][1]
     config = c.profile.books.get(isbn)
-    if c.profile.price_bands and "Pages" in c.values and not (config and us_col in config.defaults):
-        raw = v.first(book, *keys)
-        if raw is None or not _usable(c.profile.rule(us_col), raw):
-            pages = int(c.values["Pages"])
-            band = next((price for upto, price in c.profile.price_bands if upto is None or pages <= upto), None)
-            if band:
-                c.values[us_col] = band
+    from_levels = c.values.get(us_col) is c.defaults.get(us_col) and not (config and us_col in config.defaults)
+    if c.profile.price_bands and "Pages" in c.values and from_levels:  # neither the book nor its books/ file priced it
+        pages = int(c.values["Pages"])
+        band = next((price for upto, price in c.profile.price_bands if upto is None or pages <= upto), None)
+        if band:
+            c.values[us_col] = band
     us = c.values.get(us_col)
     if us:
         for price_col, price in _market_prices(c.profile, us).items():
@@ -335,13 +334,6 @@ def _market_prices(profile: Profile, us: str) -> dict[str, str]:
     if len(known) < 10_000:  # books seldom have more than a few prices; a hostile folder cannot grow it
         known[us] = prices
     return prices
-
-
-def _usable(rule: Callable[[Any], str], raw: Any) -> bool:
-    try:
-        return bool(rule(raw))
-    except ValueError:
-        return False
 
 
 def _file_names(c: _Cells, book: Mapping[str, Any], isbn: str, title: str) -> None:

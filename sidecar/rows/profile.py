@@ -13,7 +13,7 @@ import string
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from ..errors import ConfigError
 from . import values
@@ -106,12 +106,14 @@ def what_fixes(column: str, reason: str = "") -> str:
     return f"set {where} or books/<isbn>.json (or the book's JSON); {AGAIN}"
 
 
-def load_profile(choice: TreeChoice, acs_codes: Path | None, lsi: Mapping[str, Any], where: str,
-                 imprint: str = "") -> Profile:
-    """The profile for one imprint from the pipeline's config files and the config.yaml 'lsi' section."""
+def load_profiles(choice: TreeChoice, acs_codes: Path | None, lsi: Mapping[str, Any], where: str,
+                  imprints: Sequence[str]) -> dict[str, Profile]:
+    """Each imprint's profile from the pipeline's config files and the config.yaml 'lsi' section; the code
+    tables and books/ are read once for all of them."""
     codes = load_acs_codes(acs_codes) if acs_codes is not None else None
-    levels = read_levels(choice, imprint)
-    return build_profile(levels, lsi, where, codes=codes, imprint=imprint, books=book_levels(choice.root))
+    books = book_levels(choice.root)
+    return {imprint: build_profile(read_levels(choice, imprint), lsi, where, codes=codes, imprint=imprint,
+                                   books=books) for imprint in dict.fromkeys(imprints)}
 
 
 def build_profile(levels: list[Level], lsi: Mapping[str, Any], where: str = "config", codes: AcsCodes | None = None,

@@ -104,8 +104,8 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
 
 def _check_record(record: Record, columns: list[str], report: Report, codes: AcsCodes | None,
                   isbn_at: Scratch, recorded: RowRecord | None = None) -> None:
-    """LSI's rules on one record. Where the ledger recorded why the row was written so (a tranche's
-    field_exclusions blanked a required column), that reason stands for the column's errors."""
+    """LSI's rules on one record. Where a required column is blank and the ledger recorded why (a
+    tranche's field_exclusions blanked it), that reason is shown instead of the bare "blank"."""
     cells = {c: v for c, v in zip(columns, record.cells) if c in INDEX}
     isbn = cells.get("ISBN or SKU", "")
     if isbn and not isbn_at.execute("INSERT OR IGNORE INTO isbns VALUES (?, ?)", (isbn, record.line)).rowcount:
@@ -116,7 +116,7 @@ def _check_record(record: Record, columns: list[str], report: Report, codes: Acs
         column, _, reason = text.partition(": ")
         reasons.setdefault(column, reason)
     for problem in validate_cells(cells, codes):
-        if problem.severity == "error" and problem.column in reasons:
+        if problem.column in reasons and problem.column in REQUIRED and not cells[problem.column]:
             problem = Problem("error", problem.column, reasons.pop(problem.column))
         report.add_row_problem(record.line, isbn, problem)
 
