@@ -197,7 +197,7 @@ def recover(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def verify(settings: Settings, args: argparse.Namespace) -> int:
-    report = verify_checkpoint(Path(args.checkpoint).resolve(), settings.profile.codes, [settings.state_dir])
+    report = verify_checkpoint(Path(args.checkpoint).resolve(), settings.profile.context, [settings.state_dir])
     if args.json:
         print(json.dumps({**vars(report), "path": str(report.path), "clean": report.clean}, indent=2))
     else:
@@ -218,15 +218,19 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
         output = Path(args.output) if args.output else checkpoint.with_suffix(".xlsx")
         refuse_checkpoint_output(output, checkpoint, known_checkpoints(settings.state_dir))
         columns = export_profile(args.profile, settings.exports).columns if args.profile else COLUMNS
-        rows, not_ready = write_review(checkpoint, output, columns, settings.profile.codes)
+        rows, not_ready = write_review(checkpoint, output, columns, settings.profile.context, [settings.state_dir])
         print(f"sidecar: {rows} rows ({not_ready} not LSI-ready) in the review workbook {output}")
         return EXIT_OK
     if not args.profile:
         raise ConfigError("a CSV export needs --profile (submission, full, or one under 'exports:' in config.yaml)")
     output = Path(args.output) if args.output else checkpoint.with_name(f"{checkpoint.stem}_{args.profile}.csv")
-    rows = export_checkpoint(checkpoint, export_profile(args.profile, settings.exports), output,
-                             known_checkpoints(settings.state_dir))
-    print(f"sidecar: {rows} rows exported to {output}")
+    rows, dropped = export_checkpoint(checkpoint, export_profile(args.profile, settings.exports), output,
+                                      known_checkpoints(settings.state_dir))
+    for column, n in dropped.items():
+        logger.warning(f"export profile '{args.profile}' leaves out '{column}', which {n} row(s) set: those values are "
+                       "not in the export (add the column to the profile's columns to send them)")
+    left_out = f"; {sum(dropped.values())} value(s) in {len(dropped)} column(s) left out" if dropped else ""
+    print(f"sidecar: {rows} rows exported to {output}{left_out}")
     return EXIT_OK
 
 

@@ -19,6 +19,7 @@ from .inputs import read_config_text
 from .rows.columns import Dialect
 from .rows.configs import TreeChoice
 from .rows.profile import MARKET_PRICE_RULES, Profile, load_profiles
+from .rows.values import DATE_ORDERS
 
 DEFAULT_IGNORE = (".*", "*~", "*.tmp", "*.part", "*.swp", "*_lsi_metadata.json", "*_with_mnemonics.json")
 SECONDS_RANGE = {"poll_seconds": (0.1, 3600.0), "rescan_seconds": (0.1, 86400.0)}
@@ -36,7 +37,9 @@ _SCHEMA: dict[str, Any] = {
     "checkpoint": {"bom": bool, "line_terminator": str, "rows_per_sync": int},
     "lsi": {"pub_date_format": str, "language_code_case": str, "exchange_rates": dict, "file_names": dict,
             "market_price": str, "price_ending": (str, int, float), "price_by_pages": (list, dict),
-            "annotation_tags": list},
+            "annotation_tags": list, "date_order": str, "subtitle_separator": str,
+            "registered_imprints": list, "registered_publishers": list, "markets": list,
+            "discount_range": (list, dict), "metadata_contact": dict},
 }
 _CHOICES = {
     ("log_format",): ("text", "json"),
@@ -46,6 +49,7 @@ _CHOICES = {
     ("lsi", "pub_date_format"): ("iso", "m/d/yy"),
     ("lsi", "language_code_case"): ("lower", "upper"),
     ("lsi", "market_price"): MARKET_PRICE_RULES,
+    ("lsi", "date_order"): DATE_ORDERS,
 }
 
 

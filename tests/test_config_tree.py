@@ -53,7 +53,7 @@ def test_the_real_book_with_the_real_tree_and_a_book_config_is_lsi_ready_but_for
         "Lightning Source Account #": "6024045",
         "Metadata Contact Dictionary": "",  # the imprint's "Xynapse Editorial Team", excluded by the tranche
         "Rendition /Booktype": "POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE",  # tranche
-        "Returnable": "Yes-Destroy",  # the tranche's "Yes - Destroy" refused; the imprint's value
+        "Returnable": "Yes-Destroy",  # the tranche's "Yes - Destroy", read as LSI's spelling with a warning
         "LSI Special Category  (please consult LSI before using": "ACAD",  # imprint
         "LSI FlexField1 (please consult LSI before using)": "Academic",  # imprint
         "US Suggested List Price": "24.95",  # books/9781608883936.json
@@ -65,21 +65,31 @@ def test_the_real_book_with_the_real_tree_and_a_book_config_is_lsi_ready_but_for
         "US-Ingram-Only* Suggested List Price (mode 2)": "",  # the tranche's blank_fields
     }
     assert {c: cell(row, c) for c in expected} == expected
-    assert all(cell(row, p) and cell(row, d) for m, p, d, _ in MARKETS if m not in ("US-Ingram-Only",))
+    assert all(cell(row, p) and cell(row, d) for m, p, d, *_ in MARKETS if m not in ("US-Ingram-Only",))
     out, err = capsys.readouterr()
     assert (f"INFO    configuration for xynapse_traces: default {tree / 'default_lsi_config.json'}; publisher "
             f"{tree / 'publishers' / 'nimble_books.json'}; imprint {tree / 'imprints' / 'xynapse_traces.json'}; "
             f"tranche {tranche}; 1 in books/\n") in err
-    assert f"WARNING config value refused: 'returnability' in {tranche}: 'Yes - Destroy' for Returnable: not one of " \
-           "LSI's returns options: 'Yes-Destroy', 'Yes-Deliver', 'No'; left to the level below" in err
+    assert f"WARNING config: 'returnability' in {tranche}: 'Yes - Destroy' for Returnable is read as 'Yes-Destroy' " \
+           "(LSI's spelling)" in err
     checkpoint = checkpoints(tmp_path / "data")[0]
     assert cli.main(["verify", "--acs-codes", codes, "--state-dir", str(tmp_path / "data" / "state"),
                      str(checkpoint)]) == cli.EXIT_REJECTED
     report = capsys.readouterr().out.splitlines()
-    assert report[-3:] == [
-        "LSI checks  1 error(s), 0 warning(s)",
+    start = report.index("LSI checks  2 error(s), 4 warning(s); LSI-ready 0 of 1 rows")
+    assert report[start + 1:] == [  # only what the tranche forces is an error
         f"  line 2 ({ISBN}) error: Metadata Contact Dictionary: blank because 'field_exclusions' in {tranche} "
-        "excludes it, and LSI rejects the whole file when it is blank",
+        "excludes it, and LSI rejects the whole file when it is blank [excluded]",
+        f"  line 2 ({ISBN}) warning: Returnable: 'returnability' in {tranche} gives 'Yes - Destroy': read as "
+        "'Yes-Destroy', LSI's spelling [spelling]",
+        f"  line 2 ({ISBN}) error: Metadata Contact Dictionary: blank, and LSI rejects the whole file when it is "
+        "[required]",
+        f"  line 2 ({ISBN}) warning: LSI Special Category  (please consult LSI before using: set to 'ACAD': used only "
+        "by prior arrangement with LSI [by-arrangement]",
+        f"  line 2 ({ISBN}) warning: LSI FlexField1 (please consult LSI before using): set to 'Academic': used only "
+        "by prior arrangement with LSI [by-arrangement]",
+        f"  line 2 ({ISBN}) warning: Short Description: 964 bytes, LSI publishes no limit; the pipeline's is 350 "
+        "[length]",
         "NOT CLEAN"]
 
 
@@ -94,9 +104,9 @@ def test_a_flat_tranche_s_default_price_gives_every_market_a_price(shared, tmp_p
     assert cell(row, "US Suggested List Price") == "29.99"  # the tranche's "default_price": "29.99"
     assert cell(row, "UK Suggested List Price") == "23.69"  # 29.99 x 0.79
     assert cell(row, "AU Suggested List Price (mode 2)") == "40.49"  # 29.99 x 1.35
-    assert all(cell(row, p) for m, p, _, _ in MARKETS if m not in ("US-Ingram-Only", "US-Ingram-GAP", "SIBI-EDUC-US"))
+    assert all(cell(row, p) for m, p, *_ in MARKETS if m not in ("US-Ingram-Only", "US-Ingram-GAP", "SIBI-EDUC-US"))
     assert cell(row, "Carton Pack Quantity") == "16"
-    assert cell(row, "Returnable") == "Yes-Destroy"  # the tranche's bare "Yes" is not an LSI option
+    assert cell(row, "Returnable") == ""  # the tranche's bare "Yes" may be either Yes option: never the level below's
 
 
 def synthetic_tree(tmp_path: Path, **levels: dict) -> Path:
@@ -142,36 +152,50 @@ def test_each_level_beats_the_ones_below_it(tmp_path, top):
         root, tranche="spring" if "tranche" in given else None))["Edition Description"] == "the book's own"
 
 
-def test_a_config_value_lsi_would_refuse_is_reported_with_file_and_key_and_the_level_below_stays(tmp_path):
+def test_a_config_value_lsi_would_refuse_blanks_the_cell_with_an_error_naming_file_and_key(tmp_path):
     root = synthetic_tree(
         tmp_path, publisher={"lightning_source_account": "6024045", "distribution_settings": {
             "cover_submission_method": "FTP"}},
         imprint={"distribution_settings": {"lightning_source_account": "ACME-01", "cover_submission_method": "Pigeon"}},
         tranche={"returnability": "Yes - Destroy", "carton_pack_quantity": "a dozen"})
     profile = profile_of(root)
-    row = row_of(BOOK, profile)
-    assert row["Lightning Source Account #"] == "6024045"
-    assert row["Cover/Jacket Submission Method"] == "FTP"
-    assert row["Returnable"] == "" and row["Carton Pack Quantity"] == ""
+    conversion = convert_book(BOOK, profile)
+    row = dict(zip(COLUMNS, conversion.row))
+    assert row["Lightning Source Account #"] == ""  # never the publisher's 6024045 in its place
+    assert row["Cover/Jacket Submission Method"] == ""
+    assert row["Returnable"] == "Yes-Destroy" and row["Carton Pack Quantity"] == ""
     imprint, tranche = root / "imprints" / "harbor_light.json", root / "tranches" / "spring.json"
     assert list(profile.config_problems) == [
         f"'distribution_settings.lightning_source_account' in {imprint}: 'ACME-01' for Lightning Source Account #: "
-        "not a Lightning Source account number (digits only); left to the level below",
+        "not a Lightning Source account number (digits only); the cell is left blank",
         f"'distribution_settings.cover_submission_method' in {imprint}: 'Pigeon' for Cover/Jacket Submission Method: "
-        "not a submission method LSI knows (FTP or Email); left to the level below",
-        f"'returnability' in {tranche}: 'Yes - Destroy' for Returnable: not one of LSI's returns options: "
-        "'Yes-Destroy', 'Yes-Deliver', 'No'; left to the level below",
+        "not a submission method LSI knows (FTP or Email); the cell is left blank",
+        f"'returnability' in {tranche}: 'Yes - Destroy' for Returnable is read as 'Yes-Destroy' (LSI's spelling)",
         f"'carton_pack_quantity' in {tranche}: 'a dozen' for Carton Pack Quantity: not a whole number; "
-        "left to the level below",
+        "the cell is left blank",
     ]
+    never = "(a lower level's value is not used in its place)"
+    assert [(p.rule, p.column, p.message) for p in conversion.problems] == [
+        ("unusable", "Lightning Source Account #", f"'distribution_settings.lightning_source_account' in {imprint} "
+         f"gives 'ACME-01': not a Lightning Source account number (digits only); the cell is left blank {never}"),
+        ("unusable", "Cover/Jacket Submission Method", f"'distribution_settings.cover_submission_method' in "
+         f"{imprint} gives 'Pigeon': not a submission method LSI knows (FTP or Email); the cell is left blank {never}"),
+        ("spelling", "Returnable", f"'returnability' in {tranche} gives 'Yes - Destroy': read as 'Yes-Destroy', "
+         "LSI's spelling"),
+        ("unusable", "Carton Pack Quantity", f"'carton_pack_quantity' in {tranche} gives 'a dozen': not a whole "
+         f"number; the cell is left blank {never}"),
+    ]
+    fixed = row_of(BOOK, profile_of(synthetic_tree(
+        tmp_path, imprint={"distribution_settings": {"lightning_source_account": "7654321"}})))
+    assert fixed["Lightning Source Account #"] == "7654321"
 
 
-def test_a_book_type_lsi_does_not_have_falls_through_with_the_code_tables(shared, tmp_path):
+def test_a_book_type_lsi_does_not_have_is_blank_with_the_code_tables_never_the_level_below_s(shared, tmp_path):
     root = synthetic_tree(tmp_path, publisher={"distribution_settings": {
         "rendition_booktype": "POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE"}},
         imprint={"distribution_settings": {"rendition_booktype": "POD: Standard B&W 7 x 10 in"}})
     profile = profile_of(root, tranche=None, codes=shared / "ACS-codes-and-descriptions.csv")
-    assert row_of(BOOK, profile)["Rendition /Booktype"] == "POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE"
+    assert row_of(BOOK, profile)["Rendition /Booktype"] == ""
     assert "'POD: Standard B&W 7 x 10 in' for Rendition /Booktype: not one of LSI's book types" in \
         profile.config_problems[0]
 
@@ -224,7 +248,7 @@ def test_page_count_bands_price_a_book_unless_it_or_its_book_config_has_a_price(
     ({"price_by_pages": [{"up_to": 100, "price": 9}]}, "lsi.price_by_pages[0] in test: {'up_to': 100, 'price': 9} "
                                                        "is not {pages: N, price: P}"),
     ({"annotation_tags": ["p", "script"]}, "lsi.annotation_tags in test: ['p', 'script'] is not a list of formatting "
-                                           "tags (p, b, i, br, em, strong, u, ul, ol, li, sub, sup, blockquote)"),
+                                           "tags (p, br, b, strong, i, em, u, sub, sup, ul, ol, li, cite, dl, dt, dd)"),
 ])
 def test_a_bad_pricing_or_tag_setting_is_an_error_naming_the_key(tmp_path, lsi, message):
     with pytest.raises(ConfigError) as raised:

@@ -10,14 +10,21 @@ from sidecar.rows.codes import load_acs_codes
 from sidecar.rows.columns import COLUMNS
 from sidecar.rows.configs import level_of
 from sidecar.rows.profile import BUILTIN_DEFAULTS, build_profile
-from sidecar.rows.columns import Problem
+from sidecar.rows import lsi_rules as R
+from sidecar.rows.columns import Problem, Severity
 from sidecar.rows.convert import convert_book
-from sidecar.rows.validate import validate_row
+from sidecar.rows.validate import RuleContext, validate_row
 from sidecar.rows.profile import Profile
 from sidecar.errors import BookError
 
 BASE = {"title": "A Book", "isbn13": "9781608883936", "author": "Ann Author", "page_count": 200}
 PROFILE = Profile(defaults=dict(BUILTIN_DEFAULTS), exchange_rates={"UK": Decimal("0.78")})
+
+
+def problems(book, profile=PROFILE):
+    """What --once reports for a book: the conversion's source problems, then the cell rules'."""
+    conversion = convert_book(book, profile)
+    return [*conversion.problems, *validate_row(conversion.row, profile.context)]
 
 
 def cells(book, profile=PROFILE):
@@ -35,7 +42,8 @@ def cells(book, profile=PROFILE):
     # prices: 2 decimals, no currency sign; US price carried to the USD markets, converted for others
     ({"list_price_usd": "$24.99"}, "US Suggested List Price", "24.99"),
     ({"list_price_usd": 24.5}, "US Suggested List Price", "24.50"),
-    ({"list_price_usd": "USD 19.999"}, "US Suggested List Price", "20.00"),
+    ({"list_price_usd": "USD 19.99"}, "US Suggested List Price", "19.99"),
+    ({"list_price_usd": "USD 19.999"}, "US Suggested List Price", ""),  # not a price LSI shows: never rounded
     ({"list_price_usd": None}, "US Suggested List Price", ""),
     ({"list_price_usd": "free"}, "US Suggested List Price", ""),
     ({"list_price_usd": 0}, "US Suggested List Price", ""),
@@ -63,7 +71,7 @@ def cells(book, profile=PROFILE):
     ({"series_number": True}, "# in Series", ""),
     ({"page_count": "222"}, "Pages", "222"),
     ({"page_count": 0}, "Pages", ""),
-    ({"illustration_count": '```json {"illustration_count": "30"'}, "# Illustrations", "0"),
+    ({"illustration_count": '```json {"illustration_count": "30"'}, "# Illustrations", ""),
     ({"illustration_count": 12}, "# Illustrations", "12"),
     # dates: ISO by default
     ({"publication_date": "2025-09-16"}, "Pub Date", "2025-09-16"),
@@ -88,7 +96,7 @@ def cells(book, profile=PROFILE):
     ({"audience": "General Adult"}, "Audience", "01"),
     ({"audience": "Young Adult"}, "Audience", "03"),
     # text: placeholders and formulas never reach a cell as such
-    ({"contributor_one_bio": "About {title} and more"}, "Contributor One BIO", ""),
+    ({"contributor_one_bio": "About {title} and more"}, "Contributor One BIO", "About {title} and more"),
     # LSI receives a value as written: no spreadsheet guard inside the row (the review workbook is for people)
     ({"title": "=HYPERLINK(\"http://x\")"}, "Title", "=HYPERLINK(\"http://x\")"),
     ({"title": "@risk"}, "Title", "@risk"),
@@ -118,19 +126,12 @@ def test_pub_date_in_the_publisher_s_m_d_yy_format_when_configured():
     assert cells({**BASE, "publication_date": "2025-09-02"}, profile)["Pub Date"] == "9/2/25"
 
 
-def test_a_short_description_is_cut_at_a_sentence_within_350_bytes():
+def test_a_short_description_over_the_pipeline_s_350_bytes_is_kept_whole_with_a_warning():
     sentence = "Fjord light é falls on the quiet water. "  # the é makes bytes differ from characters
-    text = sentence * 12
-    short = cells({**BASE, "storefront_description_en": text})["Short Description"]
-    assert len(short.encode()) <= 350
-    assert short == (sentence * 8).strip()
-
-
-def test_a_short_description_without_sentences_is_cut_at_a_word():
-    text = "word " * 100
-    short = cells({**BASE, "summary_short": text})["Short Description"]
-    assert short == ("word " * 69).strip() + "..."
-    assert len(short.encode()) <= 350
+    book = {**BASE, "storefront_description_en": sentence * 12}
+    assert cells(book)["Short Description"] == (sentence * 12).strip()  # LSI publishes no limit: nothing is cut
+    assert R.LENGTH.at("Short Description", "491 bytes, LSI publishes no limit; the pipeline's is 350",
+                       Severity.WARNING) in problems(book)
 
 
 def test_an_annotation_is_html_paragraphs_of_at_most_4000_characters():
@@ -148,17 +149,16 @@ def test_an_html_annotation_summary_is_kept_as_written():
 
 
 def test_problems_say_what_was_left_out_and_why():
-    conversion = convert_book({**BASE, "contributor_one_role": "Wizard", "page_count": None}, PROFILE)
-    assert Problem("warning", "Contributor One Role",
-                   "the book gives 'Wizard': not a contributor role LSI knows; left out") in conversion.problems
-    assert Problem("error", "Pages", "no page count yet ('page_count' is set by the pipeline's prepress "
-                                     "stage)") in conversion.problems
+    found = problems({**BASE, "contributor_one_role": "Wizard", "page_count": None})
+    assert R.UNUSABLE.at("Contributor One Role", "the book's 'contributor_one_role' gives 'Wizard': not a contributor "
+                         "role LSI knows; the cell is left blank (no config level's value is used in its place)") in found
+    assert R.PAGES.at("Pages", "no page count ('page_count' is set by the pipeline's prepress stage)") in found
 
 
 def test_a_cell_a_spreadsheet_would_run_is_a_warning_and_stays_as_written():
     conversion = convert_book({**BASE, "title": "=1+1"}, PROFILE)
     assert conversion.row[COLUMNS.index("Title")] == "=1+1"
-    assert Problem("warning", "Title", "starts with '=': a spreadsheet would run it as a formula; LSI receives it "
+    assert R.FORMULA.at("Title", "starts with '=': a spreadsheet would run it as a formula; LSI receives it "
                                        "as written; look at rows in the review workbook (export --format xlsx), "
                                        "not in this CSV") in validate_row(conversion.row)
     assert not any(p.column == "Pages" and "formula" in p.message
@@ -251,11 +251,7 @@ def test_the_real_book_with_the_real_configs_gives_the_expected_cells(shared):
         "SIBI - EDUC - US * Wholesale Discount % (Mode 2)": "",
     }
     assert {column: row[column] for column in expected} == expected
-    assert row["Short Description"] == ("As artificial intelligence rapidly evolves, humanity stands at a "
-                                        "critical crossroads. How do we foster groundbreaking innovation without "
-                                        "unleashing uncontrollable risks? This essential collection dives deep "
-                                        "into the defining debate of our time, exploring the delicate balance "
-                                        "between open development and necessary regulation.")
+    assert row["Short Description"] == " ".join(book["storefront_description_en"].split())  # whole: no limit published
     assert row["Annotation / Summary"].startswith("<p>As artificial intelligence rapidly evolves,")
     assert row["Annotation / Summary"].endswith(
         "<p>This book is part of the Transcriptive Meditation series, exploring the intersection of technology, "
@@ -279,7 +275,10 @@ def test_the_pipeline_s_invalid_perfect_bound_rendition_is_left_blank(shared):
     assert dict(zip(COLUMNS, conversion.row))["Rendition /Booktype"] == ""
     assert profile.config_problems[0] == (
         f"'defaults.rendition_booktype' in {path}: 'Perfect Bound' for Rendition /Booktype: not an LSI book type "
-        "(those start with 'POD: ', 'eBook: ' or 'Stock '); left to the level below")
+        "(those start with 'POD: ', 'eBook: ' or 'Stock '); the cell is left blank")
+    assert R.UNUSABLE.at("Rendition /Booktype", f"'defaults.rendition_booktype' in {path} gives 'Perfect Bound': not "
+                         "an LSI book type (those start with 'POD: ', 'eBook: ' or 'Stock '); the cell is left blank (a "
+                         "lower level's value is not used in its place)") in conversion.problems
 
 
 def test_bisac_codes_are_named_from_the_acs_tables(shared):
@@ -289,36 +288,66 @@ def test_bisac_codes_are_named_from_the_acs_tables(shared):
     assert row["BISAC Category 3"] == ""
 
 
-def test_keywords_are_cut_to_whole_keywords_within_255_characters():
-    words = [f"keyword number {n:02}" for n in range(20)]  # 17 characters each
+def test_keywords_are_cut_to_whole_keywords_within_lsi_s_500_characters_naming_those_left_out():
+    words = [f"keyword number {n:02}" for n in range(30)]  # 17 characters each
     conversion = convert_book({**BASE, "keywords": words}, PROFILE)
     kept = dict(zip(COLUMNS, conversion.row))["Keywords"]
-    assert kept == "; ".join(words[:13]) and len(kept) == 245
-    assert Problem("warning", "Keywords", "keywords cut to 255 characters: 7 left out") in conversion.problems
+    assert kept == "; ".join(words[:26]) and len(kept) == 492
+    assert R.SHORTENED.at("Keywords", "over LSI's 500 characters: left out 4 keyword(s): keyword number 26; keyword "
+                          "number 27; keyword number 28; keyword number 29") in conversion.problems
+    assert len(cells({**BASE, "keywords": words[:15]})["Keywords"]) == 283  # over the old 255: kept whole
 
 
-def test_an_annotation_too_long_to_cut_at_a_paragraph_falls_back_to_the_plain_summary():
-    long_html = "<p>" + "word " * 1000 + "</p>"  # 5,007 characters, no </p> before the limit
-    row = cells({**BASE, "annotation_summary": long_html, "summary_long": "A plain summary.\n\nIn two parts."})
-    assert row["Annotation / Summary"] == "<p>A plain summary.</p><p>In two parts.</p>"
+def test_an_annotation_too_long_to_cut_at_a_paragraph_keeps_whole_sentences_of_its_own_text():
+    long_html = "<p>" + "Word word. " * 500 + "</p>"  # 5,507 characters, no </p> before the limit
+    conversion = convert_book({**BASE, "annotation_summary": long_html, "summary_long": "Another text."}, PROFILE)
+    annotation = dict(zip(COLUMNS, conversion.row))["Annotation / Summary"]
+    assert annotation == "<p>" + " ".join(["Word word."] * 363) + "</p>"  # never the other field in its place
+    assert R.SHORTENED.at("Annotation / Summary", "the book's 'annotation_summary' is over LSI's 4,000 characters: "
+                          "left out 1,507 characters of text from 'Word word. Word word. Word word. ...'") \
+        in conversion.problems
 
 
 # ---------------------------------------------------------------------------- clean text
 
 
-@pytest.mark.parametrize(("annotation", "expected"), [
-    ("<p>Safe <script>alert(1)</script>text.</p>", "<p>Safe text.</p>"),
-    ("<div><p>In a <a href='http://x'>link</a>.</p></div>", "<p>In a link.</p>"),
-    ("<p>Open <b>bold", "<p>Open <b>bold</b></p>"),  # unclosed tags are closed
-    ("<p style='color:red' onclick='x()'>Attributes <i class='c'>go</i>.</p>", "<p>Attributes <i>go</i>.</p>"),
-    ("<p>One</p><!-- a note --><p>Two &amp; three</p>", "<p>One</p><p>Two &amp; three</p>"),
-    ("<p>x</p></b></i>", "<p>x</p>"),  # stray closing tags dropped
+@pytest.mark.parametrize(("annotation", "expected", "removed"), [
+    ("<p>Safe <script>alert(1)</script>text.</p>", "<p>Safe text.</p>", "script"),
+    ("<div><p>In a <a href='http://x'>link</a>.</p></div>", "<p>In a link.</p>", "a, div"),
+    ("<p style='color:red' onclick='x()'>Attributes <i class='c'>go</i>.</p>", "<p>Attributes <i>go</i>.</p>", ""),
+    ("<p>One</p><!-- a note --><p>Two &amp; three</p>", "<p>One</p><p>Two &amp; three</p>", ""),
+    ("<p>Open <b>bold", "<p>Open <b>bold</b></p>", ""),  # unclosed tags are closed
+    ("<p>x</p></b></i>", "<p>x</p>", ""),  # stray closing tags dropped
+    ("<h2>Praise</h2><div>Quietly brilliant.</div>", "<p>Praise</p><p>Quietly brilliant.</p>", "div, h2"),
+    ("<ul><li>Tide tables</li><li>Bird counts</li></ul>", "<ul><li>Tide tables</li><li>Bird counts</li></ul>", ""),
 ])
-def test_an_annotation_keeps_only_the_tags_lsi_takes_balanced(annotation, expected):
+def test_an_annotation_keeps_only_the_tags_ingram_lists_balanced(annotation, expected, removed):
     conversion = convert_book({**BASE, "annotation_summary": annotation}, PROFILE)
     assert dict(zip(COLUMNS, conversion.row))["Annotation / Summary"] == expected
-    assert Problem("warning", "Annotation / Summary", "the book's annotation had HTML that LSI does not take (tags "
-                   "other than p, b, i, br, or unbalanced ones): cleaned") in conversion.problems
+    cleaned = [p for p in conversion.problems if p.rule == R.CLEANED.id]
+    assert cleaned == ([R.CLEANED.at("Annotation / Summary", "the book's annotation had HTML that Ingram does not "
+                                     f"list ({removed}): removed")] if removed else [])
+
+
+@pytest.mark.parametrize(("tags", "html", "expected"), [
+    (["p", "b", "i", "br"], "<ul><li>Tide tables</li><li>Bird counts</li><li>Marsh maps</li></ul>",
+     "<p>Tide tables; Bird counts; Marsh maps</p>"),
+    (["p"], "<p>A marsh.</p><div>Twelve months.</div><h3>Praise</h3>Text<br>more",
+     "<p>A marsh.</p><p>Twelve months.</p><p>Praise</p>Text more"),
+    (["b"], "<div>A marsh.</div><div>Twelve <b>months</b>.</div>", "A marsh. Twelve <b>months</b>."),
+])
+def test_a_removed_block_tag_leaves_a_separator_so_no_words_run_together(tags, html, expected):
+    profile = build_profile([], {"annotation_tags": tags})
+    assert cells({**BASE, "annotation_summary": html}, profile)["Annotation / Summary"] == expected
+
+
+@pytest.mark.parametrize(("html", "expected"), [
+    ("<p>A year on the marsh.</p><p>Twelve months of notes.</p>Tides<br>Birds",
+     "A year on the marsh. Twelve months of notes. Tides Birds"),
+    ("Find:<ul><li>Tide tables</li><li>Bird counts</li></ul><h3>Praise</h3>", "Find: Tide tables; Bird counts Praise"),
+])
+def test_plain_text_columns_turn_block_ends_into_spaces_or_semicolons(html, expected):
+    assert cells({**BASE, "summary_short": html})["Short Description"] == expected
 
 
 def test_an_html_annotation_over_4000_characters_is_cut_at_a_paragraph_and_stays_balanced():
@@ -380,44 +409,48 @@ def test_a_rendition_of_another_size_than_the_trim_is_an_error_naming_the_file(t
     level = level_of("tranche", tranche, {"trim_size": "7x10", "rendition_booktype": "POD: 6 x 9 in or 229 x 152 mm "
                                           "Perfect Bound WHITE"})
     conversion = convert_book(BASE, build_profile([level], {}))
-    assert Problem("error", "Rendition /Booktype", "'POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE' is 6 x 9 in, "
-                   f"but the trim size is 7x10 ('trim_size' in {tranche}): set a rendition_booktype of that size, or "
-                   "correct the trim size") in conversion.problems
+    assert R.TRIM.at("Rendition /Booktype", "'POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE' is 6 x 9 in, "
+                     f"but the trim size is 7x10 ('trim_size' in {tranche})") in conversion.problems
     same = convert_book({**BASE, "trim_size": "9 x 6"}, build_profile([level], {}))
     assert not [p for p in same.problems if p.column == "Rendition /Booktype"]
 
 
+def test_a_book_s_own_book_type_is_not_judged_by_a_lower_level_s_trim_size(tmp_path):
+    level = level_of("imprint", tmp_path / "i.json", {"trim_size": "8.5x11"})
+    hardcover = "POD: 6 x 9 in or 229 x 152 mm Case Laminate on White w/Gloss Lam"
+    conversion = convert_book({**BASE, "rendition_booktype": hardcover}, build_profile([level], {}))
+    assert not [p for p in conversion.problems if p.rule == R.TRIM.id]
+
+
 def test_a_second_contributor_without_a_role_is_an_error():
-    conversion = convert_book({**BASE, "contributor_two": "Bo Editor"}, PROFILE)
-    assert dict(zip(COLUMNS, conversion.row))["Contributor Two Role"] == ""
-    assert Problem("error", "Contributor Two Role", "Contributor Two 'Bo Editor' has no role, and LSI needs one for "
-                   "every contributor named (set contributor_two_role)") in conversion.problems
-    assert not [p for p in convert_book({**BASE, "contributor_two": "Bo", "contributor_two_role": "Editor"},
-                                        PROFILE).problems if p.column == "Contributor Two Role"]
+    assert cells({**BASE, "contributor_two": "Bo Editor"})["Contributor Two Role"] == ""
+    assert R.CONTRIBUTOR.at("Contributor Two Role", "Contributor Two 'Bo Editor' has no role, and LSI needs one for "
+                            "every contributor named") in problems({**BASE, "contributor_two": "Bo Editor"})
+    assert not [p for p in problems({**BASE, "contributor_two": "Bo", "contributor_two_role": "Editor"})
+                if p.column == "Contributor Two Role"]
 
 
 def test_an_imprint_other_than_the_imprint_config_s_is_a_warning(tmp_path):
     path = tmp_path / "imprints" / "xynapse_traces.json"
     profile = build_profile([level_of("imprint", path, {"imprint": "Xynapse Traces"})], {})
-    assert Problem("warning", "Imprint", f"'Nimble Books' is not the imprint config's 'Xynapse Traces' ({path}); LSI "
-                   "takes only the imprint registered to the account") in convert_book(
-        {**BASE, "imprint": "Nimble Books"}, profile).problems
-    assert not [p for p in convert_book({**BASE, "imprint": "xynapse  traces"}, profile).problems
-                if p.column == "Imprint"]
+    assert R.REGISTERED.at("Imprint", f"'Nimble Books' is not the imprint config's 'Xynapse Traces' ({path}); LSI "
+                           "takes only an imprint registered with the account", Severity.WARNING) in problems(
+        {**BASE, "imprint": "Nimble Books"}, profile)
+    assert not [p for p in problems({**BASE, "imprint": "xynapse  traces"}, profile) if p.column == "Imprint"]
 
 
 def test_illustrations_must_be_a_count():
     conversion = convert_book({**BASE, "illustration_count": '{"figures": 3}'}, PROFILE)
-    assert dict(zip(COLUMNS, conversion.row))["# Illustrations"] == "0"  # the built-in default stays
-    assert [p.column for p in conversion.problems] == ["# Illustrations"]
+    assert dict(zip(COLUMNS, conversion.row))["# Illustrations"] == ""  # never the built-in 0 in its place
+    assert [(p.rule, p.column) for p in conversion.problems] == [("unusable", "# Illustrations")]
 
 
 @pytest.mark.parametrize(("pages", "expected"), [
-    (17, ["17 pages is outside 18-1200 for 'POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE'"]),
+    (17, ["17 pages: LSI's final page count must be even (add a blank page)", "17 pages is outside 18-1200 for 'POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE'"]),
     (18, []), (1200, []),
-    (1201, ["1201 pages is outside 18-1200 for 'POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE'"]),
+    (1201, ["1201 pages: LSI's final page count must be even (add a blank page)", "1201 pages is outside 18-1200 for 'POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE'"]),
 ])
 def test_the_page_count_must_fit_the_book_type(shared, pages, expected):
     row = convert_book({**BASE, "page_count": pages}, real_profile(shared, with_codes=True)).row
     codes = load_acs_codes(shared / "ACS-codes-and-descriptions.csv")
-    assert [p.message for p in validate_row(row, codes) if p.column == "Pages"] == expected
+    assert [p.message for p in validate_row(row, RuleContext(codes)) if p.column == "Pages"] == expected

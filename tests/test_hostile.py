@@ -50,7 +50,7 @@ def rows_of(data):
 def test_a_strict_rejection_quoting_a_lone_surrogate_is_stored_escaped(run, tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("books: {strict: true}\n")
-    (run.folder / "a.json").write_text('{"title": "ok", "isbn13": "978100000002\\ud800"}')
+    (run.folder / "a.json").write_text('{"title": "ok", "isbn13": "9781000000026", "page_count": "12\\ud800"}')
     code, _, err = run("--config", str(config))
     assert code == cli.EXIT_REJECTED and "Traceback" not in err
     with Ledger.read_only(run.data / "state") as ledger:
@@ -79,18 +79,22 @@ def test_a_page_count_of_1e100000000_is_refused_at_once_without_computing_it(run
     code, _, err = run()  # the suite's timeout catches a stall; before the fix this ran for minutes
     assert code == cli.EXIT_OK
     assert cell(rows_of(run.data)[0], "Pages") == ""
-    assert "Pages: the book gives '1e100000000': not a whole number; left out" in err
+    assert "Pages: the book's 'page_count' gives '1e100000000': not a whole number; the cell is left blank" in err
 
 
 @pytest.mark.timeout(20)  # before the fix: minutes, cutting one word at a time from a million
-def test_texts_of_a_million_words_without_a_sentence_end_are_cut_at_once(run):
+def test_texts_of_a_million_words_without_a_sentence_end_are_left_out_at_once_with_a_reason(run):
     words = "word " * 1_000_000
     write_book(run.folder, "a.json", book(1, summary_long=words, summary_short=words))
-    code, _, _ = run()
+    code, _, err = run()
     row = rows_of(run.data)[0]
     assert code == cli.EXIT_OK
-    assert cell(row, "Short Description") == "word " * 68 + "word..."  # 347 bytes, within 350
-    assert cell(row, "Annotation / Summary") == "<p>" + "word " * 797 + "word...</p>"
+    # no whole sentence fits LSI's 4,000 characters, and a text is never cut inside one
+    assert cell(row, "Annotation / Summary") == ""
+    assert "Annotation / Summary: the book's 'summary_long' is over LSI's 4,000 characters: left out 4,999,999 " \
+           "characters of text from 'word word word word word word ...'" in err
+    assert cell(row, "Short Description") == ""  # over what a spreadsheet cell holds
+    assert "Short Description: 4,999,999 characters: a cell of LSI's spreadsheet holds 32,767; left out" in err
 
 
 @pytest.mark.parametrize(("json_value", "shown", "reason"), [
@@ -102,7 +106,7 @@ def test_page_counts_that_are_no_number_of_pages_are_left_out_with_a_reason(run,
     (run.folder / "a.json").write_text(f'{{"title": "Book 1", "isbn13": "{isbn13(1)}", "page_count": {json_value}}}')
     code, _, err = run()
     assert code == cli.EXIT_OK and cell(rows_of(run.data)[0], "Pages") == ""
-    assert f"Pages: the book gives {shown}: {reason}; left out" in err
+    assert f"Pages: the book's 'page_count' gives {shown}: {reason}; the cell is left blank" in err
 
 
 def test_an_absurd_price_is_left_out_and_the_others_stand(run):
@@ -116,7 +120,8 @@ def test_a_200000_character_table_of_contents_is_left_out_and_every_tool_reads_t
     write_book(run.folder, "a.json", book(1, table_of_contents="x" * 200_000))
     code, _, err = run()
     assert code == cli.EXIT_OK
-    assert "Table of Contents: 200,000 characters, over LSI's limit of 2,000; left out: shorten it in the book" in err
+    assert "Table of Contents: 200,000 characters: a cell of LSI's spreadsheet holds 32,767; left out: shorten it " \
+           "in the book" in err
     [checkpoint] = checkpoints(run.data)
     assert cell(read_rows(checkpoint)[0], "Table of Contents") == ""
     assert cli.main(["verify", str(checkpoint)]) == cli.EXIT_REJECTED  # Pages etc. are blank, but it is read
@@ -135,8 +140,8 @@ def test_verify_reads_a_checkpoint_with_a_200000_character_cell_written_before_t
     other = tmp_path / "old.csv"
     other.write_bytes(b"\xef\xbb\xbf" + buf.getvalue().encode())
     assert cli.main(["verify", str(other)]) == cli.EXIT_REJECTED
-    assert f"  line 2 ({isbn13(1)}) error: Table of Contents: 200000 characters, LSI allows 2000" in \
-        capsys.readouterr().out.splitlines()
+    assert f"  line 2 ({isbn13(1)}) error: Table of Contents: 200,000 characters; a cell of LSI's spreadsheet holds " \
+           "32,767 [length]" in capsys.readouterr().out.splitlines()
 
 
 def test_nul_bytes_never_reach_a_cell(run):

@@ -25,7 +25,8 @@ from sidecar import cli
 from sidecar.errors import BookError, ConfigError
 from sidecar.inputs import shown
 from sidecar.rows.book import book_to_row
-from sidecar.rows.columns import COLUMNS, MARKETS, Dialect, max_chars
+from sidecar.rows.columns import COLUMNS, MARKETS, Dialect
+from sidecar.rows.lsi_rules import CELL_LIMIT
 from sidecar.rows.configs import CONFIG_KEYS, level_of
 from sidecar.rows.profile import build_profile
 from sidecar.settings import load_settings
@@ -45,8 +46,8 @@ BOOK_KEYS = [
     "publisher_reference_id", "keywords", "thema_subject_1", "thema_subject_2", "thema_subject_3", "thema",
     "thema_subjects", "thema_codes", "regional_subjects", "min_age", "max_age", "min_grade", "max_grade", "audience",
     "summary_short", "table_of_contents", "review_quotes", "illustration_count", "illustration_notes", "series_name",
-    "series_number", "volume_number", *(k for _, _, _, keys in MARKETS for k in keys),
-    *(f"{m.lower()}_wholesale_discount" for m, _, _, _ in MARKETS),
+    "series_number", "volume_number", *(k for m in MARKETS for k in m.book_keys),
+    *(f"{m.code.lower()}_wholesale_discount" for m in MARKETS), "subtitle",
 ]
 NUMBERISH = st.from_regex(r"\A[+-]?[0-9٠-٩０-９]{0,30}(\.[0-9]{0,5})?([eE][+-]?[0-9]{1,12})?%?\Z")
 TEXT = st.text(st.characters(codec=None, exclude_categories=()), max_size=60)  # lone surrogates included
@@ -87,7 +88,7 @@ def test_any_book_becomes_one_whole_row_or_one_reason(real_profile, data):
     [cells] = list(csv.reader(io.StringIO(made.record.decode("utf-8"), newline="")))
     assert len(cells) == len(COLUMNS)
     for column, value in zip(COLUMNS, cells):
-        assert len(value) <= max_chars(column), column
+        assert len(value) <= CELL_LIMIT.size, column
         assert not any(c < " " and c not in "\t\n" for c in value), column
     assert made.conversion.isbn == "" or made.conversion.isbn.isascii() and made.conversion.isbn.isdigit()
 
@@ -207,7 +208,7 @@ TERRITORY = st.fixed_dictionaries({}, optional={k: JSON for k in ("wholesale_dis
 @LIVENESS
 @given(tranche=LEVEL_VALUES, book=LEVEL_VALUES,
        publisher=st.fixed_dictionaries({}, optional={"distribution_settings": LEVEL_VALUES, "territorial_configs":
-                                                     st.dictionaries(st.sampled_from([m for m, *_ in MARKETS]),
+                                                     st.dictionaries(st.sampled_from([m.code for m in MARKETS]),
                                                                      TERRITORY, max_size=4)}),
        imprint=st.fixed_dictionaries({}, optional={"lsi_specific_settings": LEVEL_VALUES, "imprint": JSON,
                                                    "default_book_settings": LEVEL_VALUES}))
@@ -224,4 +225,4 @@ def test_any_config_tree_gives_a_profile_whose_rows_are_whole(real_profile, tran
                        strict=False, dialect=Dialect())
     [cells] = list(csv.reader(io.StringIO(made.record.decode("utf-8"), newline="")))
     assert len(cells) == len(COLUMNS)
-    assert all(len(value) <= max_chars(column) for column, value in zip(COLUMNS, cells))
+    assert all(len(value) <= CELL_LIMIT.size for column, value in zip(COLUMNS, cells))

@@ -64,8 +64,8 @@ def test_cells_with_problems_are_filled_and_explained_and_listed(workbook):
     assert account.fill.fgColor.rgb.endswith("F8CBAD")
     assert account.comment.text == "error: blank, and LSI rejects the whole file when it is"
     problems = [[c.value for c in row] for row in book_["Problems"].iter_rows()]
-    assert problems[0] == ["Row", "ISBN", "Title", "Column", "Rule", "Reason", "What fixes it"]
-    assert ["2", "9781000000016", "한국어 제목: 기계의 시간", "Lightning Source Account #", "error",
+    assert problems[0] == ["Row", "ISBN", "Title", "Column", "Severity", "Rule", "Reason", "What fixes it"]
+    assert ["2", "9781000000016", "한국어 제목: 기계의 시간", "Lightning Source Account #", "error", "required",
             "blank, and LSI rejects the whole file when it is",
             "set 'lightning_source_account' in the tranche or books/<isbn>.json (or the book's JSON); the row is "
             "written again when the book changes or the sidecar restarts or reloads"] in problems

@@ -2,6 +2,7 @@ import json
 import os
 
 from sidecar import cli
+from sidecar.rows.lsi_rules import AGAIN
 
 from helpers import book, checkpoints, write_book
 
@@ -24,9 +25,12 @@ def test_status_shows_rows_rejections_and_files_not_yet_in(tmp_path, capsys):
     assert lines[4:] == [
         "  ledger/CSV  agree",
         "  LSI-ready   0 of 1",
-        "    not ready: Lightning Source Account #: blank, and LSI rejects the whole file when it is (1 rows)",
-        "    not ready: Metadata Contact Dictionary: blank, and LSI rejects the whole file when it is (1 rows)",
-        "    not ready: Rendition /Booktype: blank, and LSI rejects the whole file when it is (1 rows)",
+        "    not ready: Lightning Source Account #: blank, and LSI rejects the whole file when it is (1 rows; fix: set "
+        f"'lightning_source_account' in the tranche or books/<isbn>.json (or the book's JSON); {AGAIN})",
+        "    not ready: Metadata Contact Dictionary: blank, and LSI rejects the whole file when it is (1 rows; fix: set "
+        f"'metadata_contact_dictionary' in the tranche or books/<isbn>.json (or the book's JSON); {AGAIN})",
+        "    not ready: Rendition /Booktype: blank, and LSI rejects the whole file when it is (1 rows; fix: set "
+        f"'rendition_booktype' in the tranche or books/<isbn>.json (or the book's JSON); {AGAIN})",
         "  rejected    1",
         f"    {folder / 'bad.json'}: its JSON is an array, expected an object with the book's fields",
         "  waiting     1",

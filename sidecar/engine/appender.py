@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -20,7 +19,8 @@ from loguru import logger
 
 from ..errors import CheckpointError
 from ..faults import fault_point
-from ..rows.columns import Dialect, encode_header
+from ..rows.columns import Dialect, Problem, encode_header
+from ..rows.lsi_rules import encode_problems
 from ..store.checkpoint import (EDITED_ADVICE, CheckpointFile, create_with_header, first_changed_row,
                                 new_checkpoint_name, rewrite_tmp_path)
 from ..store.atomic import fsync_dir
@@ -36,9 +36,9 @@ class StagedRow:
 
     @classmethod
     def of(cls, data: bytes, source: str, sha256: str, stat: str, checked_ns: int, isbn: str,
-           title: str, lsi_errors: Sequence[str] = ()) -> StagedRow:
+           title: str, problems: Sequence[Problem] = ()) -> StagedRow:
         return cls(data, RowRecord(0, 0, len(data), source, sha256, stat, checked_ns, isbn, title, 0,
-                                   hashlib.sha256(data).hexdigest(), json.dumps(list(lsi_errors))))
+                                   hashlib.sha256(data).hexdigest(), encode_problems(problems)))
 
     def placed(self, checkpoint_id: int, offset: int) -> RowRecord:
         return dataclasses.replace(self.entry, checkpoint_id=checkpoint_id, offset=offset, appended_ns=time.time_ns())

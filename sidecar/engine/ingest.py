@@ -22,8 +22,8 @@ from loguru import logger
 from ..errors import BookError, CheckpointError
 from ..inputs import BAD_NAME, is_utf8_name, shown
 from ..rows.book import BookRow, book_to_row
-from ..rows.columns import Problem
-from ..rows.profile import what_fixes
+from ..rows.columns import Problem, Severity
+from ..rows.lsi_rules import what_fixes
 from ..settings import Folder, Settings, ensure_writable_folder
 from ..store.checkpoint import remove_stale_temp_files
 from ..store.ledger import Ledger, Rejection, RowRecord, ledger_path
@@ -46,7 +46,7 @@ class Summary:
     unfinished: list[tuple[Path, Folder]] = field(default_factory=list)  # may still be being written
     rows: int = 0  # in the current checkpoints
     not_ready: int = 0  # of those, rows LSI would refuse
-    reasons: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[Problem] = field(default_factory=Counter)  # the errors of rows not LSI-ready
 
     def line(self) -> str:
         parts = ", ".join(f"{self.counts[o]} {o}" for o in OUTCOMES[:4])
@@ -55,8 +55,8 @@ class Summary:
 
     def readiness(self) -> str:
         """Loud when rows are not LSI-ready: how many, the top reasons, and what fixes each."""
-        top = "; ".join(f"{reason} ({n} rows: {what_fixes(reason.split(':')[0], reason)})"
-                        for reason, n in self.reasons.most_common(3))
+        top = "; ".join(f"{p.column}: {p.message} ({n} rows: {what_fixes(p)})"
+                        for p, n in self.reasons.most_common(3))
         return f"{self.not_ready} of {self.rows} rows are not LSI-ready: {top}"
 
 
@@ -91,7 +91,7 @@ class Ingestor:
             if profile.levels:
                 logger.info(f"configuration for {imprint}: {'; '.join(profile.levels)}")
         for problem in dict.fromkeys(p for profile in self.profiles.values() for p in profile.config_problems):
-            logger.warning(f"config value refused: {problem}")
+            logger.warning(f"config: {problem}")
         self.digests = {imprint: settings_digest(settings, imprint) for imprint in self.profiles}
         self.reconvert = self._changed_configurations()
         self.totals: Counter[str] = Counter()  # since start: rows appended and replaced, files rejected
@@ -291,8 +291,7 @@ class Ingestor:
         if made.problems:
             _log_problems(src.path, made.problems)
         staged = StagedRow.of(made.record, source, src.sha256, src.stat, checked_ns, conversion.isbn,
-                              conversion.title, [f"{p.column}: {p.message}" for p in made.problems
-                                                 if p.severity == "error"])
+                              conversion.title, made.problems)
         if row is None or row.checkpoint_id != appender.record.id or (self.settings.on_rewrite == "append"
                                                                       and not holder):
             appender.stage(staged)
@@ -367,7 +366,5 @@ def _log_problems(path: Path, problems: Sequence[Problem]) -> None:
     text = "; ".join(f"{p.column}: {p.message}" for p in problems)
     log = logger.bind(source=shown(path), problems=[{"severity": p.severity, "column": p.column, "message": p.message}
                                                     for p in problems])
-    if any(p.severity == "error" for p in problems):
-        log.warning(f"{shown(path)}: {len(problems)} problem(s): {text}")
-    else:
-        log.info(f"{shown(path)}: {text}")
+    errors = sum(p.severity == Severity.ERROR for p in problems)
+    log.warning(f"{shown(path)}: {errors} error(s), {len(problems) - errors} warning(s): {text}")

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import BookError
-from .columns import Dialect, Problem, encode_record
+from .columns import Dialect, Problem, Severity, encode_record
 from .convert import Conversion, convert_book
 from .profile import Profile
 from .validate import validate_row
@@ -20,7 +20,7 @@ from .validate import validate_row
 @dataclass(frozen=True)
 class BookRow:
     conversion: Conversion
-    problems: tuple[Problem, ...]
+    problems: tuple[Problem, ...]  # the conversion's source problems, then the cell rules' (validate.py)
     record: bytes  # the row as the checkpoint holds it
 
 
@@ -28,9 +28,7 @@ def book_to_row(data: bytes, profile: Profile, strict: bool, dialect: Dialect) -
     """A source file's bytes to its row and every problem found; BookError when it cannot be a row."""
     try:
         conversion = convert_book(parse_book(data), profile)
-        explained = {p.column for p in conversion.problems if p.severity == "error"}
-        problems = (*conversion.problems, *(p for p in validate_row(conversion.row, profile.codes)
-                                            if p.severity != "error" or p.column not in explained))
+        problems = (*conversion.problems, *validate_row(conversion.row, profile.context))
         record = encode_record(conversion.row, dialect)
     except BookError:
         raise
@@ -41,7 +39,7 @@ def book_to_row(data: bytes, profile: Profile, strict: bool, dialect: Dialect) -
     except Exception as exc:  # noqa: BLE001 - one book must never stop the run (see the module docstring)
         raise BookError(f"it could not be converted ({type(exc).__name__}: {str(exc)[:200]}); "
                         "check its values, and report the file if they look right") from exc
-    errors = [p for p in problems if p.severity == "error"]
+    errors = [p for p in problems if p.severity == Severity.ERROR]
     if strict and errors:
         raise BookError("strict mode: " + "; ".join(f"{p.column}: {p.message}" for p in errors))
     return BookRow(conversion, problems, record)

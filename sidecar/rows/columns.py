@@ -1,12 +1,13 @@
-"""The LSI ACS spreadsheet: its 119 column names, its markets, the CSV dialect rows are written in, and
-the Problem a row can carry. The vocabulary every other layer shares."""
+"""The LSI ACS spreadsheet: its 119 column names, its markets and their currencies, the CSV dialect rows are
+written in, and the Problem a row can carry. The vocabulary every other layer shares."""
 
 from __future__ import annotations
 
 import csv
 import io
 from dataclasses import dataclass
-from typing import Sequence
+from enum import StrEnum
+from typing import NamedTuple, Sequence
 
 Row = tuple[str, ...]
 
@@ -137,50 +138,53 @@ INDEX: dict[str, int] = {name: i for i, name in enumerate(COLUMNS)}
 
 BOM = "\ufeff".encode()
 
-# (market, price column, discount column, the book's own price keys)
-MARKETS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
-    ("US", "US Suggested List Price", "US Wholesale Discount",
-     ("list_price_usd", "us_suggested_list_price", "us_list_price", "list_price", "price")),
-    ("UK", "UK Suggested List Price", "UK Wholesale Discount (%)",
-     ("uk_suggested_list_price", "list_price_gbp", "price_gbp")),
-    ("EU", "EU Suggested List Price (mode 2)", "EU Wholesale Discount % (Mode 2)",
-     ("eu_suggested_list_price_mode2", "list_price_eur", "price_eur")),
-    ("AU", "AU Suggested List Price (mode 2)", "AU Wholesale Discount % (Mode 2)",
-     ("au_suggested_list_price_mode2", "list_price_aud", "price_aud")),
-    ("CA", "CA Suggested List Price (mode 2)", "CA Wholesale Discount % (Mode 2)",
-     ("ca_suggested_list_price_mode2", "list_price_cad", "price_cad")),
-    *(
-        (m, f"{m} Suggested List Price (mode 2)", f"{m} Wholesale Discount % (Mode 2)",
-         (f"{m.lower()}_suggested_list_price_mode2",))
-        for m in ("GC", "USBR1", "USDE1", "USRU1", "USPL1", "USKR1", "USCN1", "USIN1")
-    ),
-    ("USJP2", "USJP2 Suggested List Price(mode 2)", "USJP2 Wholesale Discount % (Mode 2)",
-     ("usjp2_suggested_list_price_mode2",)),
-    ("UAEUSD", "UAEUSD Suggested List Price (mode 2)", "UAEUSD Wholesale Discount % (Mode 2)",
-     ("uaeusd_suggested_list_price_mode2",)),
+class Market(NamedTuple):
+    code: str  # LSI's market code (US, UK, EU, ... UAEUSD)
+    price: str  # its price column
+    discount: str  # its wholesale discount column
+    book_keys: tuple[str, ...]  # the book's own keys for its price, first found wins
+    currency: str  # ISO 4217
+
+
+def _keys(code: str, *more: str) -> tuple[str, ...]:
+    """A market's price keys in a book: the config levels' own name first, then the pipeline's."""
+    return (f"{code.lower()}_list_price", f"{code.lower()}_suggested_list_price", *more)
+
+
+# The USD markets after CA are LSI's "mode 2" markets priced in US dollars (USBR1: Brazil in USD, ...).
+MARKETS: tuple[Market, ...] = (
+    Market("US", "US Suggested List Price", "US Wholesale Discount",
+           _keys("us", "list_price_usd", "list_price", "price"), "USD"),
+    Market("UK", "UK Suggested List Price", "UK Wholesale Discount (%)",
+           _keys("uk", "list_price_gbp", "price_gbp"), "GBP"),
+    *(Market(code, f"{code} Suggested List Price (mode 2)", f"{code} Wholesale Discount % (Mode 2)",
+             _keys(code, f"{code.lower()}_suggested_list_price_mode2", f"list_price_{cur.lower()}",
+                   f"price_{cur.lower()}"), cur)
+      for code, cur in (("EU", "EUR"), ("AU", "AUD"), ("CA", "CAD"))),
+    *(Market(code, f"{code} Suggested List Price (mode 2)", f"{code} Wholesale Discount % (Mode 2)",
+             (f"{code.lower()}_suggested_list_price_mode2",), "USD")
+      for code in ("GC", "USBR1", "USDE1", "USRU1", "USPL1", "USKR1", "USCN1", "USIN1")),
+    Market("USJP2", "USJP2 Suggested List Price(mode 2)", "USJP2 Wholesale Discount % (Mode 2)",
+           ("usjp2_suggested_list_price_mode2",), "USD"),
+    Market("UAEUSD", "UAEUSD Suggested List Price (mode 2)", "UAEUSD Wholesale Discount % (Mode 2)",
+           ("uaeusd_suggested_list_price_mode2",), "USD"),
 )
+US = MARKETS[0]
+# Markets in their own currency: priced from the US price by exchange rate when no level prices them.
+CONVERTED_MARKETS = ("UK", "EU", "AU", "CA")
 
 
-# LSI's published length limits (characters), the pipeline's validator's for file names, and for every
-# other column LSI's longest text limit, so that no cell grows without bound (a reader's field limit
-# holds every cell the sidecar writes). Short Description's limit is in bytes (MAX_BYTES).
-MAX_CHARS = {
-    "Title": 255, "Series Name": 255, "Keywords": 255, "Annotation / Summary": 4000,
-    "Table of Contents": 2000, "Contributor One BIO": 2000,
-    **{c: 255 for c in ("Jacket Path / Filename", "Interior Path / Filename", "Cover Path / Filename",
-                        "Marketing Image")},
-}
-MAX_BYTES = {"Short Description": 350}
-TEXT_MAX_CHARS = 4000
-
-
-def max_chars(column: str) -> int:
-    return MAX_CHARS.get(column, TEXT_MAX_CHARS)
+class Severity(StrEnum):
+    ERROR = "error"  # LSI would refuse the row (or the whole file)
+    WARNING = "warning"  # worth a look
 
 
 @dataclass(frozen=True)
 class Problem:
-    severity: str  # "error": LSI would refuse the row (or the whole file); "warning": worth a look
+    """One thing wrong with one cell; made only by a rule of lsi_rules.py (Rule.at)."""
+
+    rule: str  # the id of the rule in lsi_rules.RULES
+    severity: Severity
     column: str
     message: str
 
@@ -202,11 +206,3 @@ def encode_record(cells: Sequence[str], dialect: Dialect) -> bytes:
 
 def encode_header(dialect: Dialect, columns: Sequence[str] = COLUMNS) -> bytes:
     return (BOM if dialect.bom else b"") + encode_record(columns, dialect)
-
-
-# Lightning Source rejects a whole ACS file when any of these is blank for any title.
-REQUIRED = (
-    "Lightning Source Account #", "Metadata Contact Dictionary", "ISBN or SKU", "Rendition /Booktype",
-    "Title", "Publisher", "Imprint", "Cover/Jacket Submission Method", "Text Block SubmissionMethod",
-    "Contributor One", "Contributor One Role", "Returnable", "BISAC Category",
-)

@@ -18,7 +18,7 @@ from typing import Any, Mapping
 
 from ..errors import ConfigError
 from ..inputs import read_config_text
-from .columns import COLUMNS, MARKETS
+from .columns import COLUMNS, CONVERTED_MARKETS, MARKETS
 
 # The pipeline's key names (in every level's flat sections) and the column each feeds.
 CONFIG_KEYS = {
@@ -55,9 +55,8 @@ CONFIG_KEYS = {
     "default_price": "US Suggested List Price",
     "us_list_price": "US Suggested List Price",
     "list_price_usd": "US Suggested List Price",
-    **{f"{m.lower()}_list_price": price for m, price, _, _ in MARKETS if m in ("UK", "EU", "AU", "CA")},
-    **{f"{m.lower()}_wholesale_discount": discount for m, _, discount, _ in MARKETS
-       if m in ("US", "UK", "EU", "AU", "CA")},
+    **{f"{m.code.lower()}_list_price": m.price for m in MARKETS if m.code in CONVERTED_MARKETS},
+    **{f"{m.code.lower()}_wholesale_discount": m.discount for m in MARKETS if m.code in ("US", *CONVERTED_MARKETS)},
 }
 LEVELS = ("default", "publisher", "imprint", "tranche", "book")
 # The sections of each level's file that describe books (a level's top-level keys count as a section "").
@@ -169,11 +168,11 @@ def level_of(name: str, path: Path, data: Mapping[str, Any]) -> Level:
         level.territories = {m: e for m, e in territories.items() if isinstance(e, dict)}
         # As the pipeline reads them: a level's flat US/UK discount beats its territorial one, while the
         # territorial discount of every other market beats the flat one.
-        for market, _, column, _ in MARKETS:
-            raw = level.territories.get(market, {}).get("wholesale_discount_percent")
-            entry = (column, raw, f"territorial_configs.{market}.wholesale_discount_percent")
+        for market in MARKETS:
+            raw = level.territories.get(market.code, {}).get("wholesale_discount_percent")
+            entry = (market.discount, raw, f"territorial_configs.{market.code}.wholesale_discount_percent")
             if raw is not None:
-                level.values.insert(0, entry) if market in ("US", "UK") else level.values.append(entry)
+                level.values.insert(0, entry) if market.code in ("US", "UK") else level.values.append(entry)
     series = data.get("series_info")
     if isinstance(series, dict) and series.get("series_name"):
         level.values.append(("Series Name", series["series_name"], "series_info.series_name"))

@@ -1,8 +1,10 @@
 """A book (the pipeline's processed JSON) and a Profile become one ACS row. Pure: no I/O, no clock.
 
-Each column takes the book's own value where it has a usable one, else the profile's layered default
-(built-ins < the pipeline's LSI config < the tranche). Nothing is invented: a value that would be wrong
-for LSI is left blank and reported as a Problem instead.
+Each column is decided by the highest level that gives it: the book's own JSON, else books/<isbn>.json, else
+the config levels (profile.py). A value that level gives and LSI could not use leaves the cell blank with an
+error naming the file or key: never a lower level's value, nor one derived from another column, in its place.
+Nothing is invented. Only source problems (where a value came from, what was left out) are made here; the
+cell rules run on the finished row (validate.py), the same ones `verify` runs on any ACS file.
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from ..errors import BookError
+from . import lsi_rules as R
 from . import text
 from . import values as v
-from .columns import COLUMNS, MARKETS, MAX_CHARS, REQUIRED, TEXT_MAX_CHARS, Problem, Row
+from .columns import COLUMNS, Problem, Row, Severity
+from .prices import fill_prices
 from .profile import EXCLUDED, Profile
+from .rules import respelled
 
-# Markets priced by exchange rate from the US price; the others carry the US price itself.
-CONVERTED_MARKETS = ("UK", "EU", "AU", "CA")
 _PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 
 
@@ -31,110 +34,124 @@ class Conversion:
     row: Row
     isbn: str
     title: str
-    problems: tuple[Problem, ...]
+    problems: tuple[Problem, ...]  # source problems only: validate.py adds the cell rules'
 
 
 class _Cells:
     """The row being built and the problems found on the way."""
 
-    def __init__(self, profile: Profile) -> None:
-        self.profile = profile
+    def __init__(self, profile: Profile, book: Mapping[str, Any]) -> None:
+        self.profile, self.book = profile, book
         self.defaults: Mapping[str, str] = profile.defaults  # the config levels' checked values
-        self.values: dict[str, str] = {}
+        self.notes: Mapping[str, Problem] = profile.notes  # what the level deciding each column got wrong
+        self.values: dict[str, str] = dict(profile.defaults)
         self.problems: list[Problem] = []
-
-    def warn(self, column: str, message: str) -> None:
-        self.problems.append(Problem("warning", column, message))
-
-    def error(self, column: str, message: str) -> None:
-        self.problems.append(Problem("error", column, message))
+        self.unusable = {column for column, p in self.notes.items() if p.rule == R.UNUSABLE.id}
 
     def use_book_config(self, isbn: str) -> None:
         """books/<isbn>.json: its values beat every other config level for this book."""
         config = self.profile.books.get(isbn)
         if config is not None:
+            for column in {**config.defaults, **config.notes}:
+                self.values.pop(column, None)
+                self.unusable.discard(column)
             self.defaults = {**self.defaults, **config.defaults}
+            self.notes = {**{c: p for c, p in self.notes.items() if c not in config.defaults}, **config.notes}
+            self.unusable |= {column for column, p in config.notes.items() if p.rule == R.UNUSABLE.id}
             self.values.update(config.defaults)
 
-    def pick(self, column: str, book_value: Any, normalise: Callable[[Any], str] | None = None) -> None:
-        """Set column to the book's value if usable, else to the config levels' (already checked) value.
-        The row starts as those values, and each column is picked once: a book without the key changes nothing."""
-        if book_value is None:
+    def pick(self, column: str, *keys: str, rule: Callable[[Any], str] | None = None) -> None:
+        """The book's value under the first of keys it gives (a blank or null value is not given) decides the
+        column; else the config levels' value stays. One the rule refuses blanks the cell, with an error."""
+        key = next((k for k in keys if not v.is_blank(self.book.get(k))), None)
+        if key is None:
             return
+        raw = self.book[key]
         self.values.pop(column, None)
-        if book_value != "" and not v.is_blank(book_value):
-            try:
-                value = (normalise or self.profile.rule(column))(book_value)
-            except ValueError as exc:
-                self.warn(column, f"the book gives {v.quoted(book_value)}: {exc}; left out")
-            else:
-                if value:
-                    self.values[column] = value
-                    return
-        if self.defaults.get(column):
-            self.values[column] = self.defaults[column]
+        self.notes = {c: p for c, p in self.notes.items() if c != column}
+        try:
+            value = (rule or self.profile.rule(column))(raw)
+        except ValueError as exc:
+            self.unusable.add(column)
+            self.problems.append(R.UNUSABLE.at(column, f"the book's '{key}' gives {v.quoted(raw)}: {exc}; the cell "
+                                                       "is left blank (no config level's value is used in its place)"))
+            return
+        self.unusable.discard(column)
+        if respelled(column, raw, value):
+            self.problems.append(R.SPELLING.at(column, f"the book's '{key}' gives {v.quoted(raw)}: read as '{value}', "
+                                                       "LSI's spelling"))
+        if value:
+            self.values[column] = value
+
+    def set(self, column: str, value: str | None) -> None:
+        """A value the book decides that no single rule makes (title, annotation, subjects)."""
+        self.values.pop(column, None)
+        self.unusable.discard(column)
+        self.notes = {c: p for c, p in self.notes.items() if c != column}
+        if value:
+            self.values[column] = value
 
 
 def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
     """The ACS row for one book. Raises BookError when the book cannot be a row at all."""
-    c = _Cells(profile)
-    c.values.update(profile.defaults)
+    c = _Cells(profile, book)
     title, isbn = _identity(c, book)
     c.use_book_config(isbn)
-    c.pick("Parent ISBN", book.get("parent_isbn"))
-    c.pick("Rendition /Booktype", book.get("rendition_booktype"))
-    _trim_size(c, book)
-    c.pick("Publisher", book.get("publisher"))
-    c.pick("Imprint", book.get("imprint"))
-    _imprint_name(c)
-
-    _contributors(c, book)
-    c.pick("Pages", book.get("page_count"))
-    if "Pages" not in c.values:
-        c.error("Pages", "no page count yet ('page_count' is set by the pipeline's prepress stage)")
-    c.pick("Pub Date", book.get("publication_date"))
-    c.pick("Street Date", book.get("street_date"))
-    c.pick("Territorial Rights", book.get("territorial_rights"))
-    c.pick("Edition Number", book.get("edition_number"))
-    c.pick("Edition Description", book.get("edition_description"))
+    c.pick("Parent ISBN", "parent_isbn")
+    c.pick("Rendition /Booktype", "rendition_booktype")
+    c.pick("Publisher", "publisher")
+    c.pick("Imprint", "imprint")
+    _contributors(c)
+    c.pick("Pages", "page_count")
+    c.pick("Pub Date", "publication_date")
+    c.pick("Street Date", "street_date")
+    for column, key in (("Territorial Rights", "territorial_rights"), ("Edition Number", "edition_number"),
+                        ("Edition Description", "edition_description"), ("Returnable", "returnability"),
+                        ("Publisher Reference ID", "publisher_reference_id"), ("Regional Subjects", "regional_subjects"),
+                        ("Min Age", "min_age"), ("Max Age", "max_age"), ("Min Grade", "min_grade"),
+                        ("Max Grade", "max_grade"), ("Audience", "audience"), ("Table of Contents", "table_of_contents"),
+                        ("Review Quote(s)", "review_quotes"), ("# Illustrations", "illustration_count"),
+                        ("Illustration Notes", "illustration_notes"), ("Series Name", "series_name")):
+        c.pick(column, key)
+    c.pick("Language Code", "language_code", "language")
+    c.pick("# in Series", "series_number", "volume_number")
+    c.pick("Short Description", "summary_short", "storefront_description_en", "back_cover_text")
     _annotation(c, book)
-    c.pick("Returnable", book.get("returnability"))
-    _bisac(c, book)
-    c.pick("Language Code", book.get("language_code") or book.get("language"))
-    c.pick("Publisher Reference ID", book.get("publisher_reference_id"))
     _keywords(c, book)
+    _bisac(c, book)
     _thema(c, book)
-    _audience(c, book)
-    c.pick("Short Description", book.get("summary_short") or v.first(book, "storefront_description_en", "back_cover_text"))
-    c.pick("Table of Contents", book.get("table_of_contents"))
-    c.pick("Review Quote(s)", book.get("review_quotes"))
-    c.pick("# Illustrations", book.get("illustration_count"))
-    c.pick("Illustration Notes", book.get("illustration_notes"))
-    c.pick("Series Name", book.get("series_name"))
-    c.pick("# in Series", v.first(book, "series_number", "volume_number"))
-    _prices(c, book, isbn)
+    _trim_size(c, book)
+    fill_prices(c, book, isbn)
     _file_names(c, book, isbn, title)
+    return Conversion(row=_finished_row(c), isbn=isbn, title=title, problems=tuple(c.problems))
 
-    values, blank = c.values, profile.blank
-    for column in blank:
-        if column in REQUIRED:
-            c.error(column, f"blank because {blank[column]} {EXCLUDED}, and LSI rejects the whole file "
-                            "when it is blank")
+
+def _finished_row(c: _Cells) -> Row:
+    """The cells, with the tranche's blanks and appends, and the problems of the config values kept."""
+    profile, values = c.profile, c.values
+    for column in profile.blank:
+        if column in R.REQUIRED_COLUMNS:
+            c.problems.append(R.EXCLUDED.at(column, f"blank because {profile.blank[column]} {EXCLUDED}, and LSI "
+                                                    "rejects the whole file when it is blank"))
+    for column, note in c.notes.items():
+        if column not in profile.blank and (values.get(column) is c.defaults.get(column) or column in c.unusable):
+            c.problems.append(note)
     cells = []
     for column, default, done in _finished_defaults(profile):
         value = values.get(column)
         # the configs' value, untouched: its cell was finished once for the profile
-        cells.append(done if value is default and done is not None else _cell(c, column, value or ""))
-    return Conversion(row=tuple(cells), isbn=isbn, title=title, problems=tuple(c.problems))
+        cells.append(done if value is default and done is not None
+                     else _cell(c, column, value or "", value is not None and value is c.defaults.get(column)))
+    return tuple(cells)
 
 
 def _finished_defaults(profile: Profile) -> list[tuple[str, str | None, str | None]]:
     """(column, the configs' value, its finished cell) for every column, worked out once per profile.
-    A default that cannot be a cell (over LSI's limit, a placeholder) has no finished cell: it goes
+    A default that cannot be a cell (a placeholder, over a cell's size) has no finished cell: it goes
     through _cell with every book, which reports why it is blank."""
     if "finished" not in profile.cache:
-        probe = _Cells(profile)
-        finished: dict[str, str | None] = {column: _cell(probe, column, profile.defaults.get(column, ""))
+        probe = _Cells(profile, {})
+        finished: dict[str, str | None] = {column: _cell(probe, column, profile.defaults.get(column, ""), True)
                                            for column in COLUMNS}
         for problem in probe.problems:
             finished[problem.column] = None
@@ -142,17 +159,17 @@ def _finished_defaults(profile: Profile) -> list[tuple[str, str | None, str | No
     return profile.cache["finished"]
 
 
-def _cell(c: _Cells, column: str, value: str) -> str:
+def _cell(c: _Cells, column: str, value: str, from_config: bool) -> str:
     if column in c.profile.blank or not (value or column in c.profile.append):
         return ""
-    return _finish(c, column, value)
+    return _finish(c, column, value, from_config)
 
 
 # ----------------------------------------------------------------------------- column groups
 
 def _identity(c: _Cells, book: Mapping[str, Any]) -> tuple[str, str]:
-    """Title and ISBN: a book needs one of them to be a row at all."""
-    title = book.get("title")
+    """Title (with its subtitle, as LSI shows the full title) and ISBN: a book needs one of them to be a row."""
+    title, subtitle = book.get("title"), book.get("subtitle")
     if title is not None and not isinstance(title, str):
         raise BookError(f"'title' is {v.type_name(title)}, expected text")
     title = v.clean(title or "")
@@ -163,50 +180,76 @@ def _identity(c: _Cells, book: Mapping[str, Any]) -> tuple[str, str]:
         raise BookError(f"its ISBN {v.quoted(isbn_raw)} cannot be read: {exc}") from None
     if not title and not isbn:
         raise BookError("it has neither a 'title' nor an ISBN ('isbn13', 'isbn_13' or 'isbn')")
-    c.values["Title"] = title
-    if isbn:
-        c.values["ISBN or SKU"] = isbn
-        if len(isbn) != 13:
-            c.error("ISBN or SKU", f"ISBN {v.quoted(isbn_raw)} has {len(isbn)} digits, expected 13")
-    elif not v.is_blank(isbn_raw):
-        c.error("ISBN or SKU", f"ISBN {v.quoted(isbn_raw)} has no digits")
+    c.set("Title", full_title(title, subtitle, c.profile.subtitle_separator))
+    c.set("ISBN or SKU", isbn)
+    if not isbn and not v.is_blank(isbn_raw):
+        c.problems.append(R.UNUSABLE.at("ISBN or SKU", f"the book's ISBN {v.quoted(isbn_raw)} has no digits"))
     return title, isbn
 
 
+def full_title(title: str, subtitle: Any, separator: str) -> str:
+    """Title and subtitle combined as LSI shows the full title ("Title: Subtitle"); not added twice."""
+    sub = v.clean(subtitle) if isinstance(subtitle, str) else ""
+    if not sub or not title or title.lower().endswith(sub.lower()):
+        return title or sub
+    return f"{title}{separator}{sub}"
+
+
 _TRIM = re.compile(r"([0-9]+(?:\.[0-9]+)?) ?x ?([0-9]+(?:\.[0-9]+)?)", re.IGNORECASE)
+BOOK_RANK = 99  # the book's own JSON or its books/<isbn>.json: above every config level
 
 
 def _trim_size(c: _Cells, book: Mapping[str, Any]) -> None:
-    """The rendition's size (POD: 6 x 9 in ...) against the book's trim size, the book's or the configs'."""
+    """The rendition's size (POD: 6 x 9 in ...) against the trim size that the same or a higher level gives:
+    a level's trim says nothing of a book type a higher level chose."""
     own = book.get("trim_size")
-    own_trim = isinstance(own, str) and own.strip()
-    trim, origin = (own.strip(), "the book's 'trim_size'") if own_trim else c.profile.trim_size
+    trim, origin, rank = (own.strip(), "the book's 'trim_size'", BOOK_RANK) if isinstance(own, str) and own.strip() \
+        else c.profile.trim_size
     rendition = c.values.get("Rendition /Booktype", "")
+    rendition_rank = c.profile.ranks.get("Rendition /Booktype", 0) if rendition is c.defaults.get(
+        "Rendition /Booktype") and rendition is c.profile.defaults.get("Rendition /Booktype") else BOOK_RANK
     sized, wanted = _TRIM.search(rendition), _TRIM.fullmatch(trim)
-    if sized and wanted and sorted(map(Decimal, sized.groups())) != sorted(map(Decimal, wanted.groups())):
-        c.error("Rendition /Booktype", f"'{rendition}' is {sized.group(0)} in, but the trim size is {trim} "
-                                       f"({origin}): set a rendition_booktype of that size, or correct the trim size")
-
-
-def _imprint_name(c: _Cells) -> None:
-    """LSI takes only the imprint registered to the account: the imprint config's name is that one."""
-    name, path = c.profile.imprint_name
-    imprint = c.values.get("Imprint", "")
-    if name and imprint and " ".join(imprint.lower().split()) != " ".join(name.lower().split()):
-        c.warn("Imprint", f"{v.quoted(imprint)} is not the imprint config's {v.quoted(name)} ({path}); LSI takes "
-                          "only the imprint registered to the account")
+    if sized and wanted and rank >= rendition_rank and \
+            sorted(map(Decimal, sized.groups())) != sorted(map(Decimal, wanted.groups())):
+        c.problems.append(R.TRIM.at("Rendition /Booktype", f"'{rendition}' is {sized.group(0)} in, but the trim "
+                                                           f"size is {trim} ({origin})"))
 
 
 def _annotation(c: _Cells, book: Mapping[str, Any]) -> None:
-    """Clean HTML within LSI's 4,000 characters, room left for a tranche's appended paragraph."""
-    extra = c.profile.append.get("Annotation / Summary", "").strip()
-    room = text.ANNOTATION_MAX_CHARS - (len(_appended(extra)) if extra else 0)
-    c.pick("Annotation / Summary", text.annotation(book, c.profile.annotation_tags, room))
-    source = book.get("annotation_summary")
-    if isinstance(source, str) and "<" in source and text.sanitize(v.clean(source), c.profile.annotation_tags) != \
-            v.clean(source):
-        c.warn("Annotation / Summary", "the book's annotation had HTML that LSI does not take (tags other than "
-                                       f"{', '.join(c.profile.annotation_tags)}, or unbalanced ones): cleaned")
+    """The book's HTML annotation, cleaned to the allowed tags; else its plain summary as <p> paragraphs. Over
+    LSI's 4,000 characters (room left for a tranche's appended paragraph), whole paragraphs or sentences are
+    kept and the rest named."""
+    column = "Annotation / Summary"
+    extra = c.profile.append.get(column, "").strip()
+    room = R.LIMITS[column].size - (len(_appended(extra)) if extra else 0)
+    summary = book.get("annotation_summary")
+    tags = c.profile.annotation_tags
+    if isinstance(summary, str) and summary.strip():
+        source, cleaned = "annotation_summary", text.sanitize(v.clean(summary), tags)
+        if "<" in summary and _removed_tags(summary, tags):
+            c.problems.append(R.CLEANED.at(column, f"the book's annotation had HTML that Ingram does not list "
+                                                   f"({', '.join(_removed_tags(summary, tags))}): removed"))
+        fitted = text.fit_html(cleaned, tags, room)
+    else:
+        source = next((k for k in ("summary_long", "storefront_description_en", "back_cover_text")
+                       if not v.is_blank(book.get(k))), "")
+        if not source:
+            return
+        if not isinstance(book[source], str):
+            c.pick(column, source)  # reports the value that is not text
+            return
+        fitted = text.fit_paragraphs(v.clean(book[source]), room)
+    c.set(column, fitted.text)
+    if fitted.left_out:
+        c.problems.append(R.SHORTENED.at(column, f"the book's '{source}' is over LSI's {room:,} characters: "
+                                                 f"left out {fitted.left_out}"))
+
+
+_TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)")
+
+
+def _removed_tags(html_text: str, tags: tuple[str, ...]) -> list[str]:
+    return sorted({t.lower() for t in _TAG_NAME.findall(html_text)} - set(tags))
 
 
 def _appended(extra: str) -> str:
@@ -214,40 +257,27 @@ def _appended(extra: str) -> str:
 
 
 def _keywords(c: _Cells, book: Mapping[str, Any]) -> None:
-    words = text.keyword_list(book.get("keywords"))
-    c.pick("Keywords", book.get("keywords"), lambda _: text.join_keywords(words))
-    kept = c.values.get("Keywords")
-    dropped = len(words) - kept.count("; ") - 1 if kept and words else 0
-    if dropped > 0:
-        c.warn("Keywords", f"keywords cut to {text.KEYWORDS_MAX_CHARS} characters: {dropped} left out")
+    """Whole keywords within LSI's 500 characters; those left out named."""
+    if v.is_blank(book.get("keywords")):
+        return
+    fitted = text.join_keywords(text.keyword_list(book["keywords"]), R.LIMITS["Keywords"].size)
+    c.pick("Keywords", "keywords", rule=lambda _: fitted.text)
+    if fitted.left_out:
+        c.problems.append(R.SHORTENED.at("Keywords", f"over LSI's {R.LIMITS['Keywords'].size} characters: left out "
+                                                     f"{fitted.left_out}"))
 
 
-def _audience(c: _Cells, book: Mapping[str, Any]) -> None:
-    c.pick("Regional Subjects", book.get("regional_subjects"))
-    c.pick("Min Age", book.get("min_age"))
-    c.pick("Max Age", book.get("max_age"))
-    if "Min Age" in c.values and "Max Age" in c.values and int(c.values["Min Age"]) > int(c.values["Max Age"]):
-        c.warn("Max Age", f"Min Age {c.values['Min Age']} is above Max Age {c.values['Max Age']}")
-    c.pick("Min Grade", book.get("min_grade"))
-    c.pick("Max Grade", book.get("max_grade"))
-    c.pick("Audience", book.get("audience"))
-
-def _contributors(c: _Cells, book: Mapping[str, Any]) -> None:
-    ordinals = (("One", "one"), ("Two", "two"), ("Three", "three"))
-    for word, key in ordinals:
+def _contributors(c: _Cells) -> None:
+    for word, key in (("One", "one"), ("Two", "two"), ("Three", "three")):
         name_col, role_col = f"Contributor {word}", f"Contributor {word} Role"
-        book_name = book.get(f"contributor_{key}") or (book.get("author") if key == "one" else None)
-        c.pick(name_col, book_name)
+        c.pick(name_col, f"contributor_{key}", *(("author",) if key == "one" else ()))
         if name_col in c.values:
-            c.pick(role_col, book.get(f"contributor_{key}_role"))
-            if role_col not in c.values:
-                c.error(role_col, f"{name_col} {v.quoted(c.values[name_col])} has no role, and LSI needs one for "
-                                  f"every contributor named (set contributor_{key}_role)")
-        else:
-            c.values.pop(role_col, None)  # a role without a name is refused by LSI
+            c.pick(role_col, f"contributor_{key}_role")
+        elif role_col not in c.unusable:
+            c.values.pop(role_col, None)  # a configured role is for a contributor the book names
     for suffix in ("BIO", "Affiliations", "Professional Position", "Location", "Prior Work"):
-        c.pick(f"Contributor One {suffix}", book.get("contributor_one_" + suffix.lower().replace(" ", "_")))
-    c.pick("Contributor One Location Type Code", book.get("contributor_one_location_type_code"))
+        c.pick(f"Contributor One {suffix}", "contributor_one_" + suffix.lower().replace(" ", "_"))
+    c.pick("Contributor One Location Type Code", "contributor_one_location_type_code")
 
 
 def _bisac(c: _Cells, book: Mapping[str, Any]) -> None:
@@ -258,24 +288,23 @@ def _bisac(c: _Cells, book: Mapping[str, Any]) -> None:
     for code in v.split(book.get("bisac_codes"), ";,"):
         code = code.upper()
         if codes is None:
-            c.warn("BISAC Category", f"BISAC code {code} needs the ACS code tables (--acs-codes) to be named")
+            c.problems.append(R.LEFT_OUT.at("BISAC Category", f"BISAC code {code} needs the ACS code tables "
+                                                              "(--acs-codes) to be named; left out"))
         elif code in codes.bisac:
             names.append(codes.bisac[code])
         else:
-            c.warn("BISAC Category", f"BISAC code {code} is not in LSI's list; left out")
+            c.problems.append(R.LEFT_OUT.at("BISAC Category", f"BISAC code {code} is not in LSI's list; left out"))
     for field_name in ("bisac_categories", "bisac_text"):
         names.extend(v.strip_bisac_code(n) for n in v.split(book.get(field_name), ";"))
     names.extend(v.strip_bisac_code(n) for n in v.split(v.basic_info(book).get("bisac_categories"), ";"))
     kept: list[str] = []
-    for name in names:
-        if name in kept:
-            continue
+    for name in dict.fromkeys(names):
         if codes is not None and name not in codes.bisac_names:
-            c.warn("BISAC Category", f"BISAC subject '{name}' is not in LSI's list; left out")
-            continue
-        kept.append(name)
+            c.problems.append(R.LEFT_OUT.at("BISAC Category", f"BISAC subject '{name}' is not in LSI's list; left out"))
+        else:
+            kept.append(name)
     for column, name in zip(("BISAC Category", "BISAC Category 2", "BISAC Category 3"), kept):
-        c.values[column] = name
+        c.set(column, name)
 
 
 def _thema(c: _Cells, book: Mapping[str, Any]) -> None:
@@ -285,55 +314,13 @@ def _thema(c: _Cells, book: Mapping[str, Any]) -> None:
         listed = v.split(book.get("thema") or book.get("thema_subjects") or book.get("thema_codes"), ";,")
     codes = c.profile.codes
     kept: list[str] = []
-    for code in (s.strip().upper() for s in listed):
+    for code in dict.fromkeys(s.strip().upper() for s in listed):
         if codes is not None and code not in codes.thema:
-            c.warn("Thema Subject 1", f"Thema subject {code} is not in LSI's list; left out")
-        elif code not in kept:
+            c.problems.append(R.LEFT_OUT.at("Thema Subject 1", f"Thema subject {code} is not in LSI's list; left out"))
+        else:
             kept.append(code)
     for n, code in enumerate(kept[:3], start=1):
-        c.values[f"Thema Subject {n}"] = code
-
-
-def _prices(c: _Cells, book: Mapping[str, Any], isbn: str) -> None:
-    """Each market's price and discount: the book's own, else books/<isbn>.json's, else (US price) the
-    page-count band of lsi.price_by_pages, else the config levels'; a market without a price of its own
-    takes the US price times its factor, ending in lsi.price_ending when one is set."""
-    for market, price_col, discount_col, keys in MARKETS:
-        c.pick(price_col, v.first(book, *keys))
-        c.pick(discount_col, book.get(f"{market.lower()}_wholesale_discount"))
-    us_col = MARKETS[0][1]
-    config = c.profile.books.get(isbn)
-    from_levels = c.values.get(us_col) is c.defaults.get(us_col) and not (config and us_col in config.defaults)
-    if c.profile.price_bands and "Pages" in c.values and from_levels:  # neither the book nor its books/ file priced it
-        pages = int(c.values["Pages"])
-        band = next((price for upto, price in c.profile.price_bands if upto is None or pages <= upto), None)
-        if band:
-            c.values[us_col] = band
-    us = c.values.get(us_col)
-    if us:
-        for price_col, price in _market_prices(c.profile, us).items():
-            c.values.setdefault(price_col, price)  # a market's own price (the book's or a config's) stays
-
-
-def _market_prices(profile: Profile, us: str) -> dict[str, str]:
-    """Every other market's price from the US price, worked out once per profile and US price."""
-    known = profile.cache.setdefault("market prices", {})
-    if us in known:
-        return known[us]
-    prices = {}
-    for market, price_col, _, _ in MARKETS[1:]:
-        factor = profile.exchange_rates.get(market)
-        if factor is None and market in CONVERTED_MARKETS:
-            continue
-        if factor is None or factor == 1:
-            prices[price_col] = us
-            continue
-        amount = Decimal(us) * factor
-        ending = profile.price_ending
-        prices[price_col] = v.money(amount if ending is None else v.with_ending(amount, ending))
-    if len(known) < 10_000:  # books seldom have more than a few prices; a hostile folder cannot grow it
-        known[us] = prices
-    return prices
+        c.set(f"Thema Subject {n}", code)
 
 
 def _file_names(c: _Cells, book: Mapping[str, Any], isbn: str, title: str) -> None:
@@ -349,29 +336,30 @@ def _file_names(c: _Cells, book: Mapping[str, Any], isbn: str, title: str) -> No
         if not template:
             continue
         names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
-        unknown = [n for n in names if n not in fields]
-        empty = [n for n in names if n in fields and not fields[n]]
-        if unknown or empty:
-            what = f"unknown {{{unknown[0]}}}" if unknown else f"the book has no {empty[0]}"
-            c.warn(column, f"file name template '{template}': {what}; left blank")
+        empty = [n for n in names if not fields.get(n)]
+        if empty:
+            c.problems.append(R.TEMPLATE.at(column, f"file name template '{template}': the book has no {empty[0]}; "
+                                                    "left blank"))
             continue
         c.values[column] = os.path.basename(template.format(**fields))  # LSI wants the uploaded file's name
 
 
-def _finish(c: _Cells, column: str, value: str) -> str:
-    """Last rules for every cell that is not blanked: appends, no control characters, LSI's length limit,
-    no placeholders."""
+def _finish(c: _Cells, column: str, value: str, from_config: bool) -> str:
+    """Last rules for every cell that is not blanked: appends, no control characters, a cell's size, and no
+    unfilled placeholder of a config template. A value is never shortened here."""
     extra = c.profile.append.get(column, "").strip()
     if value and extra:
         value = value + _appended(extra) if column == "Annotation / Summary" else f"{value} {extra}"
     if not value.isprintable():  # rare: only then look for control characters
         value = v.CONTROL.sub("", value)
-    limit = MAX_CHARS.get(column, TEXT_MAX_CHARS)
-    if len(value) > limit:
-        c.error(column, f"{len(value):,} characters, over LSI's limit of {limit:,}; left out: shorten it in the book")
+    if len(value) > R.CELL_LIMIT.size:
+        c.problems.append(R.UNUSABLE.at(column, f"{len(value):,} characters: a cell of LSI's spreadsheet holds "
+                                                f"{R.CELL_LIMIT.size:,}; left out: shorten it in the book"))
         return ""
-    found = _PLACEHOLDER.search(value) if "{" in value else None
+    found = _PLACEHOLDER.search(value) if from_config and "{" in value else None
     if found:
-        c.warn(column, f"template placeholder {found.group()} in the value; left blank")
+        c.problems.append(R.TEMPLATE.at(column, f"{c.profile.origins.get(column, 'the configuration')} holds the "
+                                                f"placeholder {found.group()}, which the sidecar does not fill; "
+                                                "left blank", Severity.WARNING))
         return ""
     return value  # as LSI should show it: spreadsheet safety belongs to the review workbook, never to this cell

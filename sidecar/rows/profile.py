@@ -18,10 +18,13 @@ from typing import Any, Callable, Mapping, Sequence
 from ..errors import ConfigError
 from . import values
 from .codes import AcsCodes, load_acs_codes
-from .columns import COLUMNS, MARKETS
-from .configs import CONFIG_KEYS, Level, TreeChoice, book_levels, read_levels
-from .rules import column_rule
-from .text import ANNOTATION_TAGS, FORMATTING_TAGS
+from .columns import COLUMNS, CONVERTED_MARKETS, MARKETS
+from .configs import Level, TreeChoice, book_levels, read_levels
+from . import lsi_rules as R
+from .columns import Problem
+from .rules import column_rule, respelled
+from .validate import RuleContext
+from .text import ANNOTATION_TAGS
 from .values import is_blank, number, quoted
 
 # Values LSI needs that are the same for every publisher the pipeline serves (its own defaults).
@@ -56,14 +59,19 @@ class BookConfig:
 
     defaults: Mapping[str, str]
     origins: Mapping[str, str]
+    notes: Mapping[str, Problem] = field(default_factory=dict)  # column -> what its value's level got wrong
 
 
 @dataclass(frozen=True)
 class Profile:
     """Everything conversion needs besides the book."""
 
-    defaults: Mapping[str, str] = field(default_factory=dict)  # column -> checked, layered default value
+    defaults: Mapping[str, str] = field(default_factory=dict)  # column -> the winning level's checked value
     origins: Mapping[str, str] = field(default_factory=dict)  # column -> the config key that gave it
+    ranks: Mapping[str, int] = field(default_factory=dict)  # column -> the level that gave it (0: built in)
+    # column -> a problem of the winning level's value: refused (the cell is blank: UNUSABLE), or another
+    # spelling of a closed list's value (SPELLING); carried by every row whose cell the levels decide
+    notes: Mapping[str, Problem] = field(default_factory=dict)
     blank: Mapping[str, str] = field(default_factory=dict)  # column -> the rule that blanks it, and its file
     append: Mapping[str, str] = field(default_factory=dict)  # column -> text added after the value
     required_bisac: str = ""
@@ -71,39 +79,31 @@ class Profile:
     price_ending: Decimal | None = None  # converted prices end in these cents (.99), rounded up
     price_bands: tuple[tuple[int | None, str], ...] = ()  # (up to so many pages or None, US price)
     books: Mapping[str, BookConfig] = field(default_factory=dict)  # ISBN -> books/<isbn>.json
-    imprint_name: tuple[str, str] = ("", "")  # the imprint config's name for the imprint, and its file
-    trim_size: tuple[str, str] = ("", "")  # the layered trim size ("6x9") and its origin, against the rendition
+    trim_size: tuple[str, str, int] = ("", "", 0)  # the layered trim size ("6x9"), its origin and level
     config_problems: tuple[str, ...] = ()  # config values refused at load, each with file and key
     levels: tuple[str, ...] = ()  # the config files read, lowest level first ("publisher /path/x.json")
     file_names: Mapping[str, str] = field(default_factory=dict)  # column -> name template
     imprint: str = ""  # the sidecar's imprint name (folder form), for file name templates
     annotation_tags: tuple[str, ...] = ANNOTATION_TAGS  # the HTML tags Annotation / Summary keeps
     pub_date_format: str = "iso"  # "iso" (YYYY-MM-DD) or "m/d/yy"
+    date_order: str | None = None  # "mdy" or "dmy": how to read 10/03/2026; None: refuse it as ambiguous
     language_code_case: str = "lower"
-    codes: AcsCodes | None = None
+    subtitle_separator: str = ": "  # between a title and its subtitle in the Title cell
+    context: RuleContext = RuleContext()  # what the cell rules know besides the row
     rules: Mapping[str, Callable[[Any], str]] = field(default_factory=dict, compare=False, repr=False)
     # Work done once per profile instead of once per book (convert.py): finished default cells, market prices.
     cache: dict[str, Any] = field(default_factory=dict, init=False, compare=False, repr=False)
 
+    @property
+    def codes(self) -> AcsCodes | None:
+        return self.context.codes
+
     def rule(self, column: str) -> Callable[[Any], str]:
         return self.rules.get(column) or column_rule(column, self.codes, self.language_code_case,
-                                                     self.pub_date_format)
+                                                     self.pub_date_format, self.date_order)
 
 
-_CONFIG_KEY: dict[str, str] = {}
-for _key, _column in CONFIG_KEYS.items():
-    _CONFIG_KEY.setdefault(_column, _key)  # the first name: default_price for the US price
 EXCLUDED = "excludes it"  # in the reason of a column a tranche's blank_fields/field_exclusions blanks
-AGAIN = "the row is written again when the book changes or the sidecar restarts or reloads"
-
-
-def what_fixes(column: str, reason: str = "") -> str:
-    """Which setting gives a column its value, so that a person knows what to change."""
-    if EXCLUDED in reason:
-        return f"take '{column}' out of that list; {AGAIN}"
-    key = _CONFIG_KEY.get(column)
-    where = f"'{key}' in the tranche" if key else f"'{column}' in the tranche's field_overrides"
-    return f"set {where} or books/<isbn>.json (or the book's JSON); {AGAIN}"
 
 
 def load_profiles(choice: TreeChoice, acs_codes: Path | None, lsi: Mapping[str, Any], where: str,
@@ -118,18 +118,23 @@ def load_profiles(choice: TreeChoice, acs_codes: Path | None, lsi: Mapping[str, 
 
 def build_profile(levels: list[Level], lsi: Mapping[str, Any], where: str = "config", codes: AcsCodes | None = None,
                   imprint: str = "", books: Mapping[str, Level] | None = None) -> Profile:
-    """Put the levels together, lowest first: each value is checked like a book's, and one that LSI would
-    refuse is reported with its file and key while the level below keeps the column."""
-    base = Profile(codes=codes, imprint=imprint, pub_date_format=lsi.get("pub_date_format", "iso"),
-                   language_code_case=lsi.get("language_code_case", "lower"))
+    """Put the levels together, lowest first: each value is checked like a book's. The highest level that gives
+    a column decides it: a value of it that LSI would refuse leaves the cell blank with an error naming its
+    file and key (never the level below's value); another spelling of a closed list's value is read as meant,
+    with a warning."""
+    base = Profile(imprint=imprint, pub_date_format=lsi.get("pub_date_format", "iso"),
+                   date_order=lsi.get("date_order"), language_code_case=lsi.get("language_code_case", "lower"),
+                   subtitle_separator=lsi.get("subtitle_separator", ": "), context=RuleContext(codes=codes))
     rules = {column: base.rule(column) for column in COLUMNS}
     problems: list[str] = [problem for level in levels for problem in level.problems]
-    defaults, origins = _checked([("", [(c, v, "built in") for c, v in BUILTIN_DEFAULTS.items()])]
-                                 + [(lv.path, lv.values) for lv in levels], rules, problems)
+    contact = _contact(lsi.get("metadata_contact"), where, problems)
+    layers = [("", 0, [(c, v, "built in") for c, v in BUILTIN_DEFAULTS.items()]),
+              (where, 0, [("Metadata Contact Dictionary", contact, "lsi.metadata_contact.name")] if contact else [])]
+    checked = _checked(layers + [(lv.path, rank, lv.values) for rank, lv in enumerate(levels, start=1)], rules, problems)
     book_configs = {}
     for isbn, level in (books or {}).items():
-        book_defaults, book_origins = _checked([(level.path, level.values)], rules, problems)
-        book_configs[isbn] = BookConfig(book_defaults, book_origins)
+        found = _checked([(level.path, len(levels) + 1, level.values)], rules, problems)
+        book_configs[isbn] = BookConfig(found.defaults, found.origins, found.notes)
     file_names = {**DEFAULT_FILE_NAMES, **{
         FILE_NAME_COLUMNS[k]: _template(v, f"lsi.file_names.{k}", where)
         for k, v in (lsi.get("file_names") or {}).items() if _known(k, FILE_NAME_COLUMNS, "lsi.file_names", where)}}
@@ -137,8 +142,10 @@ def build_profile(levels: list[Level], lsi: Mapping[str, Any], where: str = "con
     factors = _market_factors(levels, lsi, where, problems)  # before config_problems: it adds to them
     return dataclasses.replace(
         base,
-        defaults=defaults,
-        origins=origins,
+        defaults=checked.defaults,
+        origins=checked.origins,
+        ranks=checked.ranks,
+        notes=checked.notes,
         blank={c: f"'{rule}' in {lv.path}" for lv in levels for c, rule in lv.blank.items()},
         append={c: text for lv in levels for c, text in lv.append.items()},
         required_bisac=next((lv.required_bisac for lv in reversed(levels) if lv.required_bisac), ""),
@@ -146,35 +153,102 @@ def build_profile(levels: list[Level], lsi: Mapping[str, Any], where: str = "con
         price_ending=_ending(lsi.get("price_ending"), where),
         price_bands=_bands(lsi.get("price_by_pages"), imprint, where),
         books=book_configs,
-        imprint_name=(imprint_level.imprint_name, str(imprint_level.path)) if imprint_level else ("", ""),
-        trim_size=next(((lv.trim_size[0], lv.where(lv.trim_size[1])) for lv in reversed(levels) if lv.trim_size[0]),
-                       ("", "")),
+        trim_size=next(((lv.trim_size[0], lv.where(lv.trim_size[1]), rank) for rank, lv in
+                        reversed(list(enumerate(levels, start=1))) if lv.trim_size[0]), ("", "", 0)),
         config_problems=tuple(problems),
         levels=tuple(f"{lv.name} {lv.path}" for lv in levels) + ((f"{len(book_configs)} in books/",) if books else ()),
         file_names=file_names,
         annotation_tags=_tags(lsi.get("annotation_tags"), where),
+        context=rule_context(lsi, where, codes,
+                             (imprint_level.imprint_name, str(imprint_level.path)) if imprint_level else ("", "")),
         rules=rules,
     )
 
 
-def _checked(layers: list[tuple[Any, list[tuple[str, Any, str]]]], rules: Mapping[str, Callable[[Any], str]],
-             problems: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Layered values, each through its column's rule; a refused one is reported and the layer below stays."""
-    defaults: dict[str, str] = {}
-    origins: dict[str, str] = {}
-    for path, entries in layers:
+@dataclass
+class _Layered:
+    defaults: dict[str, str] = field(default_factory=dict)
+    origins: dict[str, str] = field(default_factory=dict)
+    ranks: dict[str, int] = field(default_factory=dict)
+    notes: dict[str, Problem] = field(default_factory=dict)
+
+
+def _checked(layers: list[tuple[Any, int, list[tuple[str, Any, str]]]], rules: Mapping[str, Callable[[Any], str]],
+             problems: list[str]) -> _Layered:
+    """Layered values, each through its column's rule, the last given winning. A refused one blanks its column
+    (the layers below do not fill it in) and is reported; a blank or null one is not given."""
+    found = _Layered()
+    for path, rank, entries in layers:
         for column, raw, key in entries:
             if is_blank(raw):
                 continue
             origin = f"'{key}' in {path}" if path else key
+            found.defaults.pop(column, None)
+            found.notes.pop(column, None)
+            found.origins[column], found.ranks[column] = origin, rank
             try:
                 value = rules[column](raw)
             except ValueError as exc:
-                problems.append(f"{origin}: {quoted(raw)} for {column}: {exc}; left to the level below")
+                problems.append(f"{origin}: {quoted(raw)} for {column}: {exc}; the cell is left blank")
+                found.notes[column] = R.UNUSABLE.at(column, f"{origin} gives {quoted(raw)}: {exc}; the cell is left "
+                                                            "blank (a lower level's value is not used in its place)")
                 continue
+            if respelled(column, raw, value):
+                problems.append(f"{origin}: {quoted(raw)} for {column} is read as '{value}' (LSI's spelling)")
+                found.notes[column] = R.SPELLING.at(column, f"{origin} gives {quoted(raw)}: read as '{value}', "
+                                                            "LSI's spelling")
             if value:
-                defaults[column], origins[column] = value, origin
-    return defaults, origins
+                found.defaults[column] = value
+    return found
+
+
+def rule_context(lsi: Mapping[str, Any], where: str, codes: AcsCodes | None,
+                 imprint_name: tuple[str, str]) -> RuleContext:
+    """The cell rules' facts from config.yaml's lsi section: names registered with LSI, markets with an
+    agreement, the discount range."""
+    markets = lsi.get("markets")
+    known = {m.code for m in MARKETS}
+    if markets is not None and not set(markets) <= known:
+        raise ConfigError(f"lsi.markets in {where}: {quoted(sorted(set(markets) - known))} not among LSI's markets "
+                          f"({', '.join(m.code for m in MARKETS)})")
+    return RuleContext(codes=codes, imprint_name=imprint_name,
+                       registered_imprints=tuple(lsi.get("registered_imprints") or ()),
+                       registered_publishers=tuple(lsi.get("registered_publishers") or ()),
+                       markets=frozenset(markets) if markets is not None else None,
+                       discount_range=_discount_range(lsi.get("discount_range"), known, where))
+
+
+def _discount_range(value: Any, markets: set[str], where: str) -> dict[str, tuple[Decimal, Decimal]]:
+    """lsi.discount_range: [low, high] for every market, or a mapping market -> [low, high] ('*': the others)."""
+    if value is None:
+        return {}
+    ranges = value if isinstance(value, dict) else {"*": value}
+    found = {}
+    for market, bounds in ranges.items():
+        try:
+            low, high = (values.number(b, "a percentage") for b in bounds)
+        except (TypeError, ValueError):
+            low = high = Decimal(-1)
+        if market not in markets | {"*"} or not 0 <= low <= high <= 100:
+            raise ConfigError(f"lsi.discount_range in {where}: {quoted(market)}: {quoted(bounds)} is not [low, high] "
+                              "percentages of one of LSI's markets (or '*')")
+        found[market] = (low, high)
+    return found
+
+
+def _contact(value: Any, where: str, problems: list[str]) -> str:
+    """lsi.metadata_contact: LSI's sheet asks for a name, an e-mail and a telephone (cells G3-G5 of the ACS
+    sheet's header); the Metadata Contact Dictionary column holds the name."""
+    if value is None:
+        return ""
+    if not isinstance(value, dict) or set(value) - {"name", "email", "telephone"} or \
+            not all(isinstance(v, str) for v in value.values()):
+        raise ConfigError(f"lsi.metadata_contact in {where}: name, email and telephone, as text")
+    missing = [k for k in ("email", "telephone") if not (value.get(k) or "").strip()]
+    if missing:
+        problems.append(f"lsi.metadata_contact in {where} has no {' or '.join(missing)}; LSI's ACS sheet asks for "
+                        "the metadata contact's name, e-mail and telephone")
+    return value.get("name") or ""
 
 
 def _market_factors(levels: list[Level], lsi: Mapping[str, Any], where: str,
@@ -183,7 +257,7 @@ def _market_factors(levels: list[Level], lsi: Mapping[str, Any], where: str,
     as lsi.market_price says (its pricing_multiplier by default), over built-in rates; lsi.exchange_rates
     in config.yaml wins over both."""
     rule = lsi.get("market_price", "multiplier")
-    markets = {m for m, _, _, _ in MARKETS} - {"US"}
+    markets = {m.code for m in MARKETS} - {"US"}
     factors = {m: Decimal(str(r)) for m, r in DEFAULT_EXCHANGE_RATES.items()}
     for level in levels:
         for market, entry in level.territories.items():
@@ -216,7 +290,7 @@ def _factor(entry: Mapping[str, Any], key: str, level: Level, market: str, probl
 def _rates(value: Any, where: str) -> dict[str, Decimal]:
     rates = {}
     for market, rate in (value or {}).items():
-        if market not in ("UK", "EU", "AU", "CA"):
+        if market not in CONVERTED_MARKETS:
             raise ConfigError(f"lsi.exchange_rates in {where}: '{market}' is not UK, EU, AU or CA")
         try:
             rates[market] = number(rate, "a number")
@@ -269,9 +343,9 @@ def _bands(value: Any, imprint: str, where: str) -> tuple[tuple[int | None, str]
 def _tags(value: Any, where: str) -> tuple[str, ...]:
     if value is None:
         return ANNOTATION_TAGS
-    if not isinstance(value, list) or not all(isinstance(t, str) and t in FORMATTING_TAGS for t in value):
+    if not isinstance(value, list) or not all(isinstance(t, str) and t in ANNOTATION_TAGS for t in value):
         raise ConfigError(f"lsi.annotation_tags in {where}: {quoted(value)} is not a list of formatting tags "
-                          f"({', '.join(FORMATTING_TAGS)})")
+                          f"({', '.join(ANNOTATION_TAGS)})")
     return tuple(dict.fromkeys(value))
 
 

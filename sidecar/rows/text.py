@@ -1,31 +1,45 @@
-"""Rules for the text columns: Annotation / Summary (clean HTML), Short Description (plain), Keywords. Pure.
+"""Rules for the text columns: Annotation / Summary (HTML), Short Description (plain), Keywords. Pure.
 
-HTML is parsed and cleaned by nh3 (the Rust html5ever parser and the ammonia sanitiser), not by regular
-expressions: what leaves here is balanced and holds only the tags LSI accepts, without attributes.
-Which tags those are: the pipeline's documented LSI rule for the annotation is <p> <b> <i> <br>
-(upstream-lsi-format.md section 6); Lightning Source's own glossary says a book description takes no
-HTML at all ("no HTML tagging, bullets, or other special formatting", help.lightningsource.com, GLOSSARY),
-so Short Description is plain text. A publisher may allow more tags with lsi.annotation_tags.
+HTML is cleaned by nh3 (the Rust html5ever parser and the ammonia sanitiser), not by regular expressions:
+what leaves here is balanced and holds only the tags allowed, without attributes. Which tags: Ingram's
+"HTML markup and special characters" lists the tags it recommends for book descriptions (ANNOTATION_TAGS);
+LSI's glossary asks for none, so the plain-text columns hold none and a publisher may narrow the list
+(lsi.annotation_tags). A block tag that is removed leaves a separator, so that no two words or sentences run
+together: a list item's end becomes "; ", any other block end a space (a <div> or heading becomes a <p>
+where <p> is allowed).
 """
 
 from __future__ import annotations
 
 import html
 import re
-from typing import Any, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Iterable
 
 import nh3
 
-from .values import clean, first, split
+from .values import clean, split
 
-SHORT_DESCRIPTION_MAX_BYTES = 350
-ANNOTATION_MAX_CHARS = 4000
-KEYWORDS_MAX_CHARS = 255
-ANNOTATION_TAGS = ("p", "b", "i", "br")
-# Tags a publisher may add to ANNOTATION_TAGS: formatting only, never links, images, scripts or layout.
-FORMATTING_TAGS = ("p", "b", "i", "br", "em", "strong", "u", "ul", "ol", "li", "sub", "sup", "blockquote")
+# HTML markup and special characters (Ingram Marketing Insights): the tags it lists for descriptions.
+ANNOTATION_TAGS = ("p", "br", "b", "strong", "i", "em", "u", "sub", "sup", "ul", "ol", "li", "cite", "dl", "dt", "dd")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
 _PARAGRAPHS = re.compile(r"\n\s*\n")
+_BLOCK = re.compile(r"<(/?)(div|h[1-6]|section|article|header|footer|blockquote|pre|figure|figcaption|address|aside|"
+                    r"nav|main|table|thead|tbody|tr|td|th|ul|ol|li|dl|dt|dd|p|br|hr)\b[^>]*>", re.IGNORECASE)
+_ITEMS = ("li", "dt", "dd", "td", "th")
+BLOCK_MARK, ITEM_MARK = "\x1e", "\x1f"  # stand where a removed block or list item ended, until joined
+_MARKS = re.compile(f"[\\s{BLOCK_MARK}{ITEM_MARK}]*[{BLOCK_MARK}{ITEM_MARK}][\\s{BLOCK_MARK}{ITEM_MARK}]*")
+_LEADING = re.compile(f"(^|<[a-z][^>]*>)[\\s{BLOCK_MARK}{ITEM_MARK}]*[{BLOCK_MARK}{ITEM_MARK}][\\s{BLOCK_MARK}{ITEM_MARK}]*")
+_TRAILING = re.compile(f"[\\s{BLOCK_MARK}{ITEM_MARK}]*[{BLOCK_MARK}{ITEM_MARK}][\\s{BLOCK_MARK}{ITEM_MARK}]*(</|$)")
+_EMPTY_P = re.compile(r"<p>\s*</p>")
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """Text within a limit, and what was left out to fit (empty: nothing)."""
+
+    text: str
+    left_out: str = ""
 
 
 def keyword_list(value: Any) -> list[str]:
@@ -39,68 +53,87 @@ def keyword_list(value: Any) -> list[str]:
     return list(words.values())
 
 
-def keywords(value: Any) -> str:
-    """Keywords joined with '; ', whole keywords only, within LSI's 255 characters."""
-    return join_keywords(keyword_list(value))
-
-
-def join_keywords(words: list[str]) -> str:
-    joined = ""
+def join_keywords(words: list[str], limit: int) -> Fitted:
+    """Keywords joined with '; ', whole keywords only, within limit characters; the ones left out named."""
+    joined, kept = "", 0
     for word in words:
         candidate = f"{joined}; {word}" if joined else word
-        if len(candidate) > KEYWORDS_MAX_CHARS:
+        if len(candidate) > limit:
             break
-        joined = candidate
-    return joined
+        joined, kept = candidate, kept + 1
+    rest = words[kept:]
+    return Fitted(joined, f"{len(rest)} keyword(s): {'; '.join(rest)}" if rest else "")
+
+
+def _separate(text: str, tags: Iterable[str]) -> str:
+    """Block tags that will be removed replaced by separator marks (or by <p> where <p> is kept)."""
+    kept = set(tags)
+
+    def replace(found: re.Match[str]) -> str:
+        tag = found[2].lower()
+        if tag in kept:
+            return found[0]
+        if tag in _ITEMS:
+            return ITEM_MARK
+        if tag in ("br", "hr") or "p" not in kept:
+            return BLOCK_MARK
+        return f"<{found[1]}p>"
+
+    return _BLOCK.sub(replace, text) if "<" in text else text
+
+
+def _join_marks(text: str) -> str:
+    text = _TRAILING.sub(r"\1", _LEADING.sub(r"\1", text))
+    # between two list items "; "; where a list starts or ends, or any other block, a space
+    return _MARKS.sub(lambda m: "; " if ITEM_MARK in m[0] and BLOCK_MARK not in m[0] else " ", text)
 
 
 def plain_text(value: Any) -> str:
-    """Text without markup: tags dropped (a script's or style's content with them), entities read."""
+    """Text without markup: tags dropped (a script's or style's content with them), entities read, a
+    separator where a block or list item ended."""
     text = value if isinstance(value, str) else str(value)
     if "<" not in text and "&" not in text:
         return text
-    return html.unescape(nh3.clean(text, tags=set(), attributes={}, strip_comments=True))
+    cleaned = nh3.clean(_separate(text, ()), tags=set(), attributes={}, strip_comments=True)
+    return _join_marks(html.unescape(cleaned))
 
 
 def short_description(value: Any) -> str:
-    """Plain text within LSI's 350 bytes, cut at a sentence (else at a word, with '...')."""
+    """Plain text, whitespace folded (LSI's glossary: no HTML in a description). LSI publishes no limit for
+    it, so nothing is cut."""
     if not isinstance(value, str):
         raise ValueError("not text")
-    text = " ".join(plain_text(clean(value)).split())
-    if len(text.encode()) <= SHORT_DESCRIPTION_MAX_BYTES:
-        return text
-    return _cut_at_sentence(text, SHORT_DESCRIPTION_MAX_BYTES, bytes_=True)
-
-
-def annotation(book: Mapping[str, Any], tags: Iterable[str] = ANNOTATION_TAGS,
-               limit: int = ANNOTATION_MAX_CHARS) -> str | None:
-    """The annotation as LSI takes it: the book's HTML annotation with only the allowed tags, balanced,
-    within limit, cut at a paragraph end; else the plain sources as <p> paragraphs cut at a sentence;
-    never blank while any of them has text."""
-    summary = book.get("annotation_summary")
-    if isinstance(summary, str) and summary.strip():
-        cleaned = sanitize(clean(summary), tags)
-        if len(cleaned) <= limit:
-            return cleaned
-        end = cleaned.rfind("</p>", 0, limit - 64)  # room for the tags the cut may leave open
-        fitted = sanitize(cleaned[: end + 4], tags) if end > 0 else ""
-        if fitted and len(fitted) <= limit:
-            return fitted
-    source = first(book, "summary_long", "storefront_description_en", "back_cover_text")
-    if isinstance(source, str):  # plain text: a '<' in it is a character, escaped
-        return paragraphs(clean(source), limit)
-    if isinstance(summary, str) and summary.strip():  # the HTML annotation's own text, cut at a sentence
-        return paragraphs(plain_text(clean(summary)), limit)
-    return None
+    return " ".join(plain_text(clean(value)).split())
 
 
 def sanitize(text: str, tags: Iterable[str] = ANNOTATION_TAGS) -> str:
-    """Only the given tags, without attributes, balanced; comments, scripts and styles removed."""
-    return nh3.clean(text, tags=set(tags), attributes={}, strip_comments=True, link_rel=None).strip()
+    """Only the given tags, without attributes, balanced; comments, scripts and styles removed; a separator
+    where a removed block ended."""
+    cleaned = nh3.clean(_separate(text, tags), tags=set(tags), attributes={}, strip_comments=True, link_rel=None)
+    return _EMPTY_P.sub("", _join_marks(cleaned)).strip()
+
+
+def fit_html(cleaned: str, tags: Iterable[str], limit: int) -> Fitted:
+    """Clean HTML within limit characters: whole paragraphs (else whole sentences of the text), the rest named."""
+    if len(cleaned) <= limit:
+        return Fitted(cleaned)
+    end = cleaned.rfind("</p>", 0, limit - 64)  # room for the tags the cut may leave open
+    fitted = sanitize(cleaned[: end + 4], tags) if end > 0 else ""
+    if not fitted or len(fitted) > limit:
+        fitted = paragraphs(plain_text(cleaned), limit)
+    kept = len(" ".join(plain_text(fitted).split()))
+    whole = " ".join(plain_text(cleaned).split())
+    return Fitted(fitted, f"{len(whole) - kept:,} characters of text from '{_start_of(whole[kept:])}'")
+
+
+def _start_of(text: str) -> str:
+    words = text.split()
+    return " ".join(words[:6]) + (" ..." if len(words) > 6 else "")
 
 
 def paragraphs(text: str, limit: int) -> str:
-    """Plain text (blank lines between paragraphs) as escaped <p> paragraphs within limit characters."""
+    """Plain text (blank lines between paragraphs) as escaped <p> paragraphs within limit characters:
+    whole paragraphs, then whole sentences of the next one."""
     out = ""
     for para in _PARAGRAPHS.split(text):
         para = " ".join(para.split())
@@ -110,34 +143,28 @@ def paragraphs(text: str, limit: int) -> str:
         if len(out) + len(piece) <= limit:
             out += piece
             continue
-        room = limit - len(out) - len("<p></p>")
-        cut = _cut_at_sentence(para, room, escaped=True)
+        cut = _whole_sentences(para, limit - len(out) - len("<p></p>"))
         if cut:
             out += f"<p>{html.escape(cut, quote=False)}</p>"
         break
     return out
 
 
-def _cut_at_sentence(text: str, limit: int, bytes_: bool = False, escaped: bool = False) -> str:
-    """The longest run of whole sentences within limit (as bytes, or as HTML-escaped characters);
-    when not even one fits, the words that fit and '...'."""
-    def size(s: str) -> int:
-        s = html.escape(s, quote=False) if escaped else s
-        return len(s.encode()) if bytes_ else len(s)
+def fit_paragraphs(text: str, limit: int) -> Fitted:
+    """paragraphs(), and what was left out to fit."""
+    fitted = paragraphs(text, limit)
+    whole = " ".join(text.split())
+    kept = len(" ".join(plain_text(fitted).split()))
+    return Fitted(fitted, f"{len(whole) - kept:,} characters of text from '{_start_of(whole[kept:])}'"
+                  if kept < len(whole) else "")
 
-    text = text[: limit + 1]  # no size is below the character count: nothing further can fit
+
+def _whole_sentences(text: str, limit: int) -> str:
+    """The longest run of whole sentences within limit HTML-escaped characters ("" when none fits)."""
     kept = ""
-    for sentence in SENTENCE_END.split(text):
+    for sentence in SENTENCE_END.split(text[: limit + 1] if len(text) > limit else text):
         candidate = f"{kept} {sentence}".strip()
-        if size(candidate) > limit:
+        if len(html.escape(candidate, quote=False)) > limit:
             break
         kept = candidate
-    if kept:
-        return kept
-    words = text.split(" ")
-    while len(words) > 1 and size(" ".join(words) + "...") > limit:
-        words.pop()
-    cut = " ".join(words).rstrip(" ,;:")
-    while cut and size(cut + "...") > limit:  # one word longer than the limit
-        cut = cut[:-1]
-    return cut + "..." if cut else ""
+    return kept

@@ -48,8 +48,8 @@ AUDIENCE_CODES = {
     "adult education": "08",
 }
 RENDITION_PREFIXES = ("POD: ", "eBook: ", "Stock ")
-# LSI's spellings, exactly: "Yes - Destroy" (a real tranche's) or a bare "Yes" is not one of them.
-RETURNABLE = {"yes-destroy": "Yes-Destroy", "yes-deliver": "Yes-Deliver", "no": "No"}
+# LSI's returns options (Returns Option); IngramSpark calls No "Non-Returnable".
+RETURNABLE = {"yes-destroy": "Yes-Destroy", "yes-deliver": "Yes-Deliver", "no": "No", "non-returnable": "No"}
 SUBMISSION_METHODS = {"FTP": "FTP", "EMAIL": "Email"}
 
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -149,24 +149,39 @@ def age(value: Any) -> str:
 
 
 _ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_NUMERIC_DATE = re.compile(r"([0-9]{1,2})[/.-]([0-9]{1,2})[/.-]([0-9]{4}|[0-9]{2})")
+_TEXT_DATES = ("%Y/%m/%d", "%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y")
+DATE_ORDERS = ("mdy", "dmy")
 
 
-def to_date(value: Any, style: str) -> str:
+def to_date(value: Any, style: str, order: str | None = None) -> str:
+    """A date the way LSI wants it (style "iso" or "m/d/yy"). ISO dates, named months and day/month forms
+    that only one order can read are read as written; 10/03/2026 needs order ("mdy" or "dmy"), else it is
+    refused as ambiguous."""
     text = as_text(value)
-    if _ISO_DATE.match(text):  # the pipeline's own form, without strptime's cost
+    if _ISO_DATE.match(text):  # the pipeline's own form (a time after it is ignored)
         try:
             return format_date(date(int(text[:4]), int(text[5:7]), int(text[8:10])), style)
         except ValueError:
-            pass
-    for fmt in ("%Y-%m-%d", "%Y/%m/%d", "%m/%d/%Y", "%m/%d/%y"):
+            raise ValueError("not a real date") from None
+    numeric = _NUMERIC_DATE.fullmatch(text)
+    if numeric:
+        first, second, year = (int(g) for g in numeric.groups())
+        year += 2000 if len(numeric[3]) == 2 else 0
+        if first != second and first <= 12 and second <= 12 and order not in DATE_ORDERS:
+            raise ValueError(f"ambiguous: {first}/{second} may be month/day or day/month; write YYYY-MM-DD, "
+                             "or set lsi.date_order to mdy or dmy")
+        month, day = (second, first) if first > 12 or order == "dmy" and second <= 12 else (first, second)
         try:
-            day = datetime.strptime(text[:10] if fmt == "%Y-%m-%d" else text, fmt).date()
-            break
+            return format_date(date(year, month, day), style)
+        except ValueError:
+            raise ValueError("not a real date") from None
+    for fmt in _TEXT_DATES:
+        try:
+            return format_date(datetime.strptime(text, fmt).date(), style)
         except ValueError:
             continue
-    else:
-        raise ValueError("not a date (expected YYYY-MM-DD)")
-    return format_date(day, style)
+    raise ValueError("not a date (expected YYYY-MM-DD)")
 
 
 def format_date(day: date, style: str) -> str:
@@ -175,13 +190,60 @@ def format_date(day: date, style: str) -> str:
     return day.isoformat()
 
 
-def price(value: Any) -> str:
+# Currency marks publishers write around a price; "$" alone fits any dollar market.
+CURRENCY_MARKS = {"$": "$", "US$": "USD", "USD": "USD", "£": "GBP", "GBP": "GBP", "€": "EUR", "EUR": "EUR",
+                  "A$": "AUD", "AU$": "AUD", "AUD": "AUD", "C$": "CAD", "CA$": "CAD", "CAD": "CAD"}
+_PRICE_TEXT = re.compile(r"(?P<pre>[A-Za-z]{1,3}\$|\$|£|€|[A-Za-z]{3})?\s*(?P<amount>[0-9][0-9.,\s]*?)\s*"
+                         r"(?P<post>[A-Za-z]{1,3}\$|\$|£|€|[A-Za-z]{3})?")
+_GROUPED = {",": re.compile(r"[0-9]{1,3}(,[0-9]{3})+"), ".": re.compile(r"[0-9]{1,3}(\.[0-9]{3})+"),
+            " ": re.compile(r"[0-9]{1,3}( [0-9]{3})+")}
+
+
+def price(value: Any, currency: str = "USD") -> str:
+    """A price in currency as LSI writes it (12.34): from a number, or text as publishers write prices
+    ($24.95, 24.95 USD, €21,95, A$38.95, 1.234,50, 18,95 £). A price marked in another currency is refused:
+    a price is never converted."""
     if isinstance(value, str):
-        value = re.sub(r"^(US\$|USD|GBP|EUR|CAD|AUD|[$£€])\s*", "", value.strip(), flags=re.I)
+        value = _price_text(value.strip(), currency)
     amount = number(value, "a price")
     if amount <= 0:
         raise ValueError("not a price above zero")
+    if amount != amount.quantize(Decimal("0.01")):
+        raise ValueError("more than two decimals: give the price LSI should show")
     return money(amount)
+
+
+def _price_text(text: str, currency: str) -> str:
+    found = _PRICE_TEXT.fullmatch(text)
+    if not found:
+        return text  # number() says why it is not a price
+    marks = [m for m in (found["pre"], found["post"]) if m]
+    for mark in marks:
+        meant = CURRENCY_MARKS.get(mark.upper() if mark[-1] != "$" else mark[:-1].upper() + "$")
+        if meant is None:
+            raise ValueError(f"'{mark}' is not a currency LSI prices in")
+        if meant != currency and not (meant == "$" and currency in ("USD", "AUD", "CAD")):
+            raise ValueError(f"a price in {meant}, but this column is in {currency}; a price is never converted")
+    if len(marks) > 1:
+        raise ValueError("two currency marks")
+    return _decimal_point(found["amount"].strip())
+
+
+def _decimal_point(amount: str) -> str:
+    """1.234,50 / 1,234.50 / 1 234,50 / 21,95 as 1234.50 / 21.95; a grouping that could be either is refused."""
+    marks = [c for c in amount if c in ".,"]
+    if not marks or " " not in amount and len(marks) == 1 and amount[-1] != marks[0] and \
+            len(amount) - amount.index(marks[0]) - 1 in (1, 2):
+        return amount.replace(",", ".")
+    point = amount[-3] if len(amount) > 3 and amount[-3] in ".," else amount[-2] if amount[-2:-1] in (".", ",") else ""
+    whole = amount[: amount.rindex(point)] if point else amount
+    grouping = next((g for g, pattern in _GROUPED.items() if pattern.fullmatch(whole)), None)
+    if point and (grouping == point or grouping is None and not whole.isdigit()):
+        raise ValueError(f"'{amount}' is not a price")
+    if not point and (grouping in (",", ".") or grouping is None and not whole.isdigit()):
+        raise ValueError(f"ambiguous: '{amount}' may be a thousands grouping or a decimal point; write it as "
+                         "1234.50")
+    return whole.replace(grouping or "", "") + ("." + amount[amount.rindex(point) + 1:] if point else "")
 
 
 def money(amount: Decimal) -> str:
@@ -250,10 +312,15 @@ def audience(value: Any, codes: AcsCodes | None) -> str:
 
 
 def returnable(value: Any) -> str:
+    """One of LSI's returns options; another spelling of one (case, spaces around the hyphen) is read as it."""
     text = as_text(value)
-    if text.lower() not in RETURNABLE:
-        raise ValueError("not one of LSI's returns options: " + ", ".join(f"'{o}'" for o in RETURNABLE.values()))
-    return RETURNABLE[text.lower()]
+    folded = re.sub(r"\s*-\s*", "-", " ".join(text.lower().split()))
+    if folded == "yes":
+        raise ValueError("'Yes' may be Yes-Destroy or Yes-Deliver; write the one meant")
+    if folded not in RETURNABLE:
+        raise ValueError("not one of LSI's returns options: " + ", ".join(f"'{o}'" for o in dict.fromkeys(
+            RETURNABLE.values())))
+    return RETURNABLE[folded]
 
 
 def account(value: Any) -> str:

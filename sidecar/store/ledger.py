@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..errors import CheckpointError
+from ..rows.columns import Problem, Severity
+from ..rows.lsi_rules import decode_problems
 
 LEDGER_NAME = "ledger.sqlite3"
 
@@ -45,7 +47,7 @@ CREATE TABLE IF NOT EXISTS rows (
     title TEXT NOT NULL,
     appended_ns INTEGER NOT NULL,
     row_sha256 TEXT,                -- of the row's bytes as written: start-up and verify find hand edits
-    lsi_errors TEXT,                -- JSON list of what LSI would refuse in the row ('[]': LSI-ready)
+    lsi_errors TEXT,                -- JSON list of the row's LSI problems (lsi_rules.encode_problems)
     PRIMARY KEY (checkpoint_id, offset)
 );
 CREATE INDEX IF NOT EXISTS rows_by_source ON rows(source);
@@ -104,7 +106,7 @@ class RowRecord:
     title: str
     appended_ns: int
     row_sha256: str | None  # None for rows recorded before the ledger kept it
-    lsi_errors: str | None = None  # JSON list of "column: reason"; None for rows recorded before it was kept
+    lsi_errors: str | None = None  # the row's problems (lsi_rules.encode_problems); None in older ledgers
 
     @property
     def end(self) -> int:
@@ -287,15 +289,16 @@ class Ledger:
         return self.db.execute("SELECT source, COUNT(*) FROM rows WHERE checkpoint_id = ? GROUP BY source "
                                "HAVING COUNT(*) > 1 ORDER BY source", (checkpoint_id,)).fetchall()
 
-    def readiness(self, checkpoint_id: int) -> tuple[int, int, Counter[str]]:
-        """Rows, rows LSI would refuse, and how often each reason comes (rows of older ledgers count as ready)."""
+    def readiness(self, checkpoint_id: int) -> tuple[int, int, Counter[Problem]]:
+        """Rows, rows LSI would refuse, and how often each error comes (rows of older ledgers count as ready)."""
         rows = not_ready = 0
-        reasons: Counter[str] = Counter()
-        for (errors,) in self.db.execute("SELECT lsi_errors FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)):
+        reasons: Counter[Problem] = Counter()
+        for (recorded,) in self.db.execute("SELECT lsi_errors FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)):
             rows += 1
-            if errors and errors != "[]":
+            errors = [p for p in decode_problems(recorded) if p.severity == Severity.ERROR]
+            if errors:
                 not_ready += 1
-                reasons.update(json.loads(errors))
+                reasons.update(errors)
         return rows, not_ready, reasons
 
     def isbn_holder(self, checkpoint_id: int, isbn: str, source: str) -> str | None:

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..rows.lsi_rules import RULESET_VERSION
 from ..settings import Settings
 from .atomic import atomic_write
 from .ledger import CheckpointRecord, Ledger
@@ -24,13 +25,15 @@ def settings_digest(settings: Settings, imprint: str | None = None) -> str:
     shaping = {
         "defaults": dict(sorted(p.defaults.items())), "blank": dict(sorted(p.blank.items())), "append": dict(p.append),
         "origins": dict(sorted(p.origins.items())), "trim_size": list(p.trim_size),
-        "imprint_name": list(p.imprint_name), "required_bisac": p.required_bisac, "exchange_rates": {k: str(v) for k, v in sorted(p.exchange_rates.items())},
+        "context": repr(p.context), "ranks": dict(sorted(p.ranks.items())),
+        "notes": sorted(map(repr, p.notes.items())), "date_order": p.date_order,
+        "subtitle_separator": p.subtitle_separator, "ruleset": RULESET_VERSION, "required_bisac": p.required_bisac, "exchange_rates": {k: str(v) for k, v in sorted(p.exchange_rates.items())},
         "price_ending": str(p.price_ending), "price_bands": [list(b) for b in p.price_bands],
-        "books": {isbn: dict(sorted(b.defaults.items())) for isbn, b in sorted(p.books.items())},
+        "books": {isbn: repr(b) for isbn, b in sorted(p.books.items())},
         "file_names": dict(p.file_names), "annotation_tags": list(p.annotation_tags),
         "pub_date_format": p.pub_date_format,
         "language_code_case": p.language_code_case,
-        "acs_codes": p.codes is not None, "bom": settings.dialect.bom,
+        "acs_codes": p.codes is not None and hashlib.sha256(repr(p.codes).encode()).hexdigest(), "bom": settings.dialect.bom,
         "line_terminator": settings.dialect.line_terminator, "strict": settings.strict,
         "on_rewrite": settings.on_rewrite,
     }

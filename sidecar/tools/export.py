@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -59,13 +60,17 @@ def export_profile(name: str, configured: Mapping[str, Any]) -> ExportProfile:
                                  line_terminator="\n" if spec.get("line_terminator") == "lf" else "\r\n"))
 
 
-def export_checkpoint(checkpoint: Path, profile: ExportProfile, output: Path, protected: Sequence[Path] = ()) -> int:
-    """Write the export atomically, record by record; returns the number of rows.
+def export_checkpoint(checkpoint: Path, profile: ExportProfile, output: Path,
+                      protected: Sequence[Path] = ()) -> tuple[int, Counter[str]]:
+    """Write the export atomically, record by record; returns the number of rows, and for each column the
+    profile leaves out, how many rows had a value there (an export never drops a value without saying so).
 
     protected: files an export must never replace (the checkpoints the ledger knows), besides the input.
     """
     refuse_checkpoint_output(output, checkpoint, protected)
     rows = 0
+    dropped: Counter[str] = Counter()
+    left_out = [(i, c) for i, c in enumerate(COLUMNS) if c not in profile.columns]
     with Table(checkpoint) as table, atomic_writer(output, durable=False) as out:
         if table.columns != list(COLUMNS):
             raise TableError(f"{checkpoint} is not an ACS checkpoint (run `sidecar verify` on it)")
@@ -75,12 +80,13 @@ def export_checkpoint(checkpoint: Path, profile: ExportProfile, output: Path, pr
             if len(record.cells) != len(COLUMNS) or not record.terminator:
                 raise TableError(f"{checkpoint} line {record.line} is not a whole record (run `sidecar verify` on it)")
             cells = [record.cells[i] for i in index]
+            dropped.update(c for i, c in left_out if record.cells[i].strip())
             if profile.pub_date_format:
                 cells = [_redate(cell, profile.pub_date_format) if c in ("Pub Date", "Street Date") else cell
                          for c, cell in zip(profile.columns, cells)]
             out.write(encode_record(cells, profile.dialect))
             rows += 1
-    return rows
+    return rows, dropped
 
 
 def refuse_checkpoint_output(output: Path, checkpoint: Path, protected: Sequence[Path]) -> None:

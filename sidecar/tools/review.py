@@ -17,26 +17,28 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from ..errors import TableError
-from ..rows.codes import AcsCodes
-from ..rows.columns import COLUMNS
-from ..rows.profile import what_fixes
-from ..rows.validate import validate_row
+from ..rows.columns import COLUMNS, Severity
+from ..rows.lsi_rules import what_fixes
+from ..rows.validate import RuleContext
 from ..store.atomic import atomic_writer
 from ..store.table import Table
+from .verify import record_problems, recorded_rows
 
 WIDE = {"ISBN or SKU": 16, "Parent ISBN": 16, "Metadata Contact Dictionary": 28, "Lightning Source Account #": 26,
         "Title": 40, "Annotation / Summary": 60, "Short Description": 50, "Keywords": 40, "Table of Contents": 40,
         "Contributor One BIO": 40, "Rendition /Booktype": 36, "Interior Path / Filename": 32,
         "Cover Path / Filename": 32}
-PROBLEM_HEADER = ("Row", "ISBN", "Title", "Column", "Rule", "Reason", "What fixes it")
+PROBLEM_HEADER = ("Row", "ISBN", "Title", "Column", "Severity", "Rule", "Reason", "What fixes it")
 
 
 def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMNS,
-                 codes: AcsCodes | None = None) -> tuple[int, int]:
-    """Write the workbook atomically, record by record; returns (rows, rows not LSI-ready)."""
+                 context: RuleContext = RuleContext(), state_dirs: Sequence[Path] = ()) -> tuple[int, int]:
+    """Write the workbook atomically, record by record; returns (rows, rows not LSI-ready). Each row's problems
+    are verify's: LSI's cell rules with context, and what the checkpoint's ledger (in state_dirs) kept."""
     reasons: Counter[str] = Counter()
     digest = hashlib.sha256()
-    with Table(checkpoint) as table, atomic_writer(output, durable=False) as out:
+    with Table(checkpoint) as table, atomic_writer(output, durable=False) as out, \
+            recorded_rows(checkpoint, state_dirs) as recorded:
         if table.columns != list(COLUMNS):
             raise TableError(f"{checkpoint} is not an ACS checkpoint (run `sidecar verify` on it)")
         digest.update(table.header.data)
@@ -49,7 +51,7 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
         bold = book.add_format({"bold": True, "num_format": "@"})
         rows_sheet, problems_sheet, summary = (book.add_worksheet(n) for n in ("Rows", "Problems", "Summary"))
         _header(rows_sheet, columns, bold, [WIDE.get(c, max(12, min(len(c), 24))) for c in columns])
-        _header(problems_sheet, PROBLEM_HEADER, bold, [6, 15, 40, 32, 8, 70, 60])
+        _header(problems_sheet, PROBLEM_HEADER, bold, [6, 15, 40, 32, 8, 12, 70, 60])
         index = [COLUMNS.index(c) for c in columns]
         n = found = not_ready = 0
         for record in table.records():
@@ -57,19 +59,22 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
             if len(record.cells) != len(COLUMNS) or not record.terminator:
                 raise TableError(f"{checkpoint} line {record.line} is not a whole record (run `sidecar verify` on it)")
             n += 1
-            problems = {p.column: p for p in validate_row(tuple(record.cells), codes) if p.column in columns}
+            all_problems = record_problems(dict(zip(COLUMNS, record.cells)), context, recorded(record.offset))
+            problems = [p for p in all_problems if p.column in columns]
+            by_column: dict[str, list[str]] = {}
+            for p in problems:
+                by_column.setdefault(p.column, []).append(f"{p.severity}: {p.message}")
             for column, value in zip(columns, (record.cells[i] for i in index)):
-                problem = problems.get(column)
-                rows_sheet.write_string(n, columns.index(column), value, flagged if problem else text)
-                if problem:
-                    rows_sheet.write_comment(n, columns.index(column), f"{problem.severity}: {problem.message}")
-            if any(p.severity == "error" for p in problems.values()):
+                rows_sheet.write_string(n, columns.index(column), value, flagged if column in by_column else text)
+                if column in by_column:
+                    rows_sheet.write_comment(n, columns.index(column), "\n".join(by_column[column]))
+            if any(p.severity == Severity.ERROR for p in all_problems):
                 not_ready += 1
-            for problem in problems.values():
+            for problem in problems:
                 found += 1
                 reasons[f"{problem.column}: {problem.message}"] += 1
                 cells = (str(n + 1), record.cells[COLUMNS.index("ISBN or SKU")], record.cells[COLUMNS.index("Title")],
-                         problem.column, problem.severity, problem.message, what_fixes(problem.column, problem.message))
+                         problem.column, str(problem.severity), problem.rule, problem.message, what_fixes(problem))
                 for col, value in enumerate(cells):
                     problems_sheet.write_string(found, col, value, text)
         rows_sheet.autofilter(0, 0, n, len(columns) - 1)

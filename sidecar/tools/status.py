@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import CheckpointError, InputError
 from ..inputs import BAD_NAME, is_utf8_name, read_regular_file, shown
+from ..rows.lsi_rules import what_fixes
 from ..settings import Settings
 from ..store.checkpoint import first_changed_row
 from ..store.ledger import CheckpointRecord, Ledger, Rejection
@@ -93,7 +94,8 @@ def _checkpoint_state(ledger: Ledger, checkpoint: CheckpointRecord) -> dict[str,
         "checkpoint": str(path),
         "rows": rows,
         "not_lsi_ready": not_ready,
-        "top_reasons": [{"reason": r, "rows": n} for r, n in reasons.most_common(3)],
+        "top_reasons": [{"rule": p.rule, "reason": f"{p.column}: {p.message}", "rows": n, "fix": what_fixes(p)}
+                        for p, n in reasons.most_common(3)],
         "last_append": datetime.fromtimestamp(last / 1e9).isoformat(timespec="seconds") if last else None,
         "ledger_and_csv": agreement,
     }
@@ -121,7 +123,8 @@ def format_status(status: dict[str, Any]) -> str:
                                                              if entry["last_append"] else ""))
             lines.append(f"  ledger/CSV  {entry['ledger_and_csv']}")
             lines.append(f"  LSI-ready   {entry['rows'] - entry['not_lsi_ready']} of {entry['rows']}")
-            lines.extend(f"    not ready: {r['reason']} ({r['rows']} rows)" for r in entry["top_reasons"])
+            lines.extend(f"    not ready: {r['reason']} ({r['rows']} rows; fix: {r['fix']})"
+                         for r in entry["top_reasons"])
         else:
             lines.append("  checkpoint  none yet")
         lines.append(f"  rejected    {len(entry['rejected'])}")

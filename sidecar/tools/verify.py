@@ -9,16 +9,16 @@ tail and against its ledger: a hand-made file may well end without a line end.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import CheckpointError
-from ..rows.codes import AcsCodes
-from ..rows.columns import COLUMNS, INDEX, Problem
-from ..rows.validate import REQUIRED, validate_cells
+from ..rows.columns import COLUMNS, INDEX, Problem, Severity
+from ..rows.lsi_rules import REQUIRED_COLUMNS, source_problems
+from ..rows.validate import RuleContext, validate_cells
 from ..store.ledger import Ledger, RowRecord, ledger_path
 from ..store.scratch import Scratch
 from ..store.table import Record, open_table
@@ -38,6 +38,7 @@ class Report:
     kind: str = "checkpoint"  # or "ACS file": another shape of the ACS columns
     absent: list[str] = field(default_factory=list)  # ACS columns the file does not have
     counts: Counter[str] = field(default_factory=Counter)  # "structural", "error", "warning": all, listed or not
+    not_ready: int = 0  # rows with an error: LSI would refuse them
 
     @property
     def clean(self) -> bool:
@@ -51,13 +52,15 @@ class Report:
     def add_row_problem(self, line: int, isbn: str, problem: Problem) -> None:
         self.counts[problem.severity] += 1
         if len(self.row_problems) < LISTED:
-            self.row_problems.append({"line": line, "isbn": isbn, "severity": problem.severity,
-                                      "column": problem.column, "message": problem.message})
+            self.row_problems.append({"line": line, "isbn": isbn, "severity": str(problem.severity),
+                                      "rule": problem.rule, "column": problem.column, "message": problem.message})
 
 
-def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Sequence[Path] = ()) -> Report:
-    """state_dirs: where to look for the ledger that knows this checkpoint (the settings' state folder first;
-    the checkpoint folder's state/ is always tried last). Reads the file once, record by record."""
+def verify_checkpoint(path: Path, context: RuleContext = RuleContext(), state_dirs: Sequence[Path] = ()) -> Report:
+    """LSI's cell rules (lsi_rules.py) on every record with context (the code tables and the publisher's lsi
+    settings), and for a checkpoint the source problems its ledger kept for each row. state_dirs: where to look
+    for the ledger that knows this checkpoint (the settings' state folder first; the checkpoint folder's state/
+    is always tried last). Reads the file once, record by record."""
     report = Report(path=path)
     with open_table(path) as table:
         acs = table.kind == "csv" and table.columns == list(COLUMNS)
@@ -79,7 +82,7 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
                 report.add(record.line, f"{len(record.cells)} cells, expected {len(table.columns)}")
             recorded = rows.check(record) if ledger else None
             if known and whole:
-                _check_record(record, table.columns, report, codes, isbn_at, recorded)
+                _check_record(record, table.columns, report, context, isbn_at, recorded)
         isbn_at.close()
     record_problems, report.problems = report.problems, []  # file-level problems are listed first
     if not acs:
@@ -102,23 +105,48 @@ def verify_checkpoint(path: Path, codes: AcsCodes | None = None, state_dirs: Seq
     return report
 
 
-def _check_record(record: Record, columns: list[str], report: Report, codes: AcsCodes | None,
+def record_problems(cells: dict[str, str], context: RuleContext, recorded: RowRecord | None) -> list[Problem]:
+    """A record's problems: what its ledger row kept from conversion (where values came from, what a level
+    refused: a file cannot show that), then LSI's cell rules on its cells, the same as conversion's."""
+    kept = source_problems(recorded.lsi_errors, cells) if recorded else []
+    return kept + validate_cells(cells, context)
+
+
+def _check_record(record: Record, columns: list[str], report: Report, context: RuleContext,
                   isbn_at: Scratch, recorded: RowRecord | None = None) -> None:
-    """LSI's rules on one record. Where a required column is blank and the ledger recorded why (a
-    tranche's field_exclusions blanked it), that reason is shown instead of the bare "blank"."""
     cells = {c: v for c, v in zip(columns, record.cells) if c in INDEX}
     isbn = cells.get("ISBN or SKU", "")
     if isbn and not isbn_at.execute("INSERT OR IGNORE INTO isbns VALUES (?, ?)", (isbn, record.line)).rowcount:
         [(first,)] = isbn_at.rows("SELECT line FROM isbns WHERE isbn = ?", (isbn,))
         report.add(record.line, f"duplicate ISBN {isbn} (also on line {first})")
-    reasons: dict[str, str] = {}
-    for text in json.loads(recorded.lsi_errors or "[]") if recorded else []:
-        column, _, reason = text.partition(": ")
-        reasons.setdefault(column, reason)
-    for problem in validate_cells(cells, codes):
-        if problem.column in reasons and problem.column in REQUIRED and not cells[problem.column]:
-            problem = Problem("error", problem.column, reasons.pop(problem.column))
+    problems = record_problems(cells, context, recorded)
+    report.not_ready += any(p.severity == Severity.ERROR for p in problems)
+    for problem in problems:
         report.add_row_problem(record.line, isbn, problem)
+
+
+@contextmanager
+def recorded_rows(checkpoint: Path, state_dirs: Sequence[Path]) -> Iterator[Callable[[int], RowRecord | None]]:
+    """The ledger's row at a byte offset of the checkpoint (None where it has none, or no ledger knows the
+    file), asked in file order: one pass over the ledger's rows beside the file's records."""
+    found = _ledger_for(checkpoint, state_dirs) if checkpoint.suffix == ".csv" else None
+    if found is None:
+        yield lambda offset: None
+        return
+    ledger, checkpoint_id = found
+    rows = ledger.rows(checkpoint_id)
+    pending: list[RowRecord] = []
+
+    def at(offset: int) -> RowRecord | None:
+        while not pending or pending[0].offset < offset:
+            row = next(rows, None)
+            if row is None:
+                return None
+            pending[:] = [row]
+        return pending[0] if pending[0].offset == offset else None
+
+    with ledger:
+        yield at
 
 
 def _ledger_for(checkpoint: Path, state_dirs: Sequence[Path]) -> tuple[Ledger, int] | None:
@@ -189,7 +217,7 @@ def _header_problems(columns: list[str], report: Report) -> None:
             report.add(1, f"header column {n} '{name}' is not an ACS column name")
         elif columns.index(name) != n - 1:
             report.add(1, f"header column {n} '{name}' is there twice")
-    for name in REQUIRED:
+    for name in REQUIRED_COLUMNS:
         if name not in columns:
             report.add(1, f"the column '{name}' is absent, and LSI rejects a file without it")
 
@@ -206,9 +234,11 @@ def format_report(report: Report) -> str:
         lines.append(f"  {'line ' + str(p['line']) if p['line'] else 'file'}: {p['message']}")
     if report.counts["structural"] > len(report.problems):
         lines.append(f"  ... and {report.counts['structural'] - len(report.problems)} more")
-    lines.append(f"LSI checks  {report.counts['error']} error(s), {report.counts['warning']} warning(s)")
+    lines.append(f"LSI checks  {report.counts['error']} error(s), {report.counts['warning']} warning(s); LSI-ready "
+                 f"{report.rows - report.not_ready} of {report.rows} rows")
     for p in report.row_problems:
-        lines.append(f"  line {p['line']} ({p['isbn'] or 'no ISBN'}) {p['severity']}: {p['column']}: {p['message']}")
+        lines.append(f"  line {p['line']} ({p['isbn'] or 'no ISBN'}) {p['severity']}: {p['column']}: {p['message']} "
+                     f"[{p['rule']}]")
     if report.counts["error"] + report.counts["warning"] > len(report.row_problems):
         lines.append(f"  ... and {report.counts['error'] + report.counts['warning'] - len(report.row_problems)} more")
     lines.append("clean" if report.clean else "NOT CLEAN")
