@@ -379,3 +379,14 @@ def test_no_cell_holds_a_value_from_a_level_below_the_one_that_set_the_column(tm
     assert cells[column] == (expected or "")
     if deciding and expected is None:
         assert [p.rule for p in problems if p.column == column][0] == R.UNUSABLE.id
+
+
+def test_rows_made_under_other_rules_are_converted_again(monkeypatch, tmp_path):
+    from sidecar.settings import load_settings
+    from sidecar.store import manifest
+
+    settings = load_settings({"watch": [str(tmp_path / "in")], "checkpoint_dir": str(tmp_path / "data")})
+    before = manifest.settings_digest(settings)
+    monkeypatch.setattr(manifest, "RULESET_VERSION", "another")
+    assert manifest.settings_digest(settings) != before
+    assert len(R.RULESET_VERSION) == 16
