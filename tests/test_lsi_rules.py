@@ -390,3 +390,33 @@ def test_rows_made_under_other_rules_are_converted_again(monkeypatch, tmp_path):
     monkeypatch.setattr(manifest, "RULESET_VERSION", "another")
     assert manifest.settings_digest(settings) != before
     assert len(R.RULESET_VERSION) == 16
+
+
+CASES = ROOT.parent / "shared" / "cases" / "lsi-truth"  # beside the project, as shared/lsi is
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
+def test_the_lsi_truth_cases_behave_as_their_expected_txt_says(shared, tmp_path, case):
+    import os
+    import subprocess
+    import sys
+
+    folder = shared.parent / "cases" / "lsi-truth" / case
+    env = {**os.environ, "SIDECAR": str(Path(sys.executable).with_name("sidecar")),
+           "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "TMPDIR": str(tmp_path)}
+    done = subprocess.run(["bash", str(folder / "repro.sh")], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, (folder / "EXPECTED.txt").read_text() + done.stdout + done.stderr
+
+
+def test_an_unreadable_date_and_an_imprint_not_the_config_s_are_logged_at_warning(tmp_path, capsys):
+    folder, data = tmp_path / "harbor_light_build" / "processed_json", tmp_path / "data"
+    imprint = tmp_path / "configs" / "imprints" / "harbor_light.json"
+    imprint.parent.mkdir(parents=True)
+    imprint.write_text(json.dumps({"imprint": "Harbor Light"}))
+    write_book(folder, "a.json", {**BASE, "publication_date": "10/03/2026", "imprint": "Harbour Lights"})
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data),
+                     "--pipeline-configs", str(tmp_path / "configs")]) == 0
+    [line] = [x for x in capsys.readouterr().err.splitlines() if "a.json:" in x]
+    assert " WARNING " in line
+    assert "Pub Date: the book's 'publication_date' gives '10/03/2026': ambiguous" in line
+    assert "Imprint: 'Harbour Lights' is not the imprint config's 'Harbor Light'" in line
