@@ -28,6 +28,7 @@ from .tools.export import export_checkpoint, export_profile, known_checkpoints, 
 from .tools.review import write_review
 from .tools.status import (collect_status, format_list, format_recovery, format_status, list_checkpoints, recovery,
                            write_resume_list)
+from .tools.preflight import PreflightReport, current_checkpoints, format_preflight, places_for, preflight_checkpoint
 from .tools.verify import format_report, verify_checkpoint
 
 EXIT_OK = 0  # every eligible book is in the checkpoint with its current content
@@ -92,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     recover.add_argument("--resume-list", metavar="FILE", help="write ISBN,Title of every book already done")
     verify = command("verify", "check a checkpoint: header, dialect, whole records, duplicates, LSI rules, ledger")
     verify.add_argument("checkpoint", metavar="CHECKPOINT")
+    _file_flags(verify, command("preflight", "check that the interior and cover PDFs each row names agree with the row"))
     compare = command("compare", "compare two ACS files book by book (by ISBN, else title)")
     compare.add_argument("checkpoint", metavar="CHECKPOINT")
     compare.add_argument("other", metavar="OTHER_CSV")
@@ -115,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _file_flags(verify: argparse.ArgumentParser, preflight: argparse.ArgumentParser) -> None:
+    verify.add_argument("--files", metavar="DIR", help="also check the interior and cover PDFs each row names "
+                                                       "(the folder they are uploaded from)")
+    preflight.add_argument("checkpoint", metavar="CHECKPOINT", nargs="?",
+                           help="default: the current checkpoint of each watched imprint")
+    preflight.add_argument("--files", metavar="DIR", help="the folder the PDFs are uploaded from, named as the "
+                                                          "row's Interior / Cover cells say")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logger.remove()  # nothing reaches stderr before the configured logging, a traceback least of all
@@ -122,7 +133,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         flags = vars(args)
         if args.command == "batch":
             flags = {**flags, "watch": [args.folder]}
-        settings = load_settings(flags, need_watch=args.command not in ("verify", "compare", "export", "list"))
+        settings = load_settings(flags, need_watch=args.command not in ("verify", "compare", "export", "list") and
+                                 not (args.command == "preflight" and args.checkpoint))
         setup_logging(settings.log_level, settings.log_format, settings.log_file)
         if args.command is not None:
             return COMMANDS[args.command](settings, args)
@@ -198,11 +210,35 @@ def recover(settings: Settings, args: argparse.Namespace) -> int:
 
 def verify(settings: Settings, args: argparse.Namespace) -> int:
     report = verify_checkpoint(Path(args.checkpoint).resolve(), settings.profile.codes, [settings.state_dir])
+    files = _preflight(settings, [report.path]) if settings.files else []
     if args.json:
-        print(json.dumps({**vars(report), "path": str(report.path), "clean": report.clean}, indent=2))
+        print(json.dumps({**vars(report), "path": str(report.path), "clean": report.clean,
+                          **({"files": files[0].json()} if files else {})}, indent=2))
     else:
-        print(format_report(report))
-    return EXIT_OK if report.clean else EXIT_REJECTED
+        print("\n".join([format_report(report), *map(format_preflight, files)]))
+    return EXIT_OK if report.clean and all(f.clean for f in files) else EXIT_REJECTED
+
+
+def preflight(settings: Settings, args: argparse.Namespace) -> int:
+    """The files of a checkpoint's rows (or of each imprint's current checkpoint) against the rows."""
+    if args.checkpoint:
+        checkpoints = [Path(args.checkpoint).resolve()]
+    else:
+        checkpoints = list(current_checkpoints(settings.state_dir, [f.imprint for f in settings.folders]))
+        if not checkpoints:
+            raise ConfigError("no current checkpoint to check; give CHECKPOINT")
+    reports = _preflight(settings, checkpoints)
+    if args.json:
+        print(json.dumps([r.json() for r in reports] if len(reports) > 1 else reports[0].json(), indent=2))
+    else:
+        print("\n".join(map(format_preflight, reports)))
+    return EXIT_OK if all(r.clean for r in reports) else EXIT_REJECTED
+
+
+def _preflight(settings: Settings, checkpoints: Sequence[Path]) -> list[PreflightReport]:
+    places = places_for(settings.files, settings.pipeline_configs, settings.tranche)
+    return [preflight_checkpoint(c, places, [settings.state_dir], max_book_bytes=settings.max_bytes)
+            for c in checkpoints]
 
 
 def compare(settings: Settings, args: argparse.Namespace) -> int:
@@ -272,7 +308,7 @@ def _lifecycle(settings: Settings, action: str, batch_id: str | None) -> int:
 
 
 COMMANDS = {"rotate": rotate, "finalize": finalize, "status": show_status, "list": show_list, "recover": recover,
-            "verify": verify, "compare": compare, "export": export, "batch": batch}
+            "verify": verify, "preflight": preflight, "compare": compare, "export": export, "batch": batch}
 
 
 @contextlib.contextmanager
