@@ -28,7 +28,8 @@ from .tools.export import export_checkpoint, export_profile, known_checkpoints, 
 from .tools.review import write_review
 from .tools.status import (collect_status, format_list, format_recovery, format_status, list_checkpoints, recovery,
                            write_resume_list)
-from .tools.preflight import PreflightReport, current_checkpoints, format_preflight, places_for, preflight_checkpoint
+from .tools.preflight import (PreflightReport, current_checkpoints, file_readiness, files_warning, format_preflight,
+                              preflight_with)
 from .tools.verify import format_report, verify_checkpoint
 
 EXIT_OK = 0  # every eligible book is in the checkpoint with its current content
@@ -179,9 +180,13 @@ def run_once(settings: Settings, require_ready: bool = False) -> int:
     print(f"sidecar: {summary.line()}")
     if stop.is_set():
         logger.info("stopped by a signal before every book was seen; run again to finish")
+    files = files_warning([file_readiness(r) for r in _preflight(settings, summary.checkpoints)]
+                          if settings.files is not None else [])
+    if files:
+        logger.warning(files)
     if summary.counts["rejected"]:
         return EXIT_REJECTED
-    return EXIT_NOT_READY if require_ready and summary.not_ready else EXIT_OK
+    return EXIT_NOT_READY if require_ready and (summary.not_ready or files) else EXIT_OK
 
 
 def show_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -236,9 +241,7 @@ def preflight(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _preflight(settings: Settings, checkpoints: Sequence[Path]) -> list[PreflightReport]:
-    places = places_for(settings.files, settings.pipeline_configs, settings.tranche)
-    return [preflight_checkpoint(c, places, [settings.state_dir], max_book_bytes=settings.max_bytes)
-            for c in checkpoints]
+    return [preflight_with(settings, c) for c in checkpoints]
 
 
 def compare(settings: Settings, args: argparse.Namespace) -> int:
@@ -254,7 +257,8 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
         output = Path(args.output) if args.output else checkpoint.with_suffix(".xlsx")
         refuse_checkpoint_output(output, checkpoint, known_checkpoints(settings.state_dir))
         columns = export_profile(args.profile, settings.exports).columns if args.profile else COLUMNS
-        rows, not_ready = write_review(checkpoint, output, columns, settings.profile.codes)
+        files = preflight_with(settings, checkpoint).by_line() if settings.files is not None else None
+        rows, not_ready = write_review(checkpoint, output, columns, settings.profile.codes, files)
         print(f"sidecar: {rows} rows ({not_ready} not LSI-ready) in the review workbook {output}")
         return EXIT_OK
     if not args.profile:

@@ -12,7 +12,7 @@ from pypdf.generic import DictionaryObject, NameObject, RectangleObject, StreamO
 from sidecar import cli
 from sidecar.rows.columns import Problem
 from sidecar.rows.preflight_rules import FILE_RULES, RULES, page_count_problems, trim_inches
-from sidecar.tools.preflight import Limits, Places, check_row, locate
+from sidecar.tools.preflight import Limits, Places, RowFiles, check_row, check_rows, locate
 
 from helpers import checkpoints
 from test_config_tree import REAL_BOOK, real_tree
@@ -292,6 +292,19 @@ def test_reading_is_stopped_at_the_time_and_memory_limits_with_one_problem_per_f
         ("file-limits", "not checked: reading it needed over 1 MB (the limit); stopped")] * 2
 
 
+def test_rows_read_together_keep_each_file_s_problem_to_its_own_row(tmp_path, files):
+    cut = interior(files / "cut.pdf")
+    cut.write_bytes(cut.read_bytes()[:3000])
+    _old(cut)
+    interior(files / "short.pdf", pages=220)
+    rows = [RowFiles(2, CELLS, {"spine_width_in": SPINE}, None, ""),
+            RowFiles(3, {**CELLS, "Interior Path / Filename": "cut.pdf"}, {"spine_width_in": SPINE}, None, ""),
+            RowFiles(4, {**CELLS, "Interior Path / Filename": "short.pdf"}, {"spine_width_in": SPINE}, None, "")]
+    checks = check_rows(rows, Places(files=files))
+    assert [(c.line, [(f.rule, f.role) for f in c.findings]) for c in checks] == [
+        (2, []), (3, [("file-readable", "interior")]), (4, [("page-count", "interior")])]
+
+
 def test_page_count_problems_join_the_metadata_rules_as_problems_on_pages():
     assert page_count_problems(222, "222") == []
     assert page_count_problems(221, "") == [
@@ -378,3 +391,57 @@ def test_the_files_setting_comes_from_the_config_file_the_environment_or_the_fla
         load_settings({"files": str(tmp_path / "nowhere")}, {}, need_watch=False)
     assert str(raised.value) == (f"files {tmp_path / 'nowhere'} is not a folder; give the folder the interior and "
                                  "cover PDFs are uploaded from")
+
+
+def test_a_page_tree_fanned_out_to_millions_of_pages_stops_at_pypdf_s_limit_as_one_problem(tmp_path, files):
+    n = 2000  # a 24 KB file whose page tree names 2000 x 2000 pages
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>",
+               b"<< /Type /Pages /Count %d /Kids [" % (n * n) + b"3 0 R " * n + b"] >>",
+               b"<< /Type /Pages /Parent 2 0 R /Count %d /Kids [" % n + b"4 0 R " * n + b"] >>",
+               b"<< /Type /Page /Parent 3 0 R /MediaBox [0 0 432 648] >>"]
+    data, offsets = bytearray(b"%PDF-1.4\n"), []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(data))
+        data += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(data)
+    data += b"xref\n0 5\n0000000000 65535 f \n" + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    data += b"trailer\n<< /Size 5 /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % xref
+    path = files / CELLS["Interior Path / Filename"]
+    path.write_bytes(bytes(data))
+    _old(path)
+    assert messages(tmp_path) == [
+        "error file-readable: interior: not a readable PDF (LimitReachedError: Maximum page tree entry limit "
+        "reached: 100001 > 100000.)"]
+
+
+def test_with_files_set_status_once_and_the_review_workbook_count_rows_whose_files_are_wrong(
+        shared, tmp_path, capsys, monkeypatch):
+    from openpyxl import load_workbook
+
+    checkpoint, flags = _real_book_checkpoint(shared, tmp_path)
+    files = tmp_path / "upload"
+    interior(files / f"{ISBN}_ai_gover_interior.pdf", pages=221)
+    cover(files / f"{ISBN}_ai_gover_cover.pdf")
+    capsys.readouterr()
+    monkeypatch.setenv("SIDECAR_FILES", str(files))
+    assert cli.main(["status", *flags]) == cli.EXIT_OK
+    out = capsys.readouterr().out.splitlines()
+    fix = RULES["page-count"].fix
+    assert out[out.index("  files       0 of 1 rows' files agree with them") + 1:][:2] == [
+        f"    file problem: interior page-count (1 rows): {fix}",
+        f"    file problem: interior page-count-even (1 rows): {RULES['page-count-even'].fix}"]
+    assert cli.main(["--once", "--require-ready", *flags]) == cli.EXIT_NOT_READY
+    err = capsys.readouterr().err
+    assert (f"WARNING 1 of 1 rows have file problems (sidecar preflight lists them): interior page-count (1 rows: {fix}); "
+            f"interior page-count-even (1 rows: {RULES['page-count-even'].fix})") in err
+    output = tmp_path / "review.xlsx"
+    assert cli.main(["export", str(checkpoint), "--format", "xlsx", "--output", str(output), *flags]) == cli.EXIT_OK
+    book = load_workbook(output, read_only=True)
+    problems = [[c.value for c in row] for row in book["Problems"].iter_rows(min_row=2)]
+    assert [p[3:] for p in problems if p[3].endswith("Path / Filename")] == [
+        ["Interior Path / Filename", "error", "interior: 221 pages in the PDF, the row's Pages says 222", fix],
+        ["Interior Path / Filename", "error", "interior: 221 pages, an odd number; LSI's final page count is even",
+         RULES["page-count-even"].fix]]
+    monkeypatch.delenv("SIDECAR_FILES")
+    assert cli.main(["--once", "--require-ready", *flags]) == cli.EXIT_NOT_READY  # the row's own problems only
+    assert "file problems" not in capsys.readouterr().err

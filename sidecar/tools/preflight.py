@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
@@ -31,15 +32,16 @@ from typing import Any, Iterator, Mapping, Sequence
 from ..errors import CheckpointError, ConfigError, InputError
 from ..inputs import open_regular_file, read_config_text, read_regular_file, shown
 from ..rows.book import parse_book
-from ..rows.columns import COLUMNS, INDEX
+from ..rows.columns import INDEX, Problem
 from ..rows.preflight_rules import COVER, FILE_COLUMNS, INTERIOR, RULES, Finding, file_findings
 from ..rows.values import sanitize_filename
+from ..settings import Settings
 from ..store.ledger import Ledger
 from ..store.table import open_table
 
 SETTLE_SECONDS = 2.0  # the engine's "racy" window: a file changed this recently may still be being written
 POLL_SECONDS = 0.02  # how often the child's memory is looked at while waiting for it
-TEMPLATE_FIELDS = ("imprint", "title_slug", "isbn", "title", "author")
+FILES_PER_CHILD = 32  # files one child process reads: its start (the interpreter, pypdf) is paid once for them
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,16 @@ class PreflightReport:
     def json(self) -> dict[str, Any]:
         return {"checkpoint": str(self.checkpoint), "clean": self.clean, "books": [b.json() for b in self.books]}
 
+    def by_line(self) -> dict[int, list[tuple[Problem, str]]]:
+        """Each row's file problems (as row Problems on the file's column) with their fixes, by the row's line."""
+        return {b.line: [(f.problem(), RULES[f.rule].fix) for f in b.findings] for b in self.books if b.findings}
+
+
+def preflight_with(settings: Settings, checkpoint: Path) -> PreflightReport:
+    """preflight_checkpoint() with the places, ledger and book size limit of the settings."""
+    places = places_for(settings.files, settings.pipeline_configs, settings.tranche)
+    return preflight_checkpoint(checkpoint, places, [settings.state_dir], max_book_bytes=settings.max_bytes)
+
 
 def places_for(files: Path | None, pipeline_configs: Path | None, tranche: Path | None) -> Places:
     """The places of the settings: the tranche's file_path_templates are read from its file."""
@@ -103,7 +115,7 @@ def places_for(files: Path | None, pipeline_configs: Path | None, tranche: Path 
 def preflight_checkpoint(checkpoint: Path, places: Places, state_dirs: Sequence[Path] = (),
                          limits: Limits = Limits(), max_book_bytes: int = 16 << 20) -> PreflightReport:
     """Check the files of every row of an ACS file; the book JSONs come from the ledger that knows it."""
-    report = PreflightReport(checkpoint)
+    rows: list[RowFiles] = []
     books, imprint = _books_of(checkpoint, state_dirs)
     with open_table(checkpoint) as table:
         columns = table.columns
@@ -115,27 +127,49 @@ def preflight_checkpoint(checkpoint: Path, places: Places, state_dirs: Sequence[
             cells = {c: v for c, v in zip(columns, record.cells) if c in INDEX}
             source = books.get(cells["ISBN or SKU"])
             book = _book(source, max_book_bytes) if source else {}
-            report.books.append(check_row(record.line, cells, book, _root(source, places), imprint, places, limits))
-    return report
+            rows.append(RowFiles(record.line, cells, book, _root(source, places), imprint))
+    return PreflightReport(checkpoint, check_rows(rows, places, limits))
+
+
+@dataclass(frozen=True)
+class RowFiles:
+    """A row, and what its files are found by and checked against."""
+
+    line: int
+    cells: Mapping[str, str]
+    book: Mapping[str, Any]  # the book's JSON (spine_width_in, full_spread_pdf_path); {} when unknown
+    root: Path | None  # the pipeline's root
+    imprint: str
 
 
 def check_row(line: int, cells: Mapping[str, str], book: Mapping[str, Any], root: Path | None, imprint: str,
               places: Places, limits: Limits = Limits()) -> BookCheck:
     """One row: find its files, read them in a bounded child process, apply the rules."""
-    found: dict[str, str | None] = {}
-    findings: list[Finding] = []
-    paths: dict[str, Path] = {}
-    for role in (INTERIOR, COVER):
-        path, looked = locate(role, cells, book, root, imprint, places)
-        found[role] = str(path) if path else None
-        if path is None:
-            findings.append(Finding("file-found", role, "not found; looked for " + ", ".join(looked)))
-        else:
-            paths[role] = path
-    facts = read_files(paths, limits)
-    for role, path in paths.items():
-        findings += file_findings(role, facts[role], cells, _spine(book))
-    return BookCheck(line, cells.get("ISBN or SKU", ""), cells.get("Title", ""), found, findings)
+    [check] = check_rows([RowFiles(line, cells, book, root, imprint)], places, limits)
+    return check
+
+
+def check_rows(rows: Sequence[RowFiles], places: Places, limits: Limits = Limits()) -> list[BookCheck]:
+    """Find each row's files, read them FILES_PER_CHILD at a time by bounded child processes, apply the rules."""
+    checks: list[BookCheck] = []
+    wanted: dict[tuple[int, str], Path] = {}
+    for n, row in enumerate(rows):
+        check = BookCheck(row.line, row.cells.get("ISBN or SKU", ""), row.cells.get("Title", ""), {}, [])
+        for role in (INTERIOR, COVER):
+            path, looked = locate(role, row.cells, row.book, row.root, row.imprint, places)
+            check.files[role] = str(path) if path else None
+            if path is None:
+                check.findings.append(Finding("file-found", role, "not found; looked for " + ", ".join(looked)))
+            else:
+                wanted[(n, role)] = path
+        checks.append(check)
+    keys = list(wanted)
+    for start in range(0, len(keys), FILES_PER_CHILD):
+        chunk = keys[start:start + FILES_PER_CHILD]
+        facts = read_files({key: wanted[key] for key in chunk}, limits)
+        for n, role in chunk:
+            checks[n].findings += file_findings(role, facts[n, role], rows[n].cells, _spine(rows[n].book))
+    return checks
 
 
 def locate(role: str, cells: Mapping[str, str], book: Mapping[str, Any], root: Path | None, imprint: str,
@@ -168,10 +202,10 @@ def locate(role: str, cells: Mapping[str, str], book: Mapping[str, Any], root: P
     return None, [shown(p) for p in candidates] + looked or ["nowhere: no files folder, and no pipeline root"]
 
 
-def read_files(paths: Mapping[str, Path], limits: Limits = Limits()) -> dict[str, dict[str, Any]]:
-    """The facts of each file (role -> facts), read by child processes held to limits."""
-    facts: dict[str, dict[str, Any]] = {}
-    before: dict[str, os.stat_result] = {}
+def read_files(paths: Mapping[Any, Path], limits: Limits = Limits()) -> dict[Any, dict[str, Any]]:
+    """The facts of each file (key -> facts), read by child processes held to limits, each file to its own."""
+    facts: dict[Any, dict[str, Any]] = {}
+    before: dict[Any, os.stat_result] = {}
     for role, path in paths.items():
         try:
             fd, before[role] = open_regular_file(path)
@@ -212,12 +246,14 @@ def _child(paths: Sequence[Path], limits: Limits) -> tuple[list[dict[str, Any]],
     with tempfile.TemporaryFile() as out:
         proc = subprocess.Popen([sys.executable, "-m", "sidecar.tools.pdf_facts", *map(str, paths)],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + limits.seconds
+        deadline, written = time.monotonic() + limits.seconds, 0
         while True:
             try:
                 proc.wait(timeout=POLL_SECONDS)
                 break
             except subprocess.TimeoutExpired:
+                if os.fstat(out.fileno()).st_size != written:  # a file's facts came out: the next one's time starts
+                    deadline, written = time.monotonic() + limits.seconds, os.fstat(out.fileno()).st_size
                 if time.monotonic() > deadline:
                     over = f"not checked: reading it took over {limits.seconds:g} s (the limit); stopped"
                 elif _rss_bytes(proc.pid) > limits.memory_bytes:
@@ -321,3 +357,33 @@ def current_checkpoints(state_dir: Path, imprints: Sequence[str]) -> Iterator[Pa
             record = ledger.current_checkpoint(imprint)
             if record is not None:
                 yield record.path
+
+
+def file_readiness(report: PreflightReport) -> dict[str, Any]:
+    """What status and the --once summary show: rows, rows with a file error, and the three most common
+    rules broken with the fix of each."""
+    reasons: Counter[str] = Counter()
+    failing = 0
+    for book in report.books:
+        errors = {(f.role, f.rule) for f in book.findings if f.severity == "error"}
+        failing += bool(errors)
+        reasons.update(f"{role} {rule}" for role, rule in sorted(errors))  # ties keep this order
+    return {"rows": len(report.books), "with_file_errors": failing,
+            "top_reasons": [{"reason": r, "rows": n, "fix": RULES[r.split()[1]].fix} for r, n in reasons.most_common(3)]}
+
+
+def files_warning(entries: Sequence[Mapping[str, Any]]) -> str | None:
+    """The --once summary's warning when rows' files have errors (None when none has), like its
+    readiness line: how many, the top reasons and what fixes each."""
+    rows, failing = sum(e["rows"] for e in entries), sum(e["with_file_errors"] for e in entries)
+    if not failing:
+        return None
+    top = "; ".join(f"{r['reason']} ({r['rows']} rows: {r['fix']})" for e in entries for r in e["top_reasons"])
+    return f"{failing} of {rows} rows have file problems (sidecar preflight lists them): {top}"
+
+
+def format_file_readiness(entry: Mapping[str, Any]) -> list[str]:
+    """status's lines for the files of the current checkpoint."""
+    lines = [f"  files       {entry['rows'] - entry['with_file_errors']} of {entry['rows']} rows' files agree with them"]
+    lines += [f"    file problem: {r['reason']} ({r['rows']} rows): {r['fix']}" for r in entry["top_reasons"]]
+    return lines

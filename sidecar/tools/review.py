@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..errors import TableError
 from ..rows.codes import AcsCodes
-from ..rows.columns import COLUMNS
+from ..rows.columns import COLUMNS, Problem
 from ..rows.profile import what_fixes
 from ..rows.validate import validate_row
 from ..store.atomic import atomic_writer
@@ -32,8 +32,12 @@ PROBLEM_HEADER = ("Row", "ISBN", "Title", "Column", "Rule", "Reason", "What fixe
 
 
 def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMNS,
-                 codes: AcsCodes | None = None) -> tuple[int, int]:
-    """Write the workbook atomically, record by record; returns (rows, rows not LSI-ready)."""
+                 codes: AcsCodes | None = None,
+                 file_problems: Mapping[int, Sequence[tuple[Problem, str]]] | None = None) -> tuple[int, int]:
+    """Write the workbook atomically, record by record; returns (rows, rows not LSI-ready).
+
+    file_problems: by the record's line, the problems of the files the row names and the fix of each
+    (tools/preflight.py); they count among the reasons a row is not ready, and fill the file's cell."""
     reasons: Counter[str] = Counter()
     digest = hashlib.sha256()
     with Table(checkpoint) as table, atomic_writer(output, durable=False) as out:
@@ -57,19 +61,20 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
             if len(record.cells) != len(COLUMNS) or not record.terminator:
                 raise TableError(f"{checkpoint} line {record.line} is not a whole record (run `sidecar verify` on it)")
             n += 1
-            problems = {p.column: p for p in validate_row(tuple(record.cells), codes) if p.column in columns}
+            problems, listed = _problems(validate_row(tuple(record.cells), codes),
+                                         (file_problems or {}).get(record.line, ()), columns)
             for column, value in zip(columns, (record.cells[i] for i in index)):
                 problem = problems.get(column)
                 rows_sheet.write_string(n, columns.index(column), value, flagged if problem else text)
                 if problem:
                     rows_sheet.write_comment(n, columns.index(column), f"{problem.severity}: {problem.message}")
-            if any(p.severity == "error" for p in problems.values()):
+            if any(p.severity == "error" for p, _ in listed):
                 not_ready += 1
-            for problem in problems.values():
+            for problem, fix in listed:
                 found += 1
                 reasons[f"{problem.column}: {problem.message}"] += 1
                 cells = (str(n + 1), record.cells[COLUMNS.index("ISBN or SKU")], record.cells[COLUMNS.index("Title")],
-                         problem.column, problem.severity, problem.message, what_fixes(problem.column, problem.message))
+                         problem.column, problem.severity, problem.message, fix)
                 for col, value in enumerate(cells):
                     problems_sheet.write_string(found, col, value, text)
         rows_sheet.autofilter(0, 0, n, len(columns) - 1)
@@ -82,6 +87,17 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
         ])
         book.close()
     return n, not_ready
+
+
+def _problems(found: Sequence[Problem], files: Sequence[tuple[Problem, str]], columns: Sequence[str]
+              ) -> tuple[dict[str, Problem], list[tuple[Problem, str]]]:
+    """The problem each cell shows (the row's own before a file's), and every problem listed with its fix."""
+    cells = {p.column: p for p in found if p.column in columns}
+    listed = [(p, what_fixes(p.column, p.message)) for p in cells.values()] + list(files)
+    for problem, _ in files:
+        if problem.column in columns:
+            cells.setdefault(problem.column, problem)
+    return cells, listed
 
 
 def _header(sheet: Any, names: Sequence[str], bold: Any, widths: Sequence[int]) -> None:
