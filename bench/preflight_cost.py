@@ -4,11 +4,13 @@ The interior is built with pypdf: every page a 6 x 9 in page with TrimBox and Bl
 of text (about 3 KiB), a shared embedded font and, with --image-kib, an image of that many random
 (incompressible) KiB of its own, so that the file is as large as real interiors with pictures are.
 The check reads only boxes, fonts and the Info dictionary, so its cost follows the page count, not the
-file's size. Printed: wall time of check_row() (both files, the reading child process included; median
-and fastest of --runs), the reading child's peak RSS (its own VmHWM), and the peak RSS of a fresh
-process that imports the sidecar and runs the checks (the caller's side: the service or the tool).
+file's size. Printed, for --books rows that name these files (a checkpoint's rows share reading
+children, FILES_PER_CHILD files each): the wall time per book of check_rows(), reading children
+included (median and fastest of --runs); the peak RSS of one reading child given those books' files
+(its own VmHWM); the peak RSS of a fresh process that imports the sidecar and runs the checks (the
+caller's side: the tool, or status).
 
-Usage: BENCH_TMP=/tmp python bench/preflight_cost.py [--pages 300] [--image-kib 0 300] [--runs 5]
+Usage: BENCH_TMP=/tmp python bench/preflight_cost.py [--pages 300] [--image-kib 0 300] [--books 1 16] [--runs 5]
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pypdf import PdfWriter
 from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, NumberObject,
                            RectangleObject, StreamObject)
 
-from sidecar.tools.preflight import Places, check_row
+from sidecar.tools.preflight import FILES_PER_CHILD, Places, RowFiles, check_rows
 
 BOOK_TYPE = "POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE"
 SPINE = 0.6762  # about 300 pages of white paper
@@ -82,8 +84,10 @@ def build_cover(path: Path) -> None:
     writer.write(path)
 
 
-def child_peak_mib(interior: Path, cover: Path) -> float:
-    done = subprocess.run([sys.executable, "-m", "sidecar.tools.pdf_facts", str(interior), str(cover)],
+def child_peak_mib(interior: Path, cover: Path, books: int) -> float:
+    """The peak RSS of one reading child given the files of books rows (as many as one child reads)."""
+    paths = [str(interior), str(cover)] * min(books, FILES_PER_CHILD // 2)
+    done = subprocess.run([sys.executable, "-m", "sidecar.tools.pdf_facts", *paths],
                           capture_output=True, text=True, check=True)
     return json.loads(done.stdout.splitlines()[-1])["peak_rss_kb"] / 1024
 
@@ -95,17 +99,19 @@ def own_peak_mib() -> float:
     return 0.0
 
 
-def timed(folder: Path, pages: int, runs: int) -> None:
-    """In a fresh process: check the book runs times; print the times and this process's peak RSS."""
+def timed(folder: Path, pages: int, runs: int, books: int) -> None:
+    """In a fresh process: check books rows (all naming the same files) runs times; print the time per
+    book of each run and this process's peak RSS."""
     cells = {"ISBN or SKU": "9781608883936", "Title": "Bench", "Pages": str(pages),
              "Rendition /Booktype": BOOK_TYPE, "Interior Path / Filename": "interior.pdf",
              "Cover Path / Filename": "cover.pdf"}
     times = []
     for _ in range(runs):
         start = time.perf_counter()
-        check = check_row(2, cells, {"spine_width_in": SPINE}, None, "", Places(files=folder))
-        times.append(time.perf_counter() - start)
-        assert not check.findings, check.findings
+        rows = [RowFiles(n + 2, cells, {"spine_width_in": SPINE}, None, "") for n in range(books)]
+        checks = check_rows(rows, Places(files=folder))
+        times.append((time.perf_counter() - start) / books)
+        assert not any(c.findings for c in checks), checks[0].findings
     print(json.dumps({"times": times, "peak_mib": own_peak_mib()}))
 
 
@@ -114,26 +120,30 @@ def main() -> None:
     parser.add_argument("--pages", type=int, default=300)
     parser.add_argument("--image-kib", type=int, nargs="+", default=[0, 300])
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--books", type=int, nargs="+", default=[1, 16],
+                        help="rows checked together (a checkpoint's rows share reading processes)")
     parser.add_argument("--timed", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.timed:
-        timed(Path(args.timed), args.pages, args.runs)
+        timed(Path(args.timed), args.pages, args.runs, args.books[0])
         return
-    print(f"{'pages':>5} {'image KiB/page':>14} {'file MB':>8} {'median s':>9} {'min s':>7} {'child peak MiB':>15}"
-          f" {'caller peak MiB':>16}")
+    print(f"{'pages':>5} {'image KiB/page':>14} {'file MB':>8} {'books':>5} {'median s/book':>13} {'min s/book':>10} "
+          f"{'child peak MiB':>15} {'caller peak MiB':>16}")
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         folder = Path(tmp)
         build_cover(folder / "cover.pdf")
         for kib in args.image_kib:
             build_interior(folder / "interior.pdf", args.pages, kib)
             size = (folder / "interior.pdf").stat().st_size / 1e6
-            done = subprocess.run([sys.executable, __file__, "--timed", str(folder), "--pages", str(args.pages),
-                                   "--runs", str(args.runs)], capture_output=True, text=True, check=True)
-            caller = json.loads(done.stdout.splitlines()[-1])
-            times = caller["times"]
-            peak = child_peak_mib(folder / "interior.pdf", folder / "cover.pdf")
-            print(f"{args.pages:>5} {kib:>14} {size:>8.1f} {statistics.median(times):>9.3f} {min(times):>7.3f} "
-                  f"{peak:>15.1f} {caller['peak_mib']:>16.1f}")
+            for books in args.books:
+                peak = child_peak_mib(folder / "interior.pdf", folder / "cover.pdf", books)
+                done = subprocess.run([sys.executable, __file__, "--timed", str(folder), "--pages", str(args.pages),
+                                       "--runs", str(args.runs), "--books", str(books)],
+                                      capture_output=True, text=True, check=True)
+                caller = json.loads(done.stdout.splitlines()[-1])
+                times = caller["times"]
+                print(f"{args.pages:>5} {kib:>14} {size:>8.1f} {books:>5} {statistics.median(times):>13.3f} "
+                      f"{min(times):>10.3f} {peak:>15.1f} {caller['peak_mib']:>16.1f}")
 
 
 if __name__ == "__main__":
