@@ -305,6 +305,11 @@ def test_rows_read_together_keep_each_file_s_problem_to_its_own_row(tmp_path, fi
         (2, []), (3, [("file-readable", "interior")]), (4, [("page-count", "interior")])]
 
 
+def test_a_stray_module_in_the_current_folder_is_not_imported_by_the_reading_child(tmp_path, files):
+    (tmp_path / "pypdf.py").write_text("raise SystemExit('a stray pypdf.py was imported')\n")  # tests run in tmp_path
+    assert messages(tmp_path) == []
+
+
 def test_page_count_problems_join_the_metadata_rules_as_problems_on_pages():
     assert page_count_problems(222, "222") == []
     assert page_count_problems(221, "") == [

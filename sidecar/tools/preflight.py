@@ -8,8 +8,8 @@ Where a row's files are looked for, in order (docs/preflight.md):
 The pipeline's root is the folder above output/ when the book's JSON lies in
 <root>/output/<imprint>_build/processed_json/, else the parent of `pipeline_configs` (its configs/).
 
-Each book's files are read by a child process (tools/pdf_facts.py) that is killed when it runs over
-Limits: no file can hang or exhaust the run, and the service's system-call filter (which denies
+The files are read by child processes (tools/pdf_facts.py), FILES_PER_CHILD each, killed when one
+runs over Limits: no file can hang or exhaust the run, and the service's system-call filter (which denies
 setrlimit) does not matter, because nothing here sets a resource limit. File problems are computed
 afresh on every run and stored nowhere: they change when files change, not when rows do.
 """
@@ -46,7 +46,7 @@ FILES_PER_CHILD = 32  # files one child process reads: its start (the interprete
 
 @dataclass(frozen=True)
 class Limits:
-    """What reading one book's files may cost: wall time and resident memory of the reading process."""
+    """What reading one file may cost: its wall time, and the resident memory of the reading process."""
 
     seconds: float = 60.0
     memory_bytes: int = 512 << 20
@@ -206,21 +206,22 @@ def read_files(paths: Mapping[Any, Path], limits: Limits = Limits()) -> dict[Any
     """The facts of each file (key -> facts), read by child processes held to limits, each file to its own."""
     facts: dict[Any, dict[str, Any]] = {}
     before: dict[Any, os.stat_result] = {}
-    for role, path in paths.items():
+    for key, path in paths.items():
         try:
-            fd, before[role] = open_regular_file(path)
+            fd, before[key] = open_regular_file(path)  # never a FIFO or a device, which could block a reader
             os.close(fd)
         except (InputError, OSError) as exc:
-            facts[role] = {"unreadable": str(exc) if isinstance(exc, InputError) else f"cannot open it: {exc}"}
-    pending = [role for role in paths if role not in facts]
+            facts[key] = {"unreadable": str(exc) if isinstance(exc, InputError) else f"cannot open it: {exc}",
+                          "rule": "file-readable"}
+    pending = [key for key in paths if key not in facts]
     while pending:
-        results, over = _child([paths[r] for r in pending], limits)
+        results, over = _child([paths[key] for key in pending], limits)
         facts.update(zip(pending, results))
         pending = pending[len(results):]
         if over and pending:
             facts[pending.pop(0)] = {"unreadable": over, "rule": "file-limits"}
-    for role, st in before.items():
-        facts[role] = _settled(paths[role], st, facts[role])
+    for key, st in before.items():
+        facts[key] = _settled(paths[key], st, facts[key])
     return facts
 
 
@@ -244,7 +245,8 @@ def _child(paths: Sequence[Path], limits: Limits) -> tuple[list[dict[str, Any]],
     """Run pdf_facts on paths; the facts it printed, and why it was stopped (None when it finished)."""
     over = None
     with tempfile.TemporaryFile() as out:
-        proc = subprocess.Popen([sys.executable, "-m", "sidecar.tools.pdf_facts", *map(str, paths)],
+        # -P: the current folder is not put on the child's import path (a stray pypdf.py there is not run)
+        proc = subprocess.Popen([sys.executable, "-P", "-m", "sidecar.tools.pdf_facts", *map(str, paths)],
                                 stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.DEVNULL)
         deadline, written = time.monotonic() + limits.seconds, 0
         while True:
