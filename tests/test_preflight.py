@@ -208,10 +208,11 @@ def test_a_cover_with_a_trimbox_is_measured_without_its_bleed(tmp_path, files):
         "(tolerance 1/32 in)"]
 
 
-def test_a_cover_of_two_pages_is_refused(tmp_path, files):
-    cover(files / CELLS["Cover Path / Filename"], pages=2)
+@pytest.mark.parametrize("pages", [2, 0])
+def test_a_cover_of_two_pages_or_none_is_refused(tmp_path, files, pages):
+    cover(files / CELLS["Cover Path / Filename"], pages=pages)
     assert messages(tmp_path) == [
-        "error cover-one-page: cover: 2 pages; LSI wants the whole cover (back, spine, front) on one page"]
+        f"error cover-one-page: cover: {pages} pages; LSI wants the whole cover (back, spine, front) on one page"]
 
 
 def test_the_cover_of_another_binding_or_an_unknown_spine_is_reported_not_checked(tmp_path, files):

@@ -240,6 +240,8 @@ def _cover_findings(facts: Mapping[str, Any], book_type: str, spine_in: float | 
         found.append(Finding("cover-one-page", COVER, f"{facts['pages']} pages; LSI wants the whole cover "
                                                       "(back, spine, front) on one page"))
     trim = trim_inches(book_type)
+    if not facts["geometry"]:
+        return found  # no page to measure
     if not is_perfect_bound(book_type) or trim is None:
         why = "not perfect bound" if trim else "names no trim in inches"
         return [*found, Finding("cover-not-checked", COVER, f"size not checked: the book type '{book_type}' is {why}")]
