@@ -381,6 +381,11 @@ def test_preflight_and_verify_with_files_report_the_real_book_s_short_interior_a
     out = capsys.readouterr().out.splitlines()
     assert f"  line 2 ({ISBN}) error: interior: 220 pages in the PDF, the row's Pages says 222 [page-count]" in out
     assert out[-1] == "files NOT CLEAN"
+    assert cli.main(["verify", str(checkpoint), "--files", str(files), "--json", *flags]) == cli.EXIT_REJECTED
+    verified = json.loads(capsys.readouterr().out)
+    assert verified["files"]["books"] == report["books"] and verified["files"]["clean"] is False
+    interior(files / f"{ISBN}_ai_gover_interior.pdf", pages=222)
+    assert cli.main(["preflight", str(checkpoint), "--files", str(files), *flags]) == cli.EXIT_OK
 
 
 def test_the_files_setting_comes_from_the_config_file_the_environment_or_the_flag_and_must_be_a_folder(tmp_path):
