@@ -206,6 +206,7 @@ def read_files(paths: Mapping[Any, Path], limits: Limits = Limits()) -> dict[Any
     """The facts of each file (key -> facts), read by child processes held to limits, each file to its own."""
     facts: dict[Any, dict[str, Any]] = {}
     before: dict[Any, os.stat_result] = {}
+    started = time.time()
     for key, path in paths.items():
         try:
             fd, before[key] = open_regular_file(path)  # never a FIFO or a device, which could block a reader
@@ -221,18 +222,18 @@ def read_files(paths: Mapping[Any, Path], limits: Limits = Limits()) -> dict[Any
         if over and pending:
             facts[pending.pop(0)] = {"unreadable": over, "rule": "file-limits"}
     for key, st in before.items():
-        facts[key] = _settled(paths[key], st, facts[key])
+        facts[key] = _settled(paths[key], st, facts[key], started)
     return facts
 
 
-def _settled(path: Path, before: os.stat_result, facts: dict[str, Any]) -> dict[str, Any]:
-    """A file that changed while read, or that is unreadable and was changed a moment ago, is being
-    written: it is not judged (the readiness rule of the books)."""
+def _settled(path: Path, before: os.stat_result, facts: dict[str, Any], started: float) -> dict[str, Any]:
+    """A file that changed while read, or that is unreadable and had changed a moment before its reading
+    started, is being written: it is not judged (the readiness rule of the books)."""
     try:
         after = os.stat(path)
     except OSError:
         return {"unreadable": "it was removed while being read; checked again at the next run", "rule": "file-settled"}
-    age = time.time() - after.st_mtime
+    age = max(0.0, started - after.st_mtime)
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         return {"unreadable": "it changed while being read (still being written); not judged yet", "rule": "file-settled"}
     if facts.get("unreadable") and facts.get("rule") is None and age < SETTLE_SECONDS:
