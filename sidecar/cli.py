@@ -28,6 +28,8 @@ from .tools.export import export_checkpoint, export_profile, known_checkpoints, 
 from .tools.review import write_review
 from .tools.status import (collect_status, format_list, format_recovery, format_status, list_checkpoints, recovery,
                            write_resume_list)
+from .tools.preflight import (PreflightReport, current_checkpoints, file_readiness, files_warning, format_preflight,
+                              preflight_with)
 from .tools.verify import format_report, verify_checkpoint
 
 EXIT_OK = 0  # every eligible book is in the checkpoint with its current content
@@ -92,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     recover.add_argument("--resume-list", metavar="FILE", help="write ISBN,Title of every book already done")
     verify = command("verify", "check a checkpoint: header, dialect, whole records, duplicates, LSI rules, ledger")
     verify.add_argument("checkpoint", metavar="CHECKPOINT")
+    _file_flags(verify, command("preflight", "check that the interior and cover PDFs each row names agree with the row"))
     compare = command("compare", "compare two ACS files book by book (by ISBN, else title)")
     compare.add_argument("checkpoint", metavar="CHECKPOINT")
     compare.add_argument("other", metavar="OTHER_CSV")
@@ -115,6 +118,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _file_flags(verify: argparse.ArgumentParser, preflight: argparse.ArgumentParser) -> None:
+    verify.add_argument("--files", metavar="DIR", help="also check the interior and cover PDFs each row names "
+                                                       "(the folder they are uploaded from)")
+    preflight.add_argument("checkpoint", metavar="CHECKPOINT", nargs="?",
+                           help="default: the current checkpoint of each watched imprint")
+    preflight.add_argument("--files", metavar="DIR", help="the folder the PDFs are uploaded from, named as the "
+                                                          "row's Interior / Cover cells say")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logger.remove()  # nothing reaches stderr before the configured logging, a traceback least of all
@@ -122,7 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         flags = vars(args)
         if args.command == "batch":
             flags = {**flags, "watch": [args.folder]}
-        settings = load_settings(flags, need_watch=args.command not in ("verify", "compare", "export", "list"))
+        settings = load_settings(flags, need_watch=args.command not in ("verify", "compare", "export", "list") and
+                                 not (args.command == "preflight" and args.checkpoint))
         setup_logging(settings.log_level, settings.log_format, settings.log_file)
         if args.command is not None:
             return COMMANDS[args.command](settings, args)
@@ -167,9 +180,13 @@ def run_once(settings: Settings, require_ready: bool = False) -> int:
     print(f"sidecar: {summary.line()}")
     if stop.is_set():
         logger.info("stopped by a signal before every book was seen; run again to finish")
+    files = files_warning([file_readiness(r) for r in _preflight(settings, summary.checkpoints)]
+                          if settings.files is not None else [])
+    if files:
+        logger.warning(files)
     if summary.counts["rejected"]:
         return EXIT_REJECTED
-    return EXIT_NOT_READY if require_ready and summary.not_ready else EXIT_OK
+    return EXIT_NOT_READY if require_ready and (summary.not_ready or files) else EXIT_OK
 
 
 def show_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -198,11 +215,33 @@ def recover(settings: Settings, args: argparse.Namespace) -> int:
 
 def verify(settings: Settings, args: argparse.Namespace) -> int:
     report = verify_checkpoint(Path(args.checkpoint).resolve(), settings.profile.context, [settings.state_dir])
+    files = _preflight(settings, [report.path]) if settings.files else []
     if args.json:
-        print(json.dumps({**vars(report), "path": str(report.path), "clean": report.clean}, indent=2))
+        print(json.dumps({**vars(report), "path": str(report.path), "clean": report.clean,
+                          **({"files": files[0].json()} if files else {})}, indent=2))
     else:
-        print(format_report(report))
-    return EXIT_OK if report.clean else EXIT_REJECTED
+        print("\n".join([format_report(report), *map(format_preflight, files)]))
+    return EXIT_OK if report.clean and all(f.clean for f in files) else EXIT_REJECTED
+
+
+def preflight(settings: Settings, args: argparse.Namespace) -> int:
+    """The files of a checkpoint's rows (or of each imprint's current checkpoint) against the rows."""
+    if args.checkpoint:
+        checkpoints = [Path(args.checkpoint).resolve()]
+    else:
+        checkpoints = list(current_checkpoints(settings.state_dir, [f.imprint for f in settings.folders]))
+        if not checkpoints:
+            raise ConfigError("no current checkpoint to check; give CHECKPOINT")
+    reports = _preflight(settings, checkpoints)
+    if args.json:
+        print(json.dumps([r.json() for r in reports] if len(reports) > 1 else reports[0].json(), indent=2))
+    else:
+        print("\n".join(map(format_preflight, reports)))
+    return EXIT_OK if all(r.clean for r in reports) else EXIT_REJECTED
+
+
+def _preflight(settings: Settings, checkpoints: Sequence[Path]) -> list[PreflightReport]:
+    return [preflight_with(settings, c) for c in checkpoints]
 
 
 def compare(settings: Settings, args: argparse.Namespace) -> int:
@@ -218,7 +257,9 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
         output = Path(args.output) if args.output else checkpoint.with_suffix(".xlsx")
         refuse_checkpoint_output(output, checkpoint, known_checkpoints(settings.state_dir))
         columns = export_profile(args.profile, settings.exports).columns if args.profile else COLUMNS
-        rows, not_ready = write_review(checkpoint, output, columns, settings.profile.context, [settings.state_dir])
+        files = preflight_with(settings, checkpoint).by_line() if settings.files is not None else None
+        rows, not_ready = write_review(checkpoint, output, columns, settings.profile.context, [settings.state_dir],
+                                       files)
         print(f"sidecar: {rows} rows ({not_ready} not LSI-ready) in the review workbook {output}")
         return EXIT_OK
     if not args.profile:
@@ -276,7 +317,7 @@ def _lifecycle(settings: Settings, action: str, batch_id: str | None) -> int:
 
 
 COMMANDS = {"rotate": rotate, "finalize": finalize, "status": show_status, "list": show_list, "recover": recover,
-            "verify": verify, "compare": compare, "export": export, "batch": batch}
+            "verify": verify, "preflight": preflight, "compare": compare, "export": export, "batch": batch}
 
 
 @contextlib.contextmanager

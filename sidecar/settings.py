@@ -31,7 +31,7 @@ _SCHEMA: dict[str, Any] = {
     "pipeline_configs": str, "publisher": str, "lsi_config": str, "tranche": str, "acs_codes": str,
     "log_level": str, "log_format": str,
     "poll_seconds": (int, float), "rescan_seconds": (int, float), "metrics_file": str, "exports": dict,
-    "log_file": str,
+    "log_file": str, "files": str,
     "books": {"ignore": list, "max_bytes": int, "strict": bool, "on_rewrite": str},
     "batches": {"start_marker": str, "done_marker": str, "rotate": str},
     "checkpoint": {"bom": bool, "line_terminator": str, "rows_per_sync": int},
@@ -87,6 +87,7 @@ class Settings:
     tranche: Path | None = None
     disabled_folders: tuple[Path, ...] = ()  # listed with checkpoint: false
     config_file: Path | None = None
+    files: Path | None = None  # the folder the interior and cover PDFs are uploaded from (preflight)
 
     def profile_for(self, folder: Folder) -> Profile:
         return self.profiles.get(folder.imprint) or dataclasses.replace(self.profile, imprint=folder.imprint)
@@ -136,6 +137,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
         "done_marker": batches.get("done_marker"),
         "rotate": batches.get("rotate"),
         "log_file": _output_file((src.base / raw["log_file"]).resolve() if raw.get("log_file") else None, "log_file"),
+        "files": _files_folder(src.path("files")),
     }
     return Settings(folders=tuple(folders), disabled_folders=tuple(disabled), checkpoint_dir=checkpoint_dir,
                     state_dir=state_dir, profile=profile, profiles=profiles, log_level=log_level,
@@ -207,6 +209,14 @@ def _output_file(path: Path | None, key: str) -> Path | None:
     if path is not None and (not path.parent.is_dir() or path.is_dir()):
         what = "is a folder" if path.is_dir() else f"is in {path.parent}, which is not an existing folder"
         raise ConfigError(f"{key} {path} {what}; give a file in an existing folder")
+    return path
+
+
+def _files_folder(path: Path | None) -> Path | None:
+    """The folder of the PDFs a row names: it must exist (the sidecar only reads it)."""
+    if path is not None and not path.is_dir():
+        raise ConfigError(f"files {path} is not a folder; give the folder the interior and cover PDFs are "
+                          "uploaded from")
     return path
 
 

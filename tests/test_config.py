@@ -49,7 +49,7 @@ def test_config_yaml_in_the_current_folder_is_the_default(tmp_path):
 @pytest.mark.parametrize(("text", "message"), [
     ("watch: [a]\nwatchh: [b]\n", "unknown key 'watchh' in {f} (allowed here: watch, imprint, checkpoint_dir, "
                                   "state_dir, pipeline_configs, publisher, lsi_config, tranche, acs_codes, log_level, log_format, poll_seconds, "
-                                  "rescan_seconds, metrics_file, exports, log_file, books, batches, checkpoint, lsi)"),
+                                  "rescan_seconds, metrics_file, exports, log_file, files, books, batches, checkpoint, lsi)"),
     ("watch: [a]\nbooks: {strickt: true}\n", "unknown key 'books.strickt' in {f} (allowed here: ignore, "
                                              "max_bytes, strict, on_rewrite)"),
     ("watch: a\n", "'watch' in {f} must be a list, not 'a'"),

@@ -220,3 +220,61 @@ def test_the_per_imprint_template_runs_with_its_own_config_and_folder(box):
     assert [cell(r, "ISBN or SKU") for r in read_rows(checkpoint)] == [isbn13(1)]
     box.run(["systemctl", "stop", unit])
     assert box.show(unit, "Result") == "success"
+
+
+# [Service] keys that say how the unit is started and supervised, not how its process is confined.
+NOT_SANDBOX = {"Type", "NotifyAccess", "ExecStart", "ExecReload", "Restart", "RestartPreventExitStatus", "RestartSec",
+               "WatchdogSec", "TimeoutStartSec", "TimeoutStopSec", "SyslogIdentifier"}
+PREFLIGHT_PROBE = """
+import ctypes, json, os, resource
+from pathlib import Path
+from sidecar.tools.preflight import Limits, read_files
+libc = ctypes.CDLL(None, use_errno=True)
+limit = (ctypes.c_ulong * 2)(1 << 40, 1 << 40)
+raw = libc.syscall(160, resource.RLIMIT_AS, limit)  # setrlimit(2) itself (x86-64 number 160)
+denied = ctypes.get_errno() if raw else None
+try:
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 40, 1 << 40))  # glibc's setrlimit(), by prlimit64(2)
+    glibc = None
+except OSError as exc:
+    glibc = exc.errno
+up = Path("/srv/lsi-sidecar/upload")
+print(json.dumps({"setrlimit": denied, "glibc_setrlimit": glibc, "good": read_files({"interior": up / "good.pdf"})["interior"],
+                  "cut": read_files({"interior": up / "cut.pdf"})["interior"],
+                  "memory": read_files({"interior": up / "good.pdf"}, Limits(memory_bytes=1 << 20))["interior"],
+                  "time": read_files({"interior": up / "good.pdf"}, Limits(seconds=0))["interior"]}))
+"""
+
+
+def unit_sandbox() -> list[str]:
+    """The shipped unit's [Service] settings that confine its process, as systemd-run properties."""
+    text = (Path(__file__).resolve().parents[1] / "systemd" / UNIT).read_text()
+    service = text.split("[Service]", 1)[1].split("\n[", 1)[0]
+    lines = [line.strip() for line in service.splitlines() if "=" in line and not line.lstrip().startswith("#")]
+    return [f"--property={line}" for line in lines if line.split("=", 1)[0] not in NOT_SANDBOX]
+
+
+def test_preflight_reads_pdfs_and_holds_its_limits_under_the_unit_s_sandbox_which_denies_setrlimit(box):
+    from test_preflight import interior
+
+    configure(box)
+    upload = box.path("/srv/lsi-sidecar/upload")
+    upload.mkdir(parents=True, exist_ok=True)
+    interior(upload / "good.pdf")
+    cut = interior(upload / "cut.pdf")
+    cut.write_bytes(cut.read_bytes()[:4000])
+    box.run(["touch", "-d", "1 hour ago", "/srv/lsi-sidecar/upload/cut.pdf"])
+    done = box.run(["systemd-run", "--wait", "--pipe", "--quiet", *unit_sandbox(),
+                    "/opt/lsi-sidecar/.venv/bin/python", "-c", PREFLIGHT_PROBE], check=False)
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert found["setrlimit"] == 1, found  # EPERM: the unit's SystemCallFilter=~@resources at work
+    # glibc's setrlimit() calls prlimit64(2), which systemd 252's @resources does not hold: it goes through.
+    # Preflight relies on neither; its limits are the parent's clock and its reading of the child's RSS.
+    assert found["glibc_setrlimit"] is None, found
+    assert found["good"]["pages"] == 222 and found["good"]["fonts_not_embedded_count"] == 0
+    assert found["cut"] == {"unreadable": "not a whole PDF: no %%EOF at its end (cut short, or still being written)"}
+    assert found["memory"] == {"unreadable": "not checked: reading it needed over 1 MB (the limit); stopped",
+                               "rule": "file-limits"}
+    assert found["time"] == {"unreadable": "not checked: reading it took over 0 s (the limit); stopped",
+                             "rule": "file-limits"}

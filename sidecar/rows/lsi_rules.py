@@ -20,9 +20,9 @@ from typing import Mapping
 
 from .columns import Problem, Severity
 from .configs import CONFIG_KEYS
-from .lsi_sources import (ACS, ACS_CONTACT, ACS_TEMPLATE, BASICS, DISCOVERABILITY, EXCEL_LIMITS, GLOSSARY,
-                          HTML_MARKUP, ISBNS, KEYWORDS, LINKS, ON_SALE, PAGE_COUNT, PRE_ORDER, RETURNS, RETURNS_SPARK,
-                          SET_UP, Source)
+from .lsi_sources import (ACS, ACS_CONTACT, ACS_TEMPLATE, BASICS, COMMON_FILES, DESIGNING_FILES, DISCOVERABILITY,
+                          EXCEL_LIMITS, FILE_REQUIREMENTS, FILE_TIPS, GLOSSARY, HTML_MARKUP, ISBNS, KEYWORDS, LINKS,
+                          ON_SALE, PAGE_COUNT, PRE_ORDER, RETURNS, RETURNS_SPARK, SET_UP, Source)
 
 ERROR, WARNING = Severity.ERROR, Severity.WARNING
 
@@ -30,6 +30,7 @@ ERROR, WARNING = Severity.ERROR, Severity.WARNING
 class Scope(StrEnum):
     CELL = "cell"  # recomputed from the row's cells
     SOURCE = "source"  # known only at conversion; kept in the ledger
+    FILE = "file"  # known by reading the files a row names (pre-flight); checked afresh, never stored
 
 
 @dataclass(frozen=True)
@@ -67,8 +68,9 @@ CODE = Rule("code", ERROR, CELL, "book type, BISAC, Thema, language, audience, r
             "a value of LSI's code tables, with its leading zero (with --acs-codes; audience and location type "
             "codes 01-08 always)", "use a value from LSI's code tables", (ACS_TEMPLATE,))
 PAGES = Rule("pages", ERROR, CELL, "Pages, Rendition /Booktype",
-             "a page count is given, is even, and lies within the book type's bounds",
-             "set 'page_count' to the interior's final page count", (PAGE_COUNT, ACS_TEMPLATE))
+             "a page count is given, is even, and lies within the book type's bounds; the interior PDF's page "
+             "count is even (pre-flight)", "set 'page_count' to the interior's final, even page count; where the "
+             "interior is odd, add a blank last page (LSI needs it blank for its barcode)", (PAGE_COUNT, ACS_TEMPLATE))
 LENGTH = Rule("length", ERROR, CELL, "text columns (LIMITS)",
               "within the limit LSI states for the column, in characters or bytes; over a limit nobody "
               "publishes, a warning", "shorten the text in the book's JSON",
@@ -137,10 +139,50 @@ CONTACT = Rule("contact", WARNING, SOURCE, "Metadata Contact Dictionary",
                "LSI's metadata contact has a name, an e-mail and a telephone (lsi.metadata_contact)",
                "set lsi.metadata_contact: name, email, telephone", (ACS_CONTACT,))
 
+# --------------------------------------------------------------------- file rules (pre-flight, tools/preflight.py)
+FILE_COLUMNS = {"interior": "Interior Path / Filename", "cover": "Cover Path / Filename"}
+_BOTH, _INT, _COV = "Interior / Cover Path / Filename", "Interior Path / Filename", "Cover Path / Filename"
+
+
+def _file_rule(id: str, severity: Severity, checks: str, columns: str, source: Source, fix: str) -> Rule:
+    return Rule(id, severity, Scope.FILE, columns, checks, fix, (source,))
+
+
+FILE_RULES: tuple[Rule, ...] = (
+    _file_rule("file-found", ERROR, "the interior and the cover the row names exist", _BOTH, FILE_REQUIREMENTS,
+               "put the file in the files folder under the name in the row's cell, or let the pipeline write it"),
+    _file_rule("file-readable", ERROR, "the file is a whole PDF that opens without a password", _BOTH, COMMON_FILES,
+               "export the PDF again (PDF/X-1a:2001, no security) and let it finish writing"),
+    _file_rule("file-settled", WARNING, "a file still being written is not judged", _BOTH, COMMON_FILES,
+               "nothing: it is checked again once its writer has finished"),
+    _file_rule("file-limits", ERROR, "the file can be read within the time and memory limits", _BOTH, COMMON_FILES,
+               "check the PDF in a preflight tool (Acrobat Preflight, PDF/X-1a profile); export it again"),
+    _file_rule("page-count", ERROR, "the interior's page count equals the row's Pages", f"Pages, {_INT}", PAGE_COUNT,
+               "set Pages to the interior's page count (the pipeline's page_count), or fix the interior"),
+    _file_rule("interior-trim", ERROR, "every page's TrimBox (else MediaBox) is the trim of the row's book type",
+               f"Rendition /Booktype, {_INT}", DESIGNING_FILES,
+               "set the page size to the book type's trim, or choose the book type of the interior's size"),
+    _file_rule("interior-bleed", ERROR, "bleed (BleedBox, else MediaBox, beyond the TrimBox) is none or 1/8 in on the "
+               "top, bottom and outside edges", _INT, FILE_TIPS, "export with 0.125 in bleed on three edges, or none"),
+    _file_rule("interior-bind-bleed", ERROR, "no bleed on the bind side (left of odd pages, right of even pages)",
+               _INT, FILE_TIPS, "export without bleed on the inside (gutter) edge"),
+    _file_rule("fonts-embedded", ERROR, "every font the pages use is embedded", _BOTH, FILE_REQUIREMENTS,
+               "embed all fonts when exporting (the PDF/X-1a:2001 setting does)"),
+    _file_rule("pdf-x1a", WARNING, "the PDF declares PDF/X-1a (GTS_PDFXVersion)", _BOTH, FILE_TIPS,
+               "export with the PDF/X-1a:2001 setting"),
+    _file_rule("cover-one-page", ERROR, "the cover is one page: back, spine and front together", _COV, COMMON_FILES,
+               "build the cover on LSI's cover template as one spread"),
+    _file_rule("cover-size", ERROR, "perfect bound: the cover is 2 x trim width + spine + 2 x 1/8 in bleed wide and "
+               "trim height + 2 x 1/8 in high (TrimBox: without the bleed)", f"Rendition /Booktype, Pages, {_COV}",
+               COMMON_FILES, "build the cover on LSI's cover template for this book type and page count"),
+    _file_rule("cover-not-checked", WARNING, "a cover whose size cannot be worked out is reported, never guessed",
+               _COV, COMMON_FILES, "check the cover against LSI's cover template for this book type"),
+)
+
 TABLE: tuple[Rule, ...] = (
     REQUIRED, ISBN, DATE, NUMBER, CODE, PAGES, LENGTH, DESCRIPTION, PRICE_PAIR, MARKET, DISCOUNT_RANGE,
     RETURNS_OPTION, CONTRIBUTOR, ON_SALE_DATE, LINK, BY_ARRANGEMENT, REGISTERED, AGES, FORMULA,
-    UNUSABLE, SPELLING, EXCLUDED, SHORTENED, CLEANED, LEFT_OUT, TRIM, TEMPLATE, CONTACT,
+    UNUSABLE, SPELLING, EXCLUDED, SHORTENED, CLEANED, LEFT_OUT, TRIM, TEMPLATE, CONTACT, *FILE_RULES,
 )
 RULES: dict[str, Rule] = {rule.id: rule for rule in TABLE}
 RULESET_VERSION = hashlib.sha256(json.dumps(
@@ -245,7 +287,8 @@ def markdown() -> str:
     for r in TABLE:
         for s in r.sources:
             seen.setdefault(s.title + s.url + s.says, s)
-    lines += [f"- **{s.title}**{f' ({s.url})' if s.url else ''}: \"{s.says}\"" for s in seen.values()]
+    lines += [f"- **{s.title}**{f' ({s.url})' if s.url else ''}" + (f": \"{s.says}\"" if s.says else "")
+              for s in seen.values()]
     return "\n".join(lines) + "\n"
 
 

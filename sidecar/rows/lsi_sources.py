@@ -12,7 +12,7 @@ from dataclasses import dataclass
 class Source:
     title: str  # the page's own title
     url: str
-    says: str  # what the page states, quoted
+    says: str  # what the page states, quoted ("": see the docs that cite it)
 
 
 ACS = Source(
@@ -101,3 +101,17 @@ EXCEL_LIMITS = Source(
     "Excel specifications and limits (Microsoft)",
     "https://support.microsoft.com/en-us/office/excel-specifications-and-limits-1672b34d-7043-467e-8e27-269d656771c3",
     "Total number of characters that a cell can contain: 32,767 characters")
+
+# The pages the pre-flight's file rules come from (docs/preflight.md says what each states).
+FILE_TIPS = Source(
+    "File Creation Tips to Help Avoid Manufacturing Issues (Lightning Source)",
+    "https://help.lightningsource.com/hc/en-us/articles/5294186277261-File-Creation-Tips-to-Help-Avoid-"
+    "Manufacturing-Issues", "")
+COMMON_FILES = Source("Common File Issues (Lightning Source)",
+                      "https://help.lightningsource.com/hc/en-us/articles/6037530078605-Common-File-Issues", "")
+DESIGNING_FILES = Source(
+    "Designing, Creating, and Submitting Print Ready Digital Files (Lightning Source)",
+    "https://help.lightningsource.com/hc/en-us/articles/5293943284237-Designing-Creating-and-Submitting-"
+    "Print-Ready-Digital-Files", "")
+FILE_REQUIREMENTS = Source("File Requirements for Print Books (IngramSpark)",
+                           "https://www.ingramspark.com/blog/file-requirements-for-print-books", "")

@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from ..errors import TableError
-from ..rows.columns import COLUMNS, Severity
+from ..rows.columns import COLUMNS, Problem, Severity
 from ..rows.lsi_rules import what_fixes
 from ..rows.validate import RuleContext
 from ..store.atomic import atomic_writer
@@ -32,9 +32,13 @@ PROBLEM_HEADER = ("Row", "ISBN", "Title", "Column", "Severity", "Rule", "Reason"
 
 
 def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMNS,
-                 context: RuleContext = RuleContext(), state_dirs: Sequence[Path] = ()) -> tuple[int, int]:
+                 context: RuleContext = RuleContext(), state_dirs: Sequence[Path] = (),
+                 file_problems: Mapping[int, Sequence[tuple[Problem, str]]] | None = None) -> tuple[int, int]:
     """Write the workbook atomically, record by record; returns (rows, rows not LSI-ready). Each row's problems
-    are verify's: LSI's cell rules with context, and what the checkpoint's ledger (in state_dirs) kept."""
+    are verify's: LSI's cell rules with context, and what the checkpoint's ledger (in state_dirs) kept.
+
+    file_problems: by the record's line, the problems of the files the row names and the fix of each
+    (tools/preflight.py); they count among the reasons a row is not ready, and fill the file's cell."""
     reasons: Counter[str] = Counter()
     digest = hashlib.sha256()
     with Table(checkpoint) as table, atomic_writer(output, durable=False) as out, \
@@ -46,9 +50,8 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
 
         book = xlsxwriter.Workbook(out, {"constant_memory": True, "strings_to_numbers": False,
                                          "strings_to_formulas": False, "strings_to_urls": False})
-        text = book.add_format({"num_format": "@", "valign": "top"})
-        flagged = book.add_format({"num_format": "@", "valign": "top", "bg_color": "#F8CBAD"})
-        bold = book.add_format({"bold": True, "num_format": "@"})
+        text, flagged, bold = (book.add_format({"num_format": "@", **f}) for f in (
+            {"valign": "top"}, {"valign": "top", "bg_color": "#F8CBAD"}, {"bold": True}))
         rows_sheet, problems_sheet, summary = (book.add_worksheet(n) for n in ("Rows", "Problems", "Summary"))
         _header(rows_sheet, columns, bold, [WIDE.get(c, max(12, min(len(c), 24))) for c in columns])
         _header(problems_sheet, PROBLEM_HEADER, bold, [6, 15, 40, 32, 8, 12, 70, 60])
@@ -59,22 +62,23 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
             if len(record.cells) != len(COLUMNS) or not record.terminator:
                 raise TableError(f"{checkpoint} line {record.line} is not a whole record (run `sidecar verify` on it)")
             n += 1
-            all_problems = record_problems(dict(zip(COLUMNS, record.cells)), context, recorded(record.offset))
-            problems = [p for p in all_problems if p.column in columns]
-            by_column: dict[str, list[str]] = {}
-            for p in problems:
-                by_column.setdefault(p.column, []).append(f"{p.severity}: {p.message}")
+            listed = [(p, what_fixes(p)) for p in record_problems(dict(zip(COLUMNS, record.cells)), context,
+                                                                  recorded(record.offset))]
+            listed += (file_problems or {}).get(record.line, ())
+            by_column = _comments(listed)
             for column, value in zip(columns, (record.cells[i] for i in index)):
                 rows_sheet.write_string(n, columns.index(column), value, flagged if column in by_column else text)
                 if column in by_column:
                     rows_sheet.write_comment(n, columns.index(column), "\n".join(by_column[column]))
-            if any(p.severity == Severity.ERROR for p in all_problems):
+            if any(p.severity == Severity.ERROR for p, _ in listed):
                 not_ready += 1
-            for problem in problems:
+            for problem, fix in listed:
+                if problem.column not in columns:
+                    continue
                 found += 1
                 reasons[f"{problem.column}: {problem.message}"] += 1
                 cells = (str(n + 1), record.cells[COLUMNS.index("ISBN or SKU")], record.cells[COLUMNS.index("Title")],
-                         problem.column, str(problem.severity), problem.rule, problem.message, what_fixes(problem))
+                         problem.column, str(problem.severity), problem.rule, problem.message, fix)
                 for col, value in enumerate(cells):
                     problems_sheet.write_string(found, col, value, text)
         rows_sheet.autofilter(0, 0, n, len(columns) - 1)
@@ -87,6 +91,14 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
         ])
         book.close()
     return n, not_ready
+
+
+def _comments(listed: Sequence[tuple[Problem, str]]) -> dict[str, list[str]]:
+    """Each column's problems, as its cell's comment shows them."""
+    by_column: dict[str, list[str]] = {}
+    for p, _ in listed:
+        by_column.setdefault(p.column, []).append(f"{p.severity}: {p.message}")
+    return by_column
 
 
 def _header(sheet: Any, names: Sequence[str], bold: Any, widths: Sequence[int]) -> None:

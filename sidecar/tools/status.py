@@ -19,6 +19,7 @@ from ..settings import Settings
 from ..store.checkpoint import first_changed_row
 from ..store.ledger import CheckpointRecord, Ledger, Rejection
 from ..store.sources import scan, stat_source
+from .preflight import file_readiness, format_file_readiness, preflight_with
 
 VANISHED_LISTED = 100  # status and recover list this many rows whose source is gone, and count the rest
 
@@ -38,6 +39,8 @@ def collect_status(settings: Settings, with_done: bool = False) -> dict[str, Any
             if checkpoint is not None and "checkpoint" not in entry:
                 entry.update(_checkpoint_state(ledger, checkpoint))
                 entry["vanished"], entry["vanished_count"] = _vanished(ledger, checkpoint)
+                if settings.files is not None and checkpoint.path.exists():  # the PDFs as they are now
+                    entry["files"] = file_readiness(preflight_with(settings, checkpoint.path))
             for path in scan(folder.path, settings.ignore):
                 _classify(path, ledger, rejections.get(str(path)), entry, settings.max_bytes, with_done)
         return {"state_dir": str(settings.state_dir), "imprints": imprints}
@@ -125,6 +128,7 @@ def format_status(status: dict[str, Any]) -> str:
             lines.append(f"  LSI-ready   {entry['rows'] - entry['not_lsi_ready']} of {entry['rows']}")
             lines.extend(f"    not ready: {r['reason']} ({r['rows']} rows; fix: {r['fix']})"
                          for r in entry["top_reasons"])
+            lines.extend(format_file_readiness(entry["files"]) if "files" in entry else [])
         else:
             lines.append("  checkpoint  none yet")
         lines.append(f"  rejected    {len(entry['rejected'])}")

@@ -1,0 +1,170 @@
+"""What preflight needs from a PDF, read with pypdf in a child process: `python -m sidecar.tools.pdf_facts FILE...`
+prints one JSON object per file on one line.
+
+Only what the rules need is read: the trailer and page tree, each page's boxes, the font dictionaries
+its resources name (never a content stream or an image), the Info dictionary and the output intents.
+pypdf's own limits cap any stream it must decode. The parent (tools/preflight.py) bounds the child's
+time and memory and kills it when it goes over, so a hostile file costs one problem and nothing else.
+
+Shape of a readable file's facts: {"pages": N, "geometry_pages": pages walked (at most MAX_PAGES),
+"geometry": [{"first": page, "count": pages, "media": [x0, y0, x1, y1], "trim": box or null,
+"bleed": box or null}, ...] (pages grouped by their boxes and by side, odd or even; boxes in points),
+"fonts_not_embedded": up to FONTS_LISTED names, "fonts_not_embedded_count": N, "pdfx": text or null}.
+An unreadable one: {"unreadable": reason}.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import resource
+import sys
+import warnings
+from typing import Any
+
+MAX_PAGES = 3000  # beyond any LSI book type's page range; pages past it are counted, not walked
+MAX_GROUPS = 64  # distinct page geometries kept (a real book has one or two)
+FONTS_LISTED = 10
+MAX_FONT_DEPTH = 4  # form XObjects inside form XObjects: deeper ones are not looked into
+XOBJECT_HEAD = 4096  # bytes of an XObject's dictionary read to tell a form from an image
+EOF_WINDOW = 1024  # pypdf's own: %%EOF must be within the last KiB
+
+
+def read_facts(path: str) -> dict[str, Any]:
+    """The facts of one file; never raises for a bad PDF (its reason is the fact)."""
+    from pypdf import PdfReader
+
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - EOF_WINDOW))
+            if b"%%EOF" not in f.read():
+                return {"unreadable": "not a whole PDF: no %%EOF at its end (cut short, or still being written)"}
+            f.seek(0)
+            if f.read(5) != b"%PDF-":
+                return {"unreadable": "not a PDF: it does not start with %PDF-"}
+            f.seek(0)
+            reader = PdfReader(f, strict=False)
+            if reader.is_encrypted:
+                return {"unreadable": "encrypted: LSI's premedia cannot open it (PDF/X-1a allows no encryption); "
+                                      "export it without security", "rule": "file-readable"}  # whole, not settling
+            return _facts(reader)
+    except Exception as exc:  # noqa: BLE001 - in this child any failure is the file's: pypdf's errors and limits
+        return {"unreadable": f"not a readable PDF ({type(exc).__name__}: {str(exc)[:200]})"}
+
+
+def _facts(reader: Any) -> dict[str, Any]:
+    pages = len(reader.pages)
+    groups: dict[tuple[Any, ...], dict[str, Any]] = {}
+    fonts: dict[str, None] = {}
+    seen: set[int] = set()
+    walked = min(pages, MAX_PAGES)
+    for n in range(walked):
+        page = reader.pages[n]
+        media = _box(page.mediabox)
+        trim = _box(page.trimbox) if "/TrimBox" in page else None
+        bleed = _box(page.bleedbox) if "/BleedBox" in page else None
+        key = (tuple(media), trim and tuple(trim), bleed and tuple(bleed), n % 2)
+        group = groups.get(key)
+        if group is None and len(groups) < MAX_GROUPS:
+            group = groups[key] = {"first": n + 1, "count": 0, "media": media, "trim": trim, "bleed": bleed}
+        if group is not None:
+            group["count"] += 1
+        _fonts(reader, page.get("/Resources"), fonts, seen, 0)
+    missing = [name for name, _ in fonts.items()]
+    return {"pages": pages, "geometry_pages": walked, "geometry": list(groups.values()),
+            "fonts_not_embedded": missing[:FONTS_LISTED], "fonts_not_embedded_count": len(missing),
+            "pdfx": _pdfx(reader)}
+
+
+def _box(box: Any) -> list[float]:
+    return [round(float(v), 3) for v in (box.left, box.bottom, box.right, box.top)]
+
+
+def _fonts(reader: Any, resources: Any, missing: dict[str, None], seen: set[int], depth: int) -> None:
+    """Names of fonts without an embedded font program, in a page's (or form's) resources."""
+    resources = _resolved(resources)
+    if not hasattr(resources, "get") or depth > MAX_FONT_DEPTH:
+        return
+    ref = getattr(resources, "indirect_reference", None)
+    if ref is not None:
+        if ref.idnum in seen:
+            return
+        seen.add(ref.idnum)
+    for font in (_resolved(resources.get("/Font")) or {}).values():
+        font = _resolved(font)
+        if hasattr(font, "get") and not _embedded(font):
+            missing[str(font.get("/BaseFont", "(unnamed)")).lstrip("/")] = None
+    for xobject in (_resolved(resources.get("/XObject")) or {}).values():
+        if _is_form(reader, xobject):
+            _fonts(reader, _resolved(xobject).get("/Resources"), missing, seen, depth + 1)
+
+
+def _is_form(reader: Any, xobject: Any) -> bool:
+    """Whether an XObject is a form, from the first bytes of its dictionary: resolving it would read its
+    stream, and an image's can be many MB. (A stream is never inside an object stream, so an indirect
+    XObject always has a file offset.)"""
+    idnum = getattr(xobject, "idnum", None)
+    if idnum is None:
+        return hasattr(xobject, "get") and xobject.get("/Subtype") == "/Form"
+    offset = reader.xref.get(xobject.generation, {}).get(idnum)
+    if not isinstance(offset, int):
+        return False
+    stream = reader.stream
+    here = stream.tell()
+    try:
+        stream.seek(offset)
+        head = stream.read(XOBJECT_HEAD).split(b"stream", 1)[0]
+    finally:
+        stream.seek(here)
+    return re.search(rb"/Subtype\s*/Form\b", head) is not None
+
+
+def _embedded(font: Any) -> bool:
+    subtype = font.get("/Subtype")
+    if subtype == "/Type3":
+        return True  # its glyphs are drawn by the PDF itself
+    if subtype == "/Type0":
+        descendants = _resolved(font.get("/DescendantFonts")) or []
+        font = _resolved(descendants[0]) if len(descendants) else {}
+    descriptor = _resolved(font.get("/FontDescriptor")) if hasattr(font, "get") else None
+    return bool(descriptor) and any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+
+
+def _resolved(value: Any) -> Any:
+    return value.get_object() if hasattr(value, "get_object") else value
+
+
+def _pdfx(reader: Any) -> str | None:
+    """The PDF/X version the file declares (Info's GTS_PDFXVersion), if any."""
+    info = _resolved(reader.trailer.get("/Info"))
+    version = info.get("/GTS_PDFXVersion") if hasattr(info, "get") else None
+    return str(version)[:60] if version is not None else None
+
+
+def main(paths: list[str]) -> int:
+    logging.disable(logging.CRITICAL)  # pypdf logs every repair it makes; the facts say what matters
+    warnings.simplefilter("ignore")
+    sys.setrecursionlimit(5000)
+    for path in paths:
+        print(json.dumps(read_facts(path)), flush=True)
+    print(json.dumps({"peak_rss_kb": _peak_rss_kb()}), flush=True)
+    return 0
+
+
+def _peak_rss_kb() -> int:
+    """This process's own peak (VmHWM); ru_maxrss may keep the parent's pages it had at fork."""
+    try:
+        with open("/proc/self/status", "rb") as f:
+            for line in f:
+                if line.startswith(b"VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
