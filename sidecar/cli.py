@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import signal
 import sys
 import threading
@@ -149,6 +150,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return reloaded
 
         serve(settings, reload_settings)
+        return EXIT_OK
+    except BrokenPipeError:  # the reader of our output went away (`sidecar status | head -1`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush stays quiet
         return EXIT_OK
     except SidecarError as exc:
         print(f"sidecar: {exc}", file=sys.stderr)

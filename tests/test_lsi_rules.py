@@ -345,8 +345,12 @@ def test_verify_reports_every_problem_once_reported_and_the_export_the_same_cell
     assert cli.main(["export", str(checkpoint), "--profile", "submission", "--output", str(upload), *flags]) == 0
     capsys.readouterr()
     header = next(csv.reader(io.StringIO(upload.read_text(encoding="utf-8"))))
-    assert verified(upload) == {isbn: [p for p in row if R.RULES[p[0]].scope == Scope.CELL and p[2] in header]
-                                for isbn, row in once.items()}
+    by_isbn = {r["ISBN or SKU"]: r for r in csv.DictReader(io.StringIO(upload.read_text(encoding="utf-8")))}
+
+    def expected(isbn, row):  # the cell rules on the columns the upload has, and the ledger's errors on blank cells
+        return [p for p in row if p[2] in header and (R.RULES[p[0]].scope == Scope.CELL or
+                                                      p[1] == "error" and not by_isbn[isbn][p[2]])]
+    assert verified(upload) == {isbn: expected(isbn, row) for isbn, row in once.items()}
 
 
 def _check(n: int) -> str:
@@ -420,3 +424,95 @@ def test_an_unreadable_date_and_an_imprint_not_the_config_s_are_logged_at_warnin
     assert " WARNING " in line
     assert "Pub Date: the book's 'publication_date' gives '10/03/2026': ambiguous" in line
     assert "Imprint: 'Harbour Lights' is not the imprint config's 'Harbor Light'" in line
+
+
+# ----------------------------------------------------------------------------- found trying it as a publisher
+
+def test_a_description_is_never_dropped_with_only_a_warning():
+    run_on = "<p>" + "word " * 850 + "</p>"  # no sentence end: not one whole sentence fits 4,000 characters
+    cells, problems = made({**BASE, "annotation_summary": run_on})
+    assert cells["Annotation / Summary"] == ""
+    assert [p.rule for p in problems if p.column == "Annotation / Summary"] == ["unusable", "description"]
+    assert made({**BASE, "annotation_summary": "<div><script>x</script></div>", "summary_long": "The long summary "
+                 "of a book about the tides."})[0]["Annotation / Summary"] == "<p>The long summary of a book about the " \
+        "tides.</p>"  # markup without text is not a description given
+    assert found(BASE, R.DESCRIPTION) == [(Severity.WARNING, "Annotation / Summary", "blank: LSI recommends a book "
+                                           "description of at least 40 characters")]
+
+
+def test_a_required_bisac_code_is_named_and_one_lsi_lacks_is_blank_with_an_error(shared, tmp_path):
+    from sidecar.rows.codes import load_acs_codes
+    codes = load_acs_codes(shared / "ACS-codes-and-descriptions.csv")
+    path = tmp_path / "t.json"
+    for given, first in (("SEL045000", "SELF-HELP / Journaling"), ("SELF-HELP / Journal", "")):
+        profile = build_profile([level_of("tranche", path, {"required_bisac_subject": given})], {}, codes=codes)
+        cells, problems = made({**BASE, "bisac_codes": "COM004000"}, profile)
+        assert (cells["BISAC Category"], cells["BISAC Category 2"]) == (first, "COMPUTERS / Artificial Intelligence / General")
+    assert R.UNUSABLE.at("BISAC Category", f"'required_bisac_subject' in {path} gives 'SELF-HELP / Journal': not a BISAC "
+                         "subject in LSI's list; the cell is left blank") in problems
+
+
+def test_a_price_factor_the_deciding_level_gives_that_cannot_be_used_derives_no_price(tmp_path):
+    publisher = level_of("publisher", tmp_path / "p.json", {"territorial_configs": {
+        "UK": {"pricing_multiplier": "abc", "exchange_rate": 0.78}}})
+    cells, problems = made({**BASE, "us_list_price": 24.95}, build_profile([publisher], {}))
+    assert cells["UK Suggested List Price"] == ""  # never the exchange rate's 19.46 in its place
+    assert R.UNUSABLE.at("UK Suggested List Price", f"'territorial_configs.UK.pricing_multiplier' in {tmp_path / 'p.json'} "
+                         "gives 'abc': not a factor above zero; no UK price is derived from the US price (a lower "
+                         "level's factor is not used in its place)") in problems
+
+
+def test_a_discount_alone_in_a_market_without_an_agreement_is_no_alarm():
+    profile = build_profile([], {"markets": ["US"]})
+    assert found({**BASE, "us_list_price": 20, "us_wholesale_discount": 40, "uk_wholesale_discount": 40},
+                 R.PRICE_PAIR, profile) == []
+
+
+def test_a_book_config_s_blank_fields_blank_the_book_s_cells(tmp_path):
+    book_level = level_of("book", tmp_path / "books" / "9781608883936.json", {"blank_fields": ["Pub Date", "Returnable"]})
+    profile = build_profile([], {}, books={"9781608883936": book_level})
+    cells, problems = made({**BASE, "publication_date": "2025-08-30", "returnability": "No"}, profile)
+    assert (cells["Pub Date"], cells["Returnable"]) == ("", "")
+    assert R.EXCLUDED.at("Returnable", f"blank because 'blank_fields' in {tmp_path / 'books' / '9781608883936.json'} "
+                         "excludes it, and LSI rejects the whole file when it is blank") in problems
+
+
+def test_markup_in_a_plain_text_column_is_a_warning_and_a_title_s_own_separator_is_not_doubled():
+    assert found({**BASE, "title": "<i>AI</i> Governance &amp; Freedom"}, R.MARKUP) == [
+        (Severity.WARNING, "Title", "holds the markup '<i>'; LSI shows it as written")]
+    assert made({**BASE, "title": "AI Governance:", "subtitle": "Freedom"})[0]["Title"] == "AI Governance: Freedom"
+    assert found({**BASE, "title": "Tom & Jerry <3"}, R.MARKUP) == []
+
+
+def test_without_p_among_the_tags_the_annotation_and_its_appended_text_hold_no_p(tmp_path):
+    tranche = level_of("tranche", tmp_path / "t.json", {"field_overrides": {"annotation_boilerplate": "Part of a series."},
+                                                         "append_fields": ["annotation_boilerplate"]})
+    profile = build_profile([tranche], {"annotation_tags": []})
+    assert made({**BASE, "summary_long": "A plain summary of the tides.\n\nIn two parts."}, profile)[0][
+        "Annotation / Summary"] == "A plain summary of the tides. In two parts. Part of a series."
+
+
+def test_verify_of_the_upload_file_knows_a_value_the_ledger_says_was_left_blank(tmp_path, capsys):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    write_book(folder, "a.json", {**BASE, "publication_date": "10/03/2026"})
+    args = ["--watch", str(folder), "--checkpoint-dir", str(data)]
+    assert cli.main(["--once", "--require-ready", *args]) == cli.EXIT_NOT_READY
+    upload = tmp_path / "upload.csv"
+    assert cli.main(["export", str(checkpoints(data)[0]), "--profile", "submission", "--output", str(upload), *args]) == 0
+    capsys.readouterr()
+    assert cli.main(["verify", *args, str(upload)]) == cli.EXIT_REJECTED
+    assert "error: Pub Date: the book's 'publication_date' gives '10/03/2026': ambiguous" in capsys.readouterr().out
+
+
+def test_a_reader_that_closes_the_pipe_is_no_internal_error(tmp_path):
+    import subprocess
+    import sys
+    folder = tmp_path / "in"
+    for n in range(200):
+        write_book(folder, f"b{n}.json", {**BASE, "isbn13": "", "title": f"Book {n}", "page_count": None})
+    sidecar = str(Path(sys.executable).with_name("sidecar"))
+    args = ["--watch", str(folder), "--checkpoint-dir", str(tmp_path / "data")]
+    subprocess.run([sidecar, "--once", *args], capture_output=True, check=False, timeout=120)
+    done = subprocess.run(f"'{sidecar}' verify {' '.join(args)} \"$(ls {tmp_path}/data/*.csv)\" | head -1",
+                          shell=True, capture_output=True, text=True, timeout=120)
+    assert "internal error" not in done.stderr and done.stdout.startswith("checkpoint")

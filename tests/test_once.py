@@ -306,7 +306,8 @@ def test_rows_that_are_not_lsi_ready_are_counted_named_and_can_fail_a_script(tmp
     assert out.startswith("sidecar: 1 appended, 0 replaced, 0 unchanged, 0 rejected, 1 not LSI-ready; checkpoint: ")
     assert ("WARNING 1 of 1 rows are not LSI-ready: Lightning Source Account #: blank, and LSI rejects the whole "
             "file when it is (1 rows: set 'lightning_source_account' in the tranche or books/<isbn>.json (or the "
-            "book's JSON); the row is written again when the book changes or the sidecar restarts or reloads);") in err
+            "book's JSON), and take it out of any blank_fields / field_exclusions list; the row is written again when "
+            "the book changes or the sidecar restarts or reloads);") in err
     assert cli.main([*args, "--require-ready"]) == cli.EXIT_NOT_READY
     write_book(folder, "b.json", book(2, title=""))  # rejected: rejection wins over readiness
     (folder / "b.json").write_text("[]")

@@ -67,8 +67,9 @@ def test_cells_with_problems_are_filled_and_explained_and_listed(workbook):
     assert problems[0] == ["Row", "ISBN", "Title", "Column", "Severity", "Rule", "Reason", "What fixes it"]
     assert ["2", "9781000000016", "한국어 제목: 기계의 시간", "Lightning Source Account #", "error", "required",
             "blank, and LSI rejects the whole file when it is",
-            "set 'lightning_source_account' in the tranche or books/<isbn>.json (or the book's JSON); the row is "
-            "written again when the book changes or the sidecar restarts or reloads"] in problems
+            "set 'lightning_source_account' in the tranche or books/<isbn>.json (or the book's JSON), and take it out "
+            "of any blank_fields / field_exclusions list; the row is written again when the book changes or the "
+            "sidecar restarts or reloads"] in problems
     summary = dict((row[0].value, row[1].value) for row in book_["Summary"].iter_rows())
     assert (summary["Books"], summary["LSI-ready"], summary["Not LSI-ready"]) == ("5", "0", "5")
     assert len(summary["sha256"]) == 64

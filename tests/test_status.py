@@ -26,11 +26,14 @@ def test_status_shows_rows_rejections_and_files_not_yet_in(tmp_path, capsys):
         "  ledger/CSV  agree",
         "  LSI-ready   0 of 1",
         "    not ready: Lightning Source Account #: blank, and LSI rejects the whole file when it is (1 rows; fix: set "
-        f"'lightning_source_account' in the tranche or books/<isbn>.json (or the book's JSON); {AGAIN})",
+        f"'lightning_source_account' in the tranche or books/<isbn>.json (or the book's JSON), and take it out of any "
+        f"blank_fields / field_exclusions list; {AGAIN})",
         "    not ready: Metadata Contact Dictionary: blank, and LSI rejects the whole file when it is (1 rows; fix: set "
-        f"'metadata_contact_dictionary' in the tranche or books/<isbn>.json (or the book's JSON); {AGAIN})",
+        f"'metadata_contact_dictionary' in the tranche or books/<isbn>.json (or the book's JSON), and take it out of any "
+        f"blank_fields / field_exclusions list; {AGAIN})",
         "    not ready: Rendition /Booktype: blank, and LSI rejects the whole file when it is (1 rows; fix: set "
-        f"'rendition_booktype' in the tranche or books/<isbn>.json (or the book's JSON); {AGAIN})",
+        f"'rendition_booktype' in the tranche or books/<isbn>.json (or the book's JSON), and take it out of any "
+        f"blank_fields / field_exclusions list; {AGAIN})",
         "  rejected    1",
         f"    {folder / 'bad.json'}: its JSON is an array, expected an object with the book's fields",
         "  waiting     1",

@@ -92,6 +92,9 @@ class Ingestor:
                 logger.info(f"configuration for {imprint}: {'; '.join(profile.levels)}")
         for problem in dict.fromkeys(p for profile in self.profiles.values() for p in profile.config_problems):
             logger.warning(f"config: {problem}")
+        if not settings.metadata_contact:
+            logger.warning("config: lsi.metadata_contact is not set: LSI's ACS sheet asks for the metadata contact's "
+                           "name, e-mail and telephone (cells G3-G5 of its header), sent with every upload")
         self.digests = {imprint: settings_digest(settings, imprint) for imprint in self.profiles}
         self.reconvert = self._changed_configurations()
         self.totals: Counter[str] = Counter()  # since start: rows appended and replaced, files rejected

@@ -85,7 +85,7 @@ class Level:
     values: list[tuple[str, Any, str]] = field(default_factory=list)  # (column, raw value, key in the file)
     blank: dict[str, str] = field(default_factory=dict)  # column -> the key that blanks it
     append: dict[str, str] = field(default_factory=dict)  # column -> text added after its value
-    required_bisac: str = ""
+    required_bisac: tuple[str, str] = ("", "")  # the tranche's first BISAC subject (code or name), and its key
     territories: dict[str, Mapping[str, Any]] = field(default_factory=dict)  # market -> its entry
     trim_size: tuple[str, str] = ("", "")  # the trim size and the key that gives it
     imprint_name: str = ""  # an imprint file's own name for the imprint ("Xynapse Traces")
@@ -204,7 +204,8 @@ def _tranche_rules(level: Level, data: Mapping[str, Any]) -> None:
             column = CONFIG_KEYS.get(key, key) if isinstance(key, str) else None
             if column in COLUMNS:
                 level.blank[column] = rule
-    level.required_bisac = next((str(data[k]) for k in BISAC_KEYS if isinstance(data.get(k), str) and data[k]), "")
+    level.required_bisac = next(((data[k].strip(), k) for k in BISAC_KEYS if isinstance(data.get(k), str)
+                                 and data[k].strip()), ("", ""))
 
 
 def read_json(path: Path) -> dict[str, Any]:

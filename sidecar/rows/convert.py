@@ -47,6 +47,7 @@ class _Cells:
         self.values: dict[str, str] = dict(profile.defaults)
         self.problems: list[Problem] = []
         self.unusable = {column for column, p in self.notes.items() if p.rule == R.UNUSABLE.id}
+        self.blank: Mapping[str, str] = profile.blank  # column -> the blank_fields / field_exclusions entry
 
     def use_book_config(self, isbn: str) -> None:
         """books/<isbn>.json: its values beat every other config level for this book."""
@@ -59,6 +60,7 @@ class _Cells:
             self.notes = {**{c: p for c, p in self.notes.items() if c not in config.defaults}, **config.notes}
             self.unusable |= {column for column, p in config.notes.items() if p.rule == R.UNUSABLE.id}
             self.values.update(config.defaults)
+            self.blank = {**self.blank, **config.blank}
 
     def pick(self, column: str, *keys: str, rule: Callable[[Any], str] | None = None) -> None:
         """The book's value under the first of keys it gives (a blank or null value is not given) decides the
@@ -129,16 +131,19 @@ def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
 def _finished_row(c: _Cells) -> Row:
     """The cells, with the tranche's blanks and appends, and the problems of the config values kept."""
     profile, values = c.profile, c.values
-    for column in profile.blank:
+    for column in c.blank:
         if column in R.REQUIRED_COLUMNS:
-            c.problems.append(R.EXCLUDED.at(column, f"blank because {profile.blank[column]} {EXCLUDED}, and LSI "
+            c.problems.append(R.EXCLUDED.at(column, f"blank because {c.blank[column]} {EXCLUDED}, and LSI "
                                                     "rejects the whole file when it is blank"))
     for column, note in c.notes.items():
-        if column not in profile.blank and (values.get(column) is c.defaults.get(column) or column in c.unusable):
+        if column not in c.blank and (values.get(column) is c.defaults.get(column) or column in c.unusable):
             c.problems.append(note)
     cells = []
     for column, default, done in _finished_defaults(profile):
         value = values.get(column)
+        if column in c.blank:
+            cells.append("")
+            continue
         # the configs' value, untouched: its cell was finished once for the profile
         cells.append(done if value is default and done is not None
                      else _cell(c, column, value or "", value is not None and value is c.defaults.get(column)))
@@ -160,7 +165,7 @@ def _finished_defaults(profile: Profile) -> list[tuple[str, str | None, str | No
 
 
 def _cell(c: _Cells, column: str, value: str, from_config: bool) -> str:
-    if column in c.profile.blank or not (value or column in c.profile.append):
+    if column in c.blank or not (value or column in c.profile.append):
         return ""
     return _finish(c, column, value, from_config)
 
@@ -192,6 +197,8 @@ def full_title(title: str, subtitle: Any, separator: str) -> str:
     sub = v.clean(subtitle) if isinstance(subtitle, str) else ""
     if not sub or not title or title.lower().endswith(sub.lower()):
         return title or sub
+    if separator.strip() and title.endswith(separator.strip()):  # "Title:" already carries the separator
+        return f"{title} {sub}"
     return f"{title}{separator}{sub}"
 
 
@@ -219,12 +226,12 @@ def _annotation(c: _Cells, book: Mapping[str, Any]) -> None:
     """The book's HTML annotation, cleaned to the allowed tags; else its plain summary as <p> paragraphs. Over
     LSI's 4,000 characters (room left for a tranche's appended paragraph), whole paragraphs or sentences are
     kept and the rest named."""
-    column = "Annotation / Summary"
+    column, tags = "Annotation / Summary", c.profile.annotation_tags
     extra = c.profile.append.get(column, "").strip()
-    room = R.LIMITS[column].size - (len(_appended(extra)) if extra else 0)
+    limit = R.LIMITS[column].size
+    room = limit - (len(_appended(extra, tags)) if extra else 0)
     summary = book.get("annotation_summary")
-    tags = c.profile.annotation_tags
-    if isinstance(summary, str) and summary.strip():
+    if isinstance(summary, str) and text.plain_text(summary).strip():  # markup without text is not given
         source, cleaned = "annotation_summary", text.sanitize(v.clean(summary), tags)
         if "<" in summary and _removed_tags(summary, tags):
             c.problems.append(R.CLEANED.at(column, f"the book's annotation had HTML that Ingram does not list "
@@ -239,10 +246,14 @@ def _annotation(c: _Cells, book: Mapping[str, Any]) -> None:
             c.pick(column, source)  # reports the value that is not text
             return
         fitted = text.fit_paragraphs(v.clean(book[source]), room)
-    c.set(column, fitted.text)
-    if fitted.left_out:
-        c.problems.append(R.SHORTENED.at(column, f"the book's '{source}' is over LSI's {room:,} characters: "
-                                                 f"left out {fitted.left_out}"))
+    c.set(column, fitted.text if "p" in tags else text.sanitize(fitted.text, tags))
+    over = f"the book's '{source}' is over LSI's {limit:,} characters" + (
+        f" ({limit - room:,} of them kept for the tranche's appended text)" if extra else "")
+    if fitted.left_out and not fitted.text:
+        c.problems.append(R.UNUSABLE.at(column, f"{over}, and not even its first sentence fits: the cell is left "
+                                                "blank; shorten the description"))
+    elif fitted.left_out:
+        c.problems.append(R.SHORTENED.at(column, f"{over}: left out {fitted.left_out}"))
 
 
 _TAG_NAME = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)")
@@ -252,8 +263,10 @@ def _removed_tags(html_text: str, tags: tuple[str, ...]) -> list[str]:
     return sorted({t.lower() for t in _TAG_NAME.findall(html_text)} - set(tags))
 
 
-def _appended(extra: str) -> str:
-    return f"<p>{html.escape(extra, quote=False)}</p>"
+def _appended(extra: str, tags: tuple[str, ...]) -> str:
+    """A tranche's text added to the annotation: its own paragraph, or after a space where <p> is not kept."""
+    escaped = html.escape(extra, quote=False)
+    return f"<p>{escaped}</p>" if "p" in tags else f" {escaped}"
 
 
 def _keywords(c: _Cells, book: Mapping[str, Any]) -> None:
@@ -281,10 +294,17 @@ def _contributors(c: _Cells) -> None:
 
 
 def _bisac(c: _Cells, book: Mapping[str, Any]) -> None:
+    """The tranche's required subject decides BISAC Category (a code is named from LSI's tables; one LSI does
+    not have leaves the cell blank with an error); the book's subjects follow, deduplicated."""
     codes = c.profile.codes
     names: list[str] = []
-    if c.profile.required_bisac:
-        names.append(v.strip_bisac_code(c.profile.required_bisac))
+    required, origin = c.profile.required_bisac
+    if required:
+        name = _bisac_name(required, codes)
+        if name is None:
+            c.problems.append(R.UNUSABLE.at("BISAC Category", f"{origin} gives {v.quoted(required)}: not a BISAC "
+                                                              "subject in LSI's list; the cell is left blank"))
+        names.append(name or "")
     for code in v.split(book.get("bisac_codes"), ";,"):
         code = code.upper()
         if codes is None:
@@ -297,14 +317,28 @@ def _bisac(c: _Cells, book: Mapping[str, Any]) -> None:
     for field_name in ("bisac_categories", "bisac_text"):
         names.extend(v.strip_bisac_code(n) for n in v.split(book.get(field_name), ";"))
     names.extend(v.strip_bisac_code(n) for n in v.split(v.basic_info(book).get("bisac_categories"), ";"))
-    kept: list[str] = []
-    for name in dict.fromkeys(names):
+    kept: list[str] = names[:1] if required else []
+    for name in dict.fromkeys(names[len(kept):]):
+        if name in kept:
+            continue
         if codes is not None and name not in codes.bisac_names:
             c.problems.append(R.LEFT_OUT.at("BISAC Category", f"BISAC subject '{name}' is not in LSI's list; left out"))
         else:
             kept.append(name)
     for column, name in zip(("BISAC Category", "BISAC Category 2", "BISAC Category 3"), kept):
         c.set(column, name)
+
+
+_BISAC_CODE = re.compile(r"[A-Z]{3}[0-9]{6}")
+
+
+def _bisac_name(subject: str, codes: Any) -> str | None:
+    """A configured BISAC subject as LSI's name: a code (SEL045000) named from the tables, a name as it is
+    (with a leading code dropped); None when LSI's tables do not have it, or a bare code cannot be named."""
+    if _BISAC_CODE.fullmatch(subject.upper()):
+        return codes.bisac.get(subject.upper()) if codes is not None else None
+    name = v.strip_bisac_code(subject)
+    return name if name and (codes is None or name in codes.bisac_names) else None
 
 
 def _thema(c: _Cells, book: Mapping[str, Any]) -> None:
@@ -349,7 +383,8 @@ def _finish(c: _Cells, column: str, value: str, from_config: bool) -> str:
     unfilled placeholder of a config template. A value is never shortened here."""
     extra = c.profile.append.get(column, "").strip()
     if value and extra:
-        value = value + _appended(extra) if column == "Annotation / Summary" else f"{value} {extra}"
+        value = value + _appended(extra, c.profile.annotation_tags) if column == "Annotation / Summary" \
+            else f"{value} {extra}"
     if not value.isprintable():  # rare: only then look for control characters
         value = v.CONTROL.sub("", value)
     if len(value) > R.CELL_LIMIT.size:

@@ -20,7 +20,7 @@ from typing import Mapping
 
 from .columns import Problem, Severity
 from .configs import CONFIG_KEYS
-from .lsi_sources import (ACS, ACS_CONTACT, ACS_TEMPLATE, BASICS, COMMON_FILES, DESIGNING_FILES, DISCOVERABILITY,
+from .lsi_sources import (ACS, ACS_TEMPLATE, BASICS, COMMON_FILES, DESIGNING_FILES, DISCOVERABILITY,
                           EXCEL_LIMITS, FILE_REQUIREMENTS, FILE_TIPS, GLOSSARY, HTML_MARKUP, ISBNS, KEYWORDS, LINKS,
                           ON_SALE, PAGE_COUNT, PRE_ORDER, RETURNS, RETURNS_SPARK, SET_UP, Source)
 
@@ -53,7 +53,8 @@ SETTING = "set {setting}"
 
 # --------------------------------------------------------------------------------------------- cell rules
 REQUIRED = Rule("required", ERROR, CELL, "the required columns (REQUIRED_COLUMNS)",
-                "a column LSI requires for every title is blank", SETTING, (ACS, BASICS))
+                "a column LSI requires for every title is blank",
+                SETTING + ", and take it out of any blank_fields / field_exclusions list", (ACS, BASICS))
 ISBN = Rule("isbn", ERROR, CELL, "ISBN or SKU, Parent ISBN",
             "a 13-digit ISBN starting 978 or 979 with its check digit (not a number a spreadsheet rewrote)",
             "give the book's ISBN-13 in 'isbn13', and keep the file away from spreadsheets (use the review "
@@ -76,9 +77,10 @@ LENGTH = Rule("length", ERROR, CELL, "text columns (LIMITS)",
               "publishes, a warning", "shorten the text in the book's JSON",
               (DISCOVERABILITY, GLOSSARY, KEYWORDS, EXCEL_LIMITS))
 DESCRIPTION = Rule("description", ERROR, CELL, "Annotation / Summary",
-                   "a description of at least 40 characters of text", "write a fuller description", (GLOSSARY,))
+                   "a description of at least 40 characters of text (none at all: a warning, LSI recommends one)",
+                   "write a fuller description", (GLOSSARY,))
 PRICE_PAIR = Rule("price-pair", ERROR, CELL, "each market's price and discount",
-                  "a market's price and wholesale discount are given together",
+                  "a market's price has its wholesale discount, and (in a market of lsi.markets) the reverse",
                   "give both, or neither, for the market", (ACS,))
 MARKET = Rule("market", ERROR, CELL, "market prices",
               "prices only in the markets the publisher has agreements for (lsi.markets; without it, every "
@@ -106,6 +108,9 @@ REGISTERED = Rule("registered", ERROR, CELL, "Imprint, Publisher",
                   "lsi.registered_publishers); without them, a warning against the imprint config's name",
                   "use the name registered with LSI, or list it in the setting", (ACS,))
 AGES = Rule("ages", WARNING, CELL, "Min Age, Max Age", "Min Age is not above Max Age", "correct the ages")
+MARKUP = Rule("markup", WARNING, CELL, "every column but Annotation / Summary",
+              "no HTML tags or entities in a plain-text column: LSI shows them as written",
+              "write the text without markup", (GLOSSARY,))
 FORMULA = Rule("formula", WARNING, CELL, "every column",
                "a value a spreadsheet would run as a formula (starts with =, +, -, @ and is not a number)",
                "nothing in the checkpoint: look at rows in the review workbook (export --format xlsx)")
@@ -135,9 +140,6 @@ TRIM = Rule("trim", WARNING, SOURCE, "Rendition /Booktype",
 TEMPLATE = Rule("template", WARNING, SOURCE, "file names, config values",
                 "a {placeholder} the sidecar cannot fill: the cell is left blank",
                 "write the value out, or use a placeholder the template knows")
-CONTACT = Rule("contact", WARNING, SOURCE, "Metadata Contact Dictionary",
-               "LSI's metadata contact has a name, an e-mail and a telephone (lsi.metadata_contact)",
-               "set lsi.metadata_contact: name, email, telephone", (ACS_CONTACT,))
 
 # --------------------------------------------------------------------- file rules (pre-flight, tools/preflight.py)
 FILE_COLUMNS = {"interior": "Interior Path / Filename", "cover": "Cover Path / Filename"}
@@ -181,8 +183,8 @@ FILE_RULES: tuple[Rule, ...] = (
 
 TABLE: tuple[Rule, ...] = (
     REQUIRED, ISBN, DATE, NUMBER, CODE, PAGES, LENGTH, DESCRIPTION, PRICE_PAIR, MARKET, DISCOUNT_RANGE,
-    RETURNS_OPTION, CONTRIBUTOR, ON_SALE_DATE, LINK, BY_ARRANGEMENT, REGISTERED, AGES, FORMULA,
-    UNUSABLE, SPELLING, EXCLUDED, SHORTENED, CLEANED, LEFT_OUT, TRIM, TEMPLATE, CONTACT, *FILE_RULES,
+    RETURNS_OPTION, CONTRIBUTOR, ON_SALE_DATE, LINK, BY_ARRANGEMENT, REGISTERED, AGES, MARKUP, FORMULA,
+    UNUSABLE, SPELLING, EXCLUDED, SHORTENED, CLEANED, LEFT_OUT, TRIM, TEMPLATE, *FILE_RULES,
 )
 RULES: dict[str, Rule] = {rule.id: rule for rule in TABLE}
 RULESET_VERSION = hashlib.sha256(json.dumps(

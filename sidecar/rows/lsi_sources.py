@@ -24,9 +24,6 @@ ACS = Source(
     "[...] Column F: Imprint (must be a valid imprint listed with us) [...] Pricing can only be supplied where "
     "the relevant Print on Demand agreements have been signed. [...] Column AT - AX: Flex field information to be "
     "used by prior arrangement only")
-ACS_CONTACT = Source(
-    "Automated Content Submissions (Lightning Source)", ACS.url,
-    "Cell G3: Metadata contact / Cell G4: Contact e-mail address / Cell G5: Contact telephone number")
 ACS_TEMPLATE = Source(
     "LSI's ACS template header and code tables (LSI_ACS_header.csv, ACS-codes-and-descriptions.csv)", "",
     "the column 'LSI Special Category  (please consult LSI before using'; Pub Date and Street Date columns for "
@@ -45,8 +42,9 @@ DISCOVERABILITY = Source(
 GLOSSARY = Source(
     "GLOSSARY (Lightning Source)",
     "https://help.lightningsource.com/hc/en-us/articles/5293911782029-GLOSSARY",
-    "The book description should be at least 40 characters, but should not exceed 4,000 characters including "
-    "spaces. In addition, no HTML tagging, bullets, or other special formatting should be embedded.")
+    "We recommend that you provide a book description [...] The book description should be at least 40 "
+    "characters, but should not exceed 4,000 characters including spaces. In addition, no HTML tagging, bullets, "
+    "or other special formatting should be embedded.")
 HTML_MARKUP = Source(
     "HTML markup and special characters (Ingram Marketing Insights)",
     "https://ingramiq.zendesk.com/hc/en-us/articles/5348388777229-HTML-markup-and-special-characters",

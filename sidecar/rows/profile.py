@@ -60,6 +60,7 @@ class BookConfig:
     defaults: Mapping[str, str]
     origins: Mapping[str, str]
     notes: Mapping[str, Problem] = field(default_factory=dict)  # column -> what its value's level got wrong
+    blank: Mapping[str, str] = field(default_factory=dict)  # its blank_fields / field_exclusions, as Profile.blank
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Profile:
     notes: Mapping[str, Problem] = field(default_factory=dict)
     blank: Mapping[str, str] = field(default_factory=dict)  # column -> the rule that blanks it, and its file
     append: Mapping[str, str] = field(default_factory=dict)  # column -> text added after the value
-    required_bisac: str = ""
+    required_bisac: tuple[str, str] = ("", "")  # a level's first BISAC subject (code or name), and its origin
     exchange_rates: Mapping[str, Decimal] = field(default_factory=dict)  # market -> factor from the US price
     price_ending: Decimal | None = None  # converted prices end in these cents (.99), rounded up
     price_bands: tuple[tuple[int | None, str], ...] = ()  # (up to so many pages or None, US price)
@@ -134,21 +135,23 @@ def build_profile(levels: list[Level], lsi: Mapping[str, Any], where: str = "con
     book_configs = {}
     for isbn, level in (books or {}).items():
         found = _checked([(level.path, len(levels) + 1, level.values)], rules, problems)
-        book_configs[isbn] = BookConfig(found.defaults, found.origins, found.notes)
+        book_configs[isbn] = BookConfig(found.defaults, found.origins, found.notes,
+                                        {c: f"'{rule}' in {level.path}" for c, rule in level.blank.items()})
     file_names = {**DEFAULT_FILE_NAMES, **{
         FILE_NAME_COLUMNS[k]: _template(v, f"lsi.file_names.{k}", where)
         for k, v in (lsi.get("file_names") or {}).items() if _known(k, FILE_NAME_COLUMNS, "lsi.file_names", where)}}
     imprint_level = next((lv for lv in levels if lv.name == "imprint"), None)
-    factors = _market_factors(levels, lsi, where, problems)  # before config_problems: it adds to them
+    factors, refused = _market_factors(levels, lsi, where, problems)  # before config_problems: it adds to them
     return dataclasses.replace(
         base,
         defaults=checked.defaults,
         origins=checked.origins,
         ranks=checked.ranks,
-        notes=checked.notes,
+        notes={**refused, **checked.notes},
         blank={c: f"'{rule}' in {lv.path}" for lv in levels for c, rule in lv.blank.items()},
         append={c: text for lv in levels for c, text in lv.append.items()},
-        required_bisac=next((lv.required_bisac for lv in reversed(levels) if lv.required_bisac), ""),
+        required_bisac=next(((lv.required_bisac[0], lv.where(lv.required_bisac[1])) for lv in reversed(levels)
+                             if lv.required_bisac[0]), ("", "")),
         exchange_rates=factors,
         price_ending=_ending(lsi.get("price_ending"), where),
         price_bands=_bands(lsi.get("price_by_pages"), imprint, where),
@@ -252,27 +255,38 @@ def _contact(value: Any, where: str, problems: list[str]) -> str:
 
 
 def _market_factors(levels: list[Level], lsi: Mapping[str, Any], where: str,
-                    problems: list[str]) -> dict[str, Decimal]:
+                    problems: list[str]) -> tuple[dict[str, Decimal], dict[str, Problem]]:
     """Each market's price factor from the US price: from the highest level's territorial_configs entry
     as lsi.market_price says (its pricing_multiplier by default), over built-in rates; lsi.exchange_rates
-    in config.yaml wins over both."""
+    in config.yaml wins over both. A factor the deciding level gives that cannot be used leaves the market
+    without a derived price: the problem is returned under the market's price column."""
     rule = lsi.get("market_price", "multiplier")
-    markets = {m.code for m in MARKETS} - {"US"}
+    by_code = {m.code: m for m in MARKETS[1:]}
     factors = {m: Decimal(str(r)) for m, r in DEFAULT_EXCHANGE_RATES.items()}
+    refused: dict[str, Problem] = {}
     for level in levels:
         for market, entry in level.territories.items():
-            if market not in markets:
+            if market not in by_code:
                 continue
             rate, multiplier = (_factor(entry, key, level, market, problems)
                                 for key in ("exchange_rate", "pricing_multiplier"))
-            chosen = {"multiplier": multiplier or rate, "rate": rate or multiplier,
-                      "rate_x_multiplier": rate * multiplier if rate and multiplier else rate or multiplier}[rule]
-            if chosen is not None:
+            first, second = (rate, multiplier) if rule == "rate" else (multiplier, rate)
+            chosen = first if first is not None else second
+            if rule == "rate_x_multiplier" and isinstance(rate, Decimal) and isinstance(multiplier, Decimal):
+                chosen = rate * multiplier
+            if isinstance(chosen, Problem):
+                factors.pop(market, None)
+                refused[by_code[market].price] = chosen
+            elif chosen is not None:
                 factors[market] = chosen
-    return {**factors, **_rates(lsi.get("exchange_rates"), where)}
+                refused.pop(by_code[market].price, None)
+    given = _rates(lsi.get("exchange_rates"), where)
+    return {**factors, **given}, {c: p for c, p in refused.items() if not any(by_code[m].price == c for m in given)}
 
 
-def _factor(entry: Mapping[str, Any], key: str, level: Level, market: str, problems: list[str]) -> Decimal | None:
+def _factor(entry: Mapping[str, Any], key: str, level: Level, market: str,
+            problems: list[str]) -> Decimal | Problem | None:
+    """A market's factor (None: not given); one that cannot be used is the problem to report on the row."""
     raw = entry.get(key)
     if is_blank(raw):
         return None
@@ -281,9 +295,11 @@ def _factor(entry: Mapping[str, Any], key: str, level: Level, market: str, probl
     except ValueError:
         factor = Decimal(0)
     if not 0 < factor < 10_000:
-        problems.append(f"{level.where(f'territorial_configs.{market}.{key}')}: {quoted(raw)} is not a factor above "
-                        "zero; the level below gives this market's price")
-        return None
+        origin = level.where(f"territorial_configs.{market}.{key}")
+        problems.append(f"{origin}: {quoted(raw)} is not a factor above zero; no {market} price is derived")
+        return R.UNUSABLE.at(next(m.price for m in MARKETS if m.code == market),
+                             f"{origin} gives {quoted(raw)}: not a factor above zero; no {market} price is derived "
+                             "from the US price (a lower level's factor is not used in its place)")
     return factor
 
 

@@ -26,6 +26,7 @@ _SCIENTIFIC = re.compile(r"[0-9](\.[0-9]+)?[eE]\+?[0-9]+")
 _ISO_DATE = re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})")
 _US_DATE = re.compile(r"([0-9]{1,2})/([0-9]{1,2})/([0-9]{2}|[0-9]{4})")
 _SERIAL = re.compile(r"[0-9]{4,6}(\.[0-9]+)?")
+_MARKUP = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(\s[^<>]*)?/?>|&(#[0-9]{1,7}|#x[0-9A-Fa-f]{1,6}|[A-Za-z]{2,8});")
 URL = re.compile(r"(?i)\b(?:https?|ftp)://[^\s<>\"']+|\bwww\.[a-z0-9-]+(?:\.[a-z0-9-]+)+")
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Columns LSI reads as numbers, with what each must look like.
@@ -81,6 +82,10 @@ def validate_cells(cells: Mapping[str, str], context: RuleContext = RuleContext(
         if value:
             problems.extend(_cell_problems(column, value) if len(value) <= 64
                             else _cell_problems.__wrapped__(column, value))
+    if cells.get("Annotation / Summary") == "":
+        problems.append(R.DESCRIPTION.at("Annotation / Summary", "blank: LSI recommends a book description of at "
+                                                                 f"least {R.DESCRIPTION_MIN_CHARS} characters",
+                                         Severity.WARNING))
     problems += _pages(cells, context.codes)
     problems += _prices(cells, context)
     problems += _contributors(cells)
@@ -115,6 +120,8 @@ def _cell_problems(column: str, value: str) -> tuple[Problem, ...]:
     elif column == "Annotation / Summary" and len(_text_of(value)) < R.DESCRIPTION_MIN_CHARS:
         found.append(R.DESCRIPTION.at(column, f"{len(_text_of(value))} characters of text; LSI asks for at "
                                               f"least {R.DESCRIPTION_MIN_CHARS}"))
+    elif column != "Annotation / Summary" and ("<" in value or "&" in value) and (markup := _MARKUP.search(value)):
+        found.append(R.MARKUP.at(column, f"holds the markup {quoted(markup.group())}; LSI shows it as written"))
     if column in BY_ARRANGEMENT:
         found.append(R.BY_ARRANGEMENT.at(column, f"set to {quoted(value)}: used only by prior arrangement with LSI"))
     if column not in FILE_COLUMNS:
@@ -213,7 +220,8 @@ def _prices(cells: Mapping[str, str], context: RuleContext) -> list[Problem]:
     priced = []
     for market in MARKETS:
         price, discount = cells.get(market.price), cells.get(market.discount)
-        if price is not None and discount is not None and bool(price) != bool(discount):
+        agreed = context.markets is None or market.code in context.markets
+        if price is not None and discount is not None and bool(price) != bool(discount) and (price or agreed):
             missing = market.discount if price else market.price
             found.append(R.PRICE_PAIR.at(missing, f"blank while {market.price if price else market.discount} is set"))
         if price:

@@ -284,6 +284,12 @@ class Ledger:
         return (RowRecord(*r) for r in self.db.execute(
             "SELECT * FROM rows WHERE checkpoint_id = ? ORDER BY offset", (checkpoint_id,)))
 
+    def book_row(self, checkpoint_id: int, isbn: str) -> RowRecord | None:
+        """A book's row in a checkpoint, by the ISBN its row holds (None: the checkpoint has none)."""
+        found = self.db.execute("SELECT * FROM rows WHERE checkpoint_id = ? AND isbn = ? ORDER BY offset DESC "
+                                "LIMIT 1", (checkpoint_id, isbn)).fetchone()
+        return RowRecord(*found) if found else None
+
     def sources_with_more_rows(self, checkpoint_id: int) -> list[tuple[str, int]]:
         """Sources that have more than one row in a checkpoint (never, unless the ledger was changed by hand)."""
         return self.db.execute("SELECT source, COUNT(*) FROM rows WHERE checkpoint_id = ? GROUP BY source "

@@ -69,6 +69,7 @@ def verify_checkpoint(path: Path, context: RuleContext = RuleContext(), state_di
             report.kind, report.absent = "ACS file", [c for c in COLUMNS if c not in table.columns]
         ledger = _ledger_for(path, state_dirs) if acs else None
         rows = _RowCheck(report, ledger[0].rows(ledger[1]) if ledger else iter(()))
+        books = _BookRows(state_dirs) if not ledger else None  # an upload file: its books' rows, by ISBN
         terminators = Counter([table.header.terminator] if table.header.terminator else [])
         last = table.header
         isbn_at = Scratch("CREATE TABLE isbns (isbn TEXT PRIMARY KEY, line INTEGER NOT NULL)")
@@ -80,9 +81,11 @@ def verify_checkpoint(path: Path, context: RuleContext = RuleContext(), state_di
             whole = len(record.cells) == len(table.columns)
             if known and not whole:
                 report.add(record.line, f"{len(record.cells)} cells, expected {len(table.columns)}")
-            recorded = rows.check(record) if ledger else None
+            recorded = rows.check(record) if ledger else books.row(_isbn_of(record, table.columns)) if books else None
             if known and whole:
-                _check_record(record, table.columns, report, context, isbn_at, recorded)
+                _check_record(record, table.columns, report, context, isbn_at, recorded, foreign=books is not None)
+        if books:
+            books.close()
         isbn_at.close()
     record_problems, report.problems = report.problems, []  # file-level problems are listed first
     if not acs:
@@ -105,21 +108,55 @@ def verify_checkpoint(path: Path, context: RuleContext = RuleContext(), state_di
     return report
 
 
-def record_problems(cells: dict[str, str], context: RuleContext, recorded: RowRecord | None) -> list[Problem]:
+def record_problems(cells: dict[str, str], context: RuleContext, recorded: RowRecord | None,
+                    foreign: bool = False) -> list[Problem]:
     """A record's problems: what its ledger row kept from conversion (where values came from, what a level
-    refused: a file cannot show that), then LSI's cell rules on its cells, the same as conversion's."""
+    refused: a file cannot show that), then LSI's cell rules on its cells, the same as conversion's. foreign:
+    the record is a book's row in another file (an upload, a workbook): of what the ledger kept, only the
+    errors that left a cell blank, and only where that cell is still blank."""
     kept = source_problems(recorded.lsi_errors, cells) if recorded else []
+    if foreign:
+        kept = [p for p in kept if p.severity == Severity.ERROR and not cells.get(p.column, "").strip()]
     return kept + validate_cells(cells, context)
 
 
+def _isbn_of(record: Record, columns: list[str]) -> str:
+    at = columns.index("ISBN or SKU") if "ISBN or SKU" in columns else None
+    return record.cells[at] if at is not None and at < len(record.cells) else ""
+
+
+class _BookRows:
+    """The newest row of a book (by ISBN) in the ledger of the settings' state folder, for a file that is not
+    a checkpoint: what the ledger knows of its books that the file cannot show."""
+
+    def __init__(self, state_dirs: Sequence[Path]) -> None:
+        self.ledger: Ledger | None = None
+        for state_dir in state_dirs:
+            try:
+                self.ledger = Ledger.read_only(state_dir)
+                break
+            except CheckpointError:
+                continue
+        self.checkpoints = sorted((r.id for r in self.ledger.checkpoints()), reverse=True) if self.ledger else []
+
+    def row(self, isbn: str) -> RowRecord | None:
+        if self.ledger is None or not isbn:
+            return None
+        return next((row for cp in self.checkpoints if (row := self.ledger.book_row(cp, isbn))), None)
+
+    def close(self) -> None:
+        if self.ledger is not None:
+            self.ledger.close()
+
+
 def _check_record(record: Record, columns: list[str], report: Report, context: RuleContext,
-                  isbn_at: Scratch, recorded: RowRecord | None = None) -> None:
+                  isbn_at: Scratch, recorded: RowRecord | None = None, foreign: bool = False) -> None:
     cells = {c: v for c, v in zip(columns, record.cells) if c in INDEX}
     isbn = cells.get("ISBN or SKU", "")
     if isbn and not isbn_at.execute("INSERT OR IGNORE INTO isbns VALUES (?, ?)", (isbn, record.line)).rowcount:
         [(first,)] = isbn_at.rows("SELECT line FROM isbns WHERE isbn = ?", (isbn,))
         report.add(record.line, f"duplicate ISBN {isbn} (also on line {first})")
-    problems = record_problems(cells, context, recorded)
+    problems = record_problems(cells, context, recorded, foreign)
     report.not_ready += any(p.severity == Severity.ERROR for p in problems)
     for problem in problems:
         report.add_row_problem(record.line, isbn, problem)
