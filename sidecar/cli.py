@@ -21,6 +21,7 @@ from .errors import CheckpointError, ConfigError, LockHeld, ServiceFailed, Sidec
 from .logs import setup_logging
 from .settings import Settings, load_settings
 from .store.ledger import Ledger
+from .store.names import export_name
 from .tools.batch import write_batch
 from .tools.compare import compare_files, comparison_json, format_comparison
 from .rows.columns import COLUMNS
@@ -223,7 +224,7 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_OK
     if not args.profile:
         raise ConfigError("a CSV export needs --profile (submission, full, or one under 'exports:' in config.yaml)")
-    output = Path(args.output) if args.output else checkpoint.with_name(f"{checkpoint.stem}_{args.profile}.csv")
+    output = Path(args.output) if args.output else export_name(checkpoint, args.profile)
     rows = export_checkpoint(checkpoint, export_profile(args.profile, settings.exports), output,
                              known_checkpoints(settings.state_dir))
     print(f"sidecar: {rows} rows exported to {output}")

@@ -21,8 +21,8 @@ from loguru import logger
 from ..errors import CheckpointError
 from ..faults import fault_point
 from ..rows.columns import Dialect, encode_header
-from ..store.checkpoint import (EDITED_ADVICE, CheckpointFile, create_with_header, first_changed_row,
-                                new_checkpoint_name, rewrite_tmp_path)
+from ..store.checkpoint import EDITED_ADVICE, CheckpointFile, create_with_header, first_changed_row, rewrite_tmp_path
+from ..store.names import new_checkpoint_name
 from ..store.atomic import fsync_dir
 from ..store.ledger import CheckpointRecord, Ledger, RowRecord
 
@@ -61,10 +61,9 @@ class CheckpointAppender:
 
     def _create(self, batch_id: str | None = None) -> CheckpointRecord:
         header = encode_header(self.dialect)
-        # A clock set back must not give a name that sorts before the previous checkpoint's.
-        latest = self.ledger.latest_created_ns(self.imprint)
-        now = max(datetime.now(), datetime.fromtimestamp(latest / 1e9)) if latest else datetime.now()
-        path = new_checkpoint_name(self.folder, self.imprint, now, self.ledger.knows_path)
+        # Never a name that sorts before one the imprint had, whatever the clock or time zone did.
+        known = [r.path for r in self.ledger.checkpoints() if r.imprint == self.imprint]
+        path = new_checkpoint_name(self.folder, self.imprint, datetime.now(), known)
         # Ledger first: a crash before the file exists is repaired by _recover creating it.
         record = self.ledger.add_checkpoint(self.imprint, path, len(header), batch_id or None)
         create_with_header(path, header)

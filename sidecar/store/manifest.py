@@ -11,10 +11,11 @@ from typing import Any
 from ..settings import Settings
 from .atomic import atomic_write
 from .ledger import CheckpointRecord, Ledger
+from .names import manifest_name
 
 
 def manifest_path(checkpoint: Path) -> Path:
-    return checkpoint.with_name(checkpoint.name + ".manifest.json")
+    return manifest_name(checkpoint)
 
 
 def settings_digest(settings: Settings, imprint: str | None = None) -> str:
