@@ -219,8 +219,10 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
         output = Path(args.output) if args.output else checkpoint.with_suffix(".xlsx")
         refuse_checkpoint_output(output, checkpoint, known_checkpoints(settings.state_dir))
         columns = export_profile(args.profile, settings.exports).columns if args.profile else COLUMNS
-        rows, not_ready = write_review(checkpoint, output, columns, settings.profile.codes)
-        print(f"sidecar: {rows} rows ({not_ready} not LSI-ready) in the review workbook {output}")
+        rows, not_ready, cut = write_review(checkpoint, output, columns, settings.profile.codes)
+        print(f"sidecar: {rows} rows ({not_ready} not LSI-ready) in the review workbook {output}" +
+              (f"; {cut} cell{'s were' if cut > 1 else ' was'} cut to the 32,767 characters a spreadsheet cell "
+               "holds (filled and explained in the workbook)" if cut else ""))
         return EXIT_OK
     if not args.profile:
         raise ConfigError("a CSV export needs --profile (submission, full, or one under 'exports:' in config.yaml)")

@@ -28,12 +28,17 @@ WIDE = {"ISBN or SKU": 16, "Parent ISBN": 16, "Metadata Contact Dictionary": 28,
         "Title": 40, "Annotation / Summary": 60, "Short Description": 50, "Keywords": 40, "Table of Contents": 40,
         "Contributor One BIO": 40, "Rendition /Booktype": 36, "Interior Path / Filename": 32,
         "Cover Path / Filename": 32}
+CELL_LIMIT = 32_767  # characters (UTF-16 units) in one cell: Excel's limit, and XlsxWriter's
 PROBLEM_HEADER = ("Row", "ISBN", "Title", "Column", "Rule", "Reason", "What fixes it")
 
 
 def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMNS,
-                 codes: AcsCodes | None = None) -> tuple[int, int]:
-    """Write the workbook atomically, record by record; returns (rows, rows not LSI-ready)."""
+                 codes: AcsCodes | None = None) -> tuple[int, int, int]:
+    """Write the workbook atomically, record by record; returns (rows, rows not LSI-ready, cells cut).
+
+    A value longer than a spreadsheet cell holds is cut to what it holds, and the cell is filled and
+    carries a comment saying so (and the Summary counts them): never cut without a word.
+    Raises TableError when the checkpoint is not a whole ACS checkpoint."""
     reasons: Counter[str] = Counter()
     digest = hashlib.sha256()
     with Table(checkpoint) as table, atomic_writer(output, durable=False) as out:
@@ -51,18 +56,14 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
         _header(rows_sheet, columns, bold, [WIDE.get(c, max(12, min(len(c), 24))) for c in columns])
         _header(problems_sheet, PROBLEM_HEADER, bold, [6, 15, 40, 32, 8, 70, 60])
         index = [COLUMNS.index(c) for c in columns]
-        n = found = not_ready = 0
+        n = found = not_ready = cut = 0
         for record in table.records():
             digest.update(record.data)
             if len(record.cells) != len(COLUMNS) or not record.terminator:
                 raise TableError(f"{checkpoint} line {record.line} is not a whole record (run `sidecar verify` on it)")
             n += 1
             problems = {p.column: p for p in validate_row(tuple(record.cells), codes) if p.column in columns}
-            for column, value in zip(columns, (record.cells[i] for i in index)):
-                problem = problems.get(column)
-                rows_sheet.write_string(n, columns.index(column), value, flagged if problem else text)
-                if problem:
-                    rows_sheet.write_comment(n, columns.index(column), f"{problem.severity}: {problem.message}")
+            cut += _write_row(rows_sheet, n, columns, [record.cells[i] for i in index], problems, (text, flagged))
             if any(p.severity == "error" for p in problems.values()):
                 not_ready += 1
             for problem in problems.values():
@@ -76,12 +77,43 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
         problems_sheet.autofilter(0, 0, found, len(PROBLEM_HEADER) - 1)
         _summary(summary, bold, text, [
             ("Checkpoint", str(checkpoint.resolve())), ("sha256", digest.hexdigest()), ("Books", str(n)),
-            ("LSI-ready", str(n - not_ready)), ("Not LSI-ready", str(not_ready)),
+            ("LSI-ready", str(n - not_ready)), ("Not LSI-ready", str(not_ready)), ("Cells cut", str(cut)),
             *((f"Top reason {i}", f"{reason} ({count} rows)") for i, (reason, count) in
               enumerate(reasons.most_common(10), start=1)),
         ])
         book.close()
-    return n, not_ready
+    return n, not_ready, cut
+
+
+def _write_row(sheet: Any, n: int, columns: Sequence[str], values: Sequence[str], problems: dict[str, Any],
+               formats: tuple[Any, Any]) -> int:
+    """One row of the Rows sheet: a cell with a problem, or cut, is filled and says why; returns the cells cut."""
+    cut = 0
+    for col, (column, value) in enumerate(zip(columns, values)):
+        problem = problems.get(column)
+        note = f"{problem.severity}: {problem.message}" if problem else ""
+        shown = _cell_text(value)
+        if shown != value:
+            cut += 1
+            note = "\n".join(filter(None, [note, f"cut: the checkpoint's value has {len(value):,} characters; this "
+                                                  f"cell shows the first {len(shown):,}, as many as a spreadsheet "
+                                                  "cell holds"]))
+        sheet.write_string(n, col, shown, formats[1] if note else formats[0])
+        if note:
+            sheet.write_comment(n, col, note)
+    return cut
+
+
+def _cell_text(value: str) -> str:
+    """The value, or as much of it as a spreadsheet cell holds (32,767 UTF-16 units), never half a character."""
+    if len(value) <= CELL_LIMIT // 2 or len(value.encode("utf-16-le")) // 2 <= CELL_LIMIT:
+        return value
+    units = 0
+    for end, ch in enumerate(value):
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > CELL_LIMIT:
+            return value[:end]
+    return value
 
 
 def _header(sheet: Any, names: Sequence[str], bold: Any, widths: Sequence[int]) -> None:

@@ -1,0 +1,148 @@
+"""Workbooks are read within limits: a zip bomb, an entity bomb, a cell past XFD are refusals (exit 3), never
+a blow-up; OOXML escapes are undone; the review workbook never cuts a cell without saying so."""
+
+import os
+import subprocess
+import sys
+from datetime import date
+
+import openpyxl
+import pytest
+
+from sidecar import cli
+from sidecar.rows.columns import COLUMNS
+from sidecar.store.table import open_table
+from sidecar.store.workbook import column_index, unescape
+
+from helpers import ROOT, book, checkpoints, write_book
+from workbooks import sheet_xml, write_xlsx, write_zip_bomb
+
+LAUGHS = ('<!DOCTYPE worksheet [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+          '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>')
+
+
+@pytest.fixture
+def checkpoint(tmp_path):
+    folder, data = tmp_path / "in", tmp_path / "data"
+    write_book(folder, "a.json", book(1, title="Using _x0041_ Escapes"))
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == 0
+    return checkpoints(data)[0]
+
+
+@pytest.mark.parametrize("command", ["verify", "compare"])
+def test_a_3_mb_workbook_holding_3_gb_is_refused_at_once_in_flat_memory(tmp_path, checkpoint, command):
+    bomb = write_zip_bomb(tmp_path / "bomb.xlsx", 3 << 30)
+    assert bomb.stat().st_size < 8 << 20
+    args = [command, bomb] if command == "verify" else [command, checkpoint, bomb]
+    code, err, peak = _measured(args)
+    assert code == cli.EXIT_CHECKPOINT
+    assert err.startswith(f"sidecar: {bomb} is refused as a workbook: xl/worksheets/sheet1.xml inflates to "
+                          "3,221,225,447 bytes (at most 1,073,741,824")
+    assert peak < 150, f"{peak:.0f} MB"
+
+
+def test_a_300_kb_workbook_inflating_1000_times_is_refused_without_taking_compare_s_memory(tmp_path, checkpoint):
+    bomb = write_zip_bomb(tmp_path / "bomb.xlsx", 300 << 20)
+    assert bomb.stat().st_size < 1 << 20
+    code, err, peak = _measured(["compare", checkpoint, bomb])
+    assert code == cli.EXIT_CHECKPOINT
+    assert err.startswith(f"sidecar: {bomb} is refused as a workbook: xl/worksheets/sheet1.xml inflates 514 times")
+    assert err.rstrip().endswith("at most 200 times): a zip bomb")
+    assert peak < 150, f"{peak:.0f} MB"
+
+
+def _measured(args):
+    child = subprocess.Popen([sys.executable, "-m", "sidecar", *map(str, args)], cwd=ROOT,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(child.pid, 0)
+    err = child.stderr.read().decode()
+    child.stderr.close()
+    child.returncode = os.waitstatus_to_exitcode(status)
+    return child.returncode, err, usage.ru_maxrss / 1024
+
+
+@pytest.mark.parametrize("name, sheet, reason", [
+    ("laughs", sheet_xml([["Title"], ["&d;"]], prolog=LAUGHS),
+     "xl/worksheets/sheet1.xml declares a DTD or entities (DTDForbidden), which no workbook needs"),
+    ("external", sheet_xml([["Title"]], prolog='<!DOCTYPE worksheet SYSTEM "file:///etc/passwd">'),
+     "xl/worksheets/sheet1.xml declares a DTD or entities (DTDForbidden), which no workbook needs"),
+    ("past_xfd", sheet_xml([["Title"]]).replace("<c t=", '<c r="XFE1" t=', 1),
+     "cell XFE1 is past a sheet's last column (XFD)"),
+    ("wide", sheet_xml([["Title"] * 1025]),
+     "a value in column 1,025 (row 1); an ACS sheet has 119 columns, and this reader takes at most 1,024"),
+    ("long_cell", sheet_xml([["Title"], ["x" * (1 << 20 | 1)]]),
+     "a text of over 1,048,576 characters (row 2); no ACS cell is so long"),
+    ("long_row", sheet_xml([["Title"] * 3, ["x" * 400_000] * 3]),
+     "row 2 holds over 1,048,576 characters; no ACS record is so long"),
+    ("past_last_row", sheet_xml([["Title"]]).replace('<row r="1">', '<row r="1048577">'),
+     "row 1,048,577 is past a sheet's last row (1,048,576)"),
+    ("bad_shared", sheet_xml([["Title"]]).replace('t="inlineStr"><is><t>Title</t></is>', 't="s"><v>7</v>'),
+     "row 1 refers to shared string '7', which is not there (0 strings)"),
+    ("lone_surrogate", sheet_xml([["Title"], ["_xD83D_"]]),
+     "row 2: an _xHHHH_ escape makes half of a character"),
+    ("not_xml", "<worksheet><sheetData><row>", "xl/worksheets/sheet1.xml is not well-formed XML (no element found"),
+])
+def test_a_hostile_workbook_is_refused_with_the_file_and_the_reason(tmp_path, capsys, name, sheet, reason):
+    path = write_xlsx(tmp_path / f"{name}.xlsx", sheet)
+    for args in (["verify", str(path)], ["compare", str(path), str(path)]):
+        assert cli.main(args) == cli.EXIT_CHECKPOINT
+        err = capsys.readouterr().err
+        assert err.startswith(f"sidecar: {path} is refused as a workbook: {reason}"), err
+        assert err.count("\n") == 1
+
+
+def test_escapes_are_undone_as_ooxml_writes_them():
+    assert unescape("Using _x005F_x0041_ Escapes") == "Using _x0041_ Escapes"
+    assert unescape("_x0041__x000D__x000a_") == "A\r\n"
+    assert unescape("_xD83D__xDCDA_") == "📚"
+    assert unescape("_x41_ and _xZZZZ_ stay") == "_x41_ and _xZZZZ_ stay"
+    assert [column_index(c) for c in ("A", "Z", "AA", "DO", "XFD")] == [1, 26, 27, 119, 16_384]
+
+
+def test_compare_reads_a_review_workbook_s_escaped_title_as_the_checkpoint_s(tmp_path, checkpoint, capsys):
+    review = tmp_path / "review.xlsx"
+    assert cli.main(["export", str(checkpoint), "--format", "xlsx", "--output", str(review)]) == 0
+    capsys.readouterr()
+    assert cli.main(["compare", str(checkpoint), str(review)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "same content"
+
+
+def test_a_workbook_made_by_another_program_is_read_as_it_shows(tmp_path, capsys):
+    path = tmp_path / "other.xlsx"
+    book_ = openpyxl.Workbook()
+    sheet = book_.active
+    sheet.append(["Title", "ISBN or SKU", "Pages", "Pub Date", "Price", "Flag"])
+    sheet.append(["Shared _x0041_ text", "9781000000016", 128, None, 19.9, True])
+    sheet["D2"] = date(2026, 1, 6)
+    sheet["D2"].number_format = "yyyy-mm-dd"
+    sheet.append([])
+    sheet.append(["Row four", "9781000000023"])
+    book_.save(path)
+    with open_table(path) as table:
+        assert table.columns == ["Title", "ISBN or SKU", "Pages", "Pub Date", "Price", "Flag"]
+        assert [(r.line, r.cells) for r in table.records()] == [
+            # openpyxl writes the text without escaping it, so the file holds an escape: Excel shows "A" too
+            (2, ["Shared A text", "9781000000016", "128", "2026-01-06", "19.9", "True"]),
+            (4, ["Row four", "9781000000023", "", "", "", ""])]
+
+
+def test_the_review_workbook_flags_a_cell_it_cannot_hold_whole(tmp_path, capsys):
+    header = ",".join(f'"{c}"' for c in COLUMNS)
+    cells = [""] * len(COLUMNS)
+    cells[COLUMNS.index("ISBN or SKU")] = "9781000000016"
+    cells[COLUMNS.index("Title")] = "Long"
+    cells[COLUMNS.index("Table of Contents")] = "é" * 40_000
+    foreign = tmp_path / "foreign.csv"
+    foreign.write_bytes(("\ufeff" + header + "\r\n" + ",".join(cells) + "\r\n").encode())
+    review = tmp_path / "foreign.xlsx"
+    assert cli.main(["export", str(foreign), "--format", "xlsx", "--output", str(review)]) == 0
+    out = capsys.readouterr().out
+    assert out == (f"sidecar: 1 rows (1 not LSI-ready) in the review workbook {review}; 1 cell was cut to the "
+                   "32,767 characters a spreadsheet cell holds (filled and explained in the workbook)\n")
+    sheet = openpyxl.load_workbook(review)["Rows"]
+    toc = sheet.cell(row=2, column=COLUMNS.index("Table of Contents") + 1)
+    assert toc.value == "é" * 32_767
+    assert toc.fill.fgColor.rgb.endswith("F8CBAD")
+    assert "cut: the checkpoint's value has 40,000 characters; this cell shows the first 32,767" in toc.comment.text
+    summary = dict((row[0].value, row[1].value) for row in openpyxl.load_workbook(review)["Summary"].iter_rows())
+    assert summary["Cells cut"] == "1"
