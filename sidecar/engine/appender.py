@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,9 +20,9 @@ from loguru import logger
 from ..errors import CheckpointError
 from ..faults import fault_point
 from ..rows.columns import Dialect, encode_header
-from ..store.checkpoint import EDITED_ADVICE, CheckpointFile, create_with_header, first_changed_row, rewrite_tmp_path
+from ..store.checkpoint import (EDITED_ADVICE, CheckpointFile, create_with_header, first_changed_row, put_in_place,
+                                rewrite_tmp_path)
 from ..store.names import new_checkpoint_name
-from ..store.atomic import fsync_dir
 from ..store.ledger import CheckpointRecord, Ledger, RowRecord
 
 
@@ -74,8 +73,7 @@ class CheckpointAppender:
         path, tmp = record.path, rewrite_tmp_path(record.path)
         if record.pending_rewrite:
             if tmp.exists():  # the ledger already describes the rewritten copy: finish the swap
-                os.replace(tmp, path)
-                fsync_dir(path.parent)
+                put_in_place(tmp, path)
             self.ledger.set_pending_rewrite(record.id, None)
         elif tmp.exists():
             tmp.unlink()  # a rewrite that was never committed

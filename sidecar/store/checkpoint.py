@@ -121,11 +121,22 @@ class CheckpointFile:
         return tmp
 
     def swap_in(self, tmp: Path) -> None:
-        """Atomically put tmp in place of the file and reopen it."""
-        os.replace(tmp, self.path)
-        fsync_dir(self.path.parent)
+        """Atomically put tmp in place of the file and reopen it. Raises CheckpointError when the rename
+        or the folder's fsync fails (the ledger already describes tmp: the next start finishes the swap)."""
+        put_in_place(tmp, self.path)
         self.close()
         self.__init__(self.path)
+
+
+def put_in_place(tmp: Path, path: Path) -> None:
+    """Rename a replacement copy over its checkpoint, durably. Raises CheckpointError on an I/O error."""
+    try:
+        fault_point("rename-eio")
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        raise CheckpointError(f"cannot put the rewritten copy {tmp.name} in place of {path}: "
+                              f"{exc.strerror or exc}; the next start finishes it") from None
 
 
 def remove_stale_temp_files(folder: Path, imprints: Iterable[str]) -> None:
