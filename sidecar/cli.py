@@ -21,7 +21,7 @@ from .errors import CheckpointError, ConfigError, LockHeld, ServiceFailed, Sidec
 from .logs import setup_logging
 from .settings import Settings, load_settings
 from .store.ledger import Ledger
-from .store.names import export_name
+from .store.names import export_name, review_name
 from .tools.batch import write_batch
 from .tools.compare import compare_files, comparison_json, format_comparison
 from .rows.columns import COLUMNS
@@ -216,7 +216,7 @@ def compare(settings: Settings, args: argparse.Namespace) -> int:
 def export(settings: Settings, args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint)
     if args.format == "xlsx":
-        output = Path(args.output) if args.output else checkpoint.with_suffix(".xlsx")
+        output = Path(args.output) if args.output else review_name(checkpoint)
         refuse_checkpoint_output(output, checkpoint, known_checkpoints(settings.state_dir))
         columns = export_profile(args.profile, settings.exports).columns if args.profile else COLUMNS
         rows, not_ready, cut = write_review(checkpoint, output, columns, settings.profile.codes)

@@ -12,7 +12,7 @@ import pytest
 from sidecar import cli
 from sidecar.rows.columns import COLUMNS
 from sidecar.store.table import open_table
-from sidecar.store.workbook import column_index, unescape
+from sidecar.store.xlsx_text import column_index, unescape
 
 from helpers import ROOT, book, checkpoints, write_book
 from workbooks import sheet_xml, write_xlsx, write_zip_bomb
@@ -146,3 +146,11 @@ def test_the_review_workbook_flags_a_cell_it_cannot_hold_whole(tmp_path, capsys)
     assert "cut: the checkpoint's value has 40,000 characters; this cell shows the first 32,767" in toc.comment.text
     summary = dict((row[0].value, row[1].value) for row in openpyxl.load_workbook(review)["Summary"].iter_rows())
     assert summary["Cells cut"] == "1"
+
+
+def test_a_workbook_declaring_more_parts_than_any_workbook_has_is_refused_before_its_directory_is_read(tmp_path,
+                                                                                                      capsys):
+    path = write_xlsx(tmp_path / "parts.xlsx", sheet_xml([["Title"]]),
+                      extra={f"xl/media/p{n}.bin": "" for n in range(10_001)})
+    assert cli.main(["verify", str(path)]) == cli.EXIT_CHECKPOINT
+    assert capsys.readouterr().err == f"sidecar: {path} is refused as a workbook: 10,006 parts (at most 10,000)\n"

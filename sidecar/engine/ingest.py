@@ -29,7 +29,7 @@ from ..store.checkpoint import remove_stale_temp_files
 from ..store.ledger import Ledger, Rejection, RowRecord, ledger_path
 from ..store.lock import DirLock
 from ..store.manifest import settings_digest, write_manifest, write_missing_manifests
-from ..store.names import checkpoints_of
+from ..store.names import imprint_of
 from ..store.sources import Source, mtime_ns, read_source, scan, stat_source
 from .appender import CheckpointAppender, StagedRow
 from .batches import check_markers, take_requests
@@ -353,8 +353,8 @@ def _refuse_lost_ledger(settings: Settings) -> None:
     """Checkpoints without their ledger: starting a new ledger would write every book again, silently."""
     if ledger_path(settings.state_dir).exists():
         return
-    found = [p for imprint in sorted({f.imprint for f in settings.folders})
-             for p in checkpoints_of(settings.checkpoint_dir, imprint)]
+    imprints = {f.imprint for f in settings.folders}
+    found = sorted(p for p in settings.checkpoint_dir.iterdir() if imprint_of(p, imprints) is not None)
     if found:
         raise CheckpointError(f"{len(found)} checkpoint(s) such as {found[0].name} are in {settings.checkpoint_dir}, "
                               f"but their ledger {ledger_path(settings.state_dir)} is missing: restore it (or set "

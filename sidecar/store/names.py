@@ -110,6 +110,11 @@ def export_name(checkpoint: Path, profile: str) -> Path:
     return checkpoint.with_name(f"{checkpoint.stem}_{suffix}{EXTENSION}")
 
 
+def review_name(checkpoint: Path) -> Path:
+    """The default name of a checkpoint's review workbook: beside it, `.xlsx` for `.csv`."""
+    return checkpoint.with_suffix(".xlsx")
+
+
 def temp_name(path: Path, pid: int) -> Path:
     """The temp file a writer of path (a checkpoint, a manifest, an export) renames or links into place."""
     return path.with_name(f".{path.name}.{pid}.tmp")

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import posixpath
 import re
+import struct
 import zipfile
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Callable, Iterator
 from xml.etree.ElementTree import ParseError
@@ -25,6 +25,7 @@ from defusedxml.ElementTree import DefusedXMLParser
 
 from ..errors import TableError
 from .table import MAX_RECORD_BYTES
+from .xlsx_text import DATE_FORMATS, Dates, column_index, is_date_format, unescape
 
 MAX_PART_BYTES = 1 << 30  # one part, inflated (the Rows sheet of a 3,000-book review workbook: 20 MB)
 MAX_TOTAL_BYTES = 2 << 30  # the parts read, inflated
@@ -41,7 +42,6 @@ CHUNK_BYTES = 1 << 16
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 PACKAGE_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
-_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
 _COORDINATE = re.compile(r"([A-Z]{1,3})(\d+)")
 
 
@@ -51,23 +51,25 @@ class SheetRow:
     cells: list[str]  # by column, "" where the sheet has no value
 
 
-def unescape(text: str) -> str:
-    """OOXML's escapes undone: `_x0041_` is "A", `_x005F_` a literal "_" (so `_x005F_x0041_` is `_x0041_`).
-    Raises ValueError when the escapes make a lone half of a UTF-16 surrogate pair."""
-    if "_x" not in text:
-        return text
-    text = _ESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
-    if any("\ud800" <= ch <= "\udfff" for ch in text):
-        text = text.encode("utf-16-le", "surrogatepass").decode("utf-16-le")  # pairs joined; a lone one raises
-    return text
-
-
-def column_index(letters: str) -> int:
-    """A column's letters as its number: A is 1, XFD is 16,384."""
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n
+def _directory_entries(path: Path) -> int | None:
+    """How many parts the zip's end record declares, read before zipfile reads its whole directory (a
+    small file may declare millions); None when there is no end record (zipfile then says what is wrong).
+    Raises FileNotFoundError when path does not exist."""
+    try:
+        with open(path, "rb") as f:
+            size = f.seek(0, 2)
+            f.seek(max(0, size - (1 << 16) - 22))
+            tail = f.read()
+    except IsADirectoryError:
+        return None
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) < at + 22:
+        return None
+    entries = struct.unpack_from("<H", tail, at + 10)[0]
+    locator = at - 20
+    if entries == 0xFFFF and locator >= 0 and tail[locator:locator + 4] == b"PK\x06\x07":
+        return MAX_PARTS + 1  # a zip64 directory: no workbook has 65,535 parts
+    return entries
 
 
 class Workbook:
@@ -77,6 +79,9 @@ class Workbook:
         """Raises FileNotFoundError when path does not exist, TableError when it is not a workbook this
         reader takes (not a zip, a part too large or inflating too much, XML that is not plain)."""
         self.path = path
+        entries = _directory_entries(path)
+        if entries is not None and entries > MAX_PARTS:
+            raise self.refuse(f"{entries:,} parts (at most {MAX_PARTS:,})")
         try:
             self.zip = zipfile.ZipFile(path)
         except FileNotFoundError:
@@ -85,8 +90,6 @@ class Workbook:
             raise TableError(f"{path} is not an xlsx workbook ({type(exc).__name__}: {exc})") from None
         self.inflated = 0
         try:
-            if len(self.zip.infolist()) > MAX_PARTS:
-                raise self.refuse(f"{len(self.zip.infolist()):,} parts (at most {MAX_PARTS:,})")
             self.sheets = self._sheet_parts()
             self.strings = self._shared_strings()
             self.dates = self._dates()
@@ -209,7 +212,7 @@ class Workbook:
         if self._styles is not None and self._styles in self.zip.NameToInfo:
             self._read_small(self._styles, _Elements({MAIN + "numFmt": number_format, MAIN + "cellXfs": cell_styles,
                                                       MAIN + "cellStyleXfs": other_styles, MAIN + "xf": style}, self))
-        return Dates({n for n, f in enumerate(styles) if f in DATE_FORMATS or _is_date_format(formats.get(f, ""))},
+        return Dates({n for n, f in enumerate(styles) if f in DATE_FORMATS or is_date_format(formats.get(f, ""))},
                      self.date1904)
 
     def rows(self, part: str) -> Iterator[SheetRow]:
@@ -357,38 +360,3 @@ class _SheetTarget(_Target):
             raise self.book.refuse(f"row {self.row_number:,} holds over {self.max_record:,} characters; "
                                    "no ACS record is so long")
         self.row[self.column] = value
-
-
-DATE_FORMATS = {*range(14, 23), 45, 46, 47}  # the built-in number formats that show a date or a time
-
-
-def _is_date_format(code: str) -> bool:
-    """A custom number format that shows a date: d, m, y, h or s outside quotes, escapes and [colours]."""
-    plain = re.sub(r'"[^"]*"|\\.|\[[^\]]*\]', "", code.split(";")[0]).lower()
-    return any(ch in plain for ch in "dmyhs") and "general" not in plain
-
-
-@dataclass(frozen=True)
-class Dates:
-    """The cell styles that show a number as a date, and the workbook's date system."""
-
-    styles: set[int]
-    date1904: bool
-
-    def show(self, raw: str, style: int) -> str:
-        """A number cell as text: a date style's serial as an ISO date (and time, when it has one)."""
-        if style not in self.styles:
-            return _number(raw)
-        try:
-            moment = (datetime(1904, 1, 1) if self.date1904 else datetime(1899, 12, 30)) + timedelta(seconds=round(float(raw) * 86400))
-        except (ValueError, OverflowError):
-            return _number(raw)
-        return moment.strftime("%Y-%m-%d" if moment.time() == time() else "%Y-%m-%d %H:%M:%S")
-
-
-def _number(raw: str) -> str:
-    """A number cell as openpyxl shows it: an integer, or a float's shortest form."""
-    try:
-        return str(float(raw)) if any(c in raw for c in ".eE") else str(int(raw))
-    except ValueError:
-        return raw
