@@ -20,9 +20,8 @@ from loguru import logger
 from ..errors import CheckpointError
 from ..faults import fault_point
 from ..rows.columns import Dialect, encode_header
-from ..store.checkpoint import (EDITED_ADVICE, CheckpointFile, create_with_header, first_changed_row, put_in_place,
-                                rewrite_tmp_path)
-from ..store.names import new_checkpoint_name
+from ..store.checkpoint import EDITED_ADVICE, CheckpointFile, create_with_header, first_changed_row, put_in_place
+from ..store.names import new_checkpoint_name, rewrite_name
 from ..store.ledger import CheckpointRecord, Ledger, RowRecord
 
 
@@ -70,7 +69,7 @@ class CheckpointAppender:
         return record
 
     def _recover(self, record: CheckpointRecord) -> CheckpointRecord:
-        path, tmp = record.path, rewrite_tmp_path(record.path)
+        path, tmp = record.path, rewrite_name(record.path)
         if record.pending_rewrite:
             if tmp.exists():  # the ledger already describes the rewritten copy: finish the swap
                 put_in_place(tmp, path)

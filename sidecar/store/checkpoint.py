@@ -105,7 +105,7 @@ class CheckpointFile:
     def rewrite_tmp(self, offset: int, length: int, new: bytes) -> Path:
         """A durable copy of the file with bytes [offset, offset+length) replaced by new."""
         self._check_size()
-        tmp = rewrite_tmp_path(self.path)
+        tmp = rewrite_name(self.path)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
             try:
@@ -146,10 +146,6 @@ def remove_stale_temp_files(folder: Path, imprints: Iterable[str]) -> None:
     for tmp in folder.iterdir():
         if is_checkpoint_temp(tmp, imprints):
             tmp.unlink(missing_ok=True)
-
-
-def rewrite_tmp_path(path: Path) -> Path:
-    return rewrite_name(path)
 
 
 def _copy(src: int, dst: int, offset: int, count: int) -> None:
