@@ -15,7 +15,7 @@ from sidecar.store.table import open_table
 from sidecar.store.xlsx_text import column_index, unescape
 
 from helpers import ROOT, book, checkpoints, write_book
-from workbooks import sheet_xml, write_xlsx, write_zip_bomb
+from workbooks import MAIN, PARTS, sheet_xml, write_xlsx, write_zip_bomb
 
 LAUGHS = ('<!DOCTYPE worksheet [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
           '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>')
@@ -162,3 +162,19 @@ def test_a_workbook_declaring_more_parts_than_any_workbook_has_is_refused_before
                       extra={f"xl/media/p{n}.bin": "" for n in range(10_001)})
     assert cli.main(["verify", str(path)]) == cli.EXIT_CHECKPOINT
     assert capsys.readouterr().err == f"sidecar: {path} is refused as a workbook: 10,006 parts (at most 10,000)\n"
+
+
+def test_cells_inside_the_shared_strings_and_shared_strings_inside_a_sheet_are_not_read(tmp_path, capsys):
+    rels = PARTS["xl/_rels/workbook.xml.rels"].replace(
+        "</Relationships>", '<Relationship Id="rId2" Type="http://schemas.openxmlformats.org/officeDocument/2006/'
+                            'relationships/sharedStrings" Target="sharedStrings.xml"/></Relationships>')
+    shared = (f'<sst xmlns="{MAIN}"><si><t>Title</t></si><si><t>Kept</t><c t="s"><v>0</v></c></si>'
+              '<row r="9"><c><v>1</v></c></row></sst>')
+    sheet = sheet_xml([["Title"], ["x"]]).replace('t="inlineStr"><is><t>Title</t></is>', 't="s"><v>0</v>')
+    sheet = sheet.replace('<t>x</t></is>', '<t>x</t></is><si><t>not a shared string</t></si>')
+    path = write_xlsx(tmp_path / "mixed.xlsx", sheet, extra={"xl/_rels/workbook.xml.rels": rels,
+                                                            "xl/sharedStrings.xml": shared})
+    with open_table(path) as table:
+        assert table.columns == ["Title"]
+        assert [(r.line, r.cells) for r in table.records()] == [(2, ["x"])]
+        assert table.book.strings == ["Title", "Kept"]

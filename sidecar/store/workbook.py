@@ -15,6 +15,7 @@ import posixpath
 import re
 import struct
 import zipfile
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -42,6 +43,7 @@ CHUNK_BYTES = 1 << 16
 MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 PACKAGE_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_HOLDERS = {MAIN + name: name for name in ("c", "is", "si")}
 _COORDINATE = re.compile(r"([A-Z]{1,3})(\d+)")
 
 
@@ -266,10 +268,15 @@ class _SheetTarget(_Target):
         self.text_chars = 0
         self.collect = False  # inside a <v>, or a <t> that is not a phonetic reading
         self.phonetic = 0
+        self.holders: Counter[str] = Counter()  # the open <c>, <is> and <si>: where a <v> or <t> is a value
         self.parts: list[str] = []
         self.style = 0
 
     def start(self, tag: str, attrib: dict[str, str]) -> None:
+        if self.shared and tag in (MAIN + "row", MAIN + "c") or not self.shared and tag == MAIN + "si":
+            return  # a sheet's elements in the shared strings, or the reverse: not read
+        if tag in _HOLDERS:
+            self.holders[_HOLDERS[tag]] += 1
         if tag == MAIN + "row":
             self.row_number = int(attrib["r"]) if attrib.get("r", "").isdigit() else self.row_number + 1
             if self.row_number > MAX_ROWS:
@@ -278,7 +285,9 @@ class _SheetTarget(_Target):
         elif tag == MAIN + "c":
             self._cell(attrib)
         elif tag in (MAIN + "v", MAIN + "t"):
-            self.collect = not self.phonetic
+            self.collect = not self.phonetic and (
+                tag == MAIN + "t" and self.holders["si"] > 0 if self.shared else
+                self.holders["c"] > 0 and (self.holders["is"] > 0) == (tag == MAIN + "t"))
             self.text, self.text_chars = [], 0
         elif tag == MAIN + "rPh":
             self.phonetic += 1
@@ -305,6 +314,10 @@ class _SheetTarget(_Target):
                                        f"(row {self.row_number:,}); no ACS cell is so long")
 
     def end(self, tag: str) -> None:
+        if self.shared and tag in (MAIN + "row", MAIN + "c") or not self.shared and tag == MAIN + "si":
+            return
+        if tag in _HOLDERS:
+            self.holders[_HOLDERS[tag]] -= 1
         if tag in (MAIN + "v", MAIN + "t"):
             if self.collect:
                 self.parts.append("".join(self.text))
