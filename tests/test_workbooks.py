@@ -178,3 +178,13 @@ def test_cells_inside_the_shared_strings_and_shared_strings_inside_a_sheet_are_n
         assert table.columns == ["Title"]
         assert [(r.line, r.cells) for r in table.records()] == [(2, ["x"])]
         assert table.book.strings == ["Title", "Kept"]
+
+
+def test_a_fifo_or_a_folder_named_xlsx_is_refused_without_blocking(tmp_path, capsys):
+    fifo, folder = tmp_path / "pipe.xlsx", tmp_path / "folder.xlsx"
+    os.mkfifo(fifo)
+    folder.mkdir()
+    assert cli.main(["verify", str(fifo)]) == cli.EXIT_CHECKPOINT
+    assert capsys.readouterr().err == f"sidecar: cannot read {fifo}: it is not a regular file (it is a named pipe)\n"
+    assert cli.main(["verify", str(folder)]) == cli.EXIT_CHECKPOINT
+    assert capsys.readouterr().err == f"sidecar: cannot read {folder}: it is not a regular file (it is a folder)\n"

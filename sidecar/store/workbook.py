@@ -11,6 +11,7 @@ escapes undone.
 
 from __future__ import annotations
 
+import os
 import posixpath
 import re
 import struct
@@ -18,13 +19,14 @@ import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import BinaryIO, Callable, Iterator
 from xml.etree.ElementTree import ParseError
 
 from defusedxml.common import DefusedXmlException
 from defusedxml.ElementTree import DefusedXMLParser
 
-from ..errors import TableError
+from ..errors import InputError, TableError
+from ..inputs import open_regular_file
 from .table import MAX_RECORD_BYTES
 from .xlsx_text import DATE_FORMATS, Dates, column_index, is_date_format, unescape
 
@@ -53,17 +55,14 @@ class SheetRow:
     cells: list[str]  # by column, "" where the sheet has no value
 
 
-def _directory_entries(path: Path) -> int | None:
+def _directory_entries(f: BinaryIO) -> int | None:
     """How many parts the zip's end record declares, read before zipfile reads its whole directory (a
     small file may declare millions); None when there is no end record (zipfile then says what is wrong).
-    Raises FileNotFoundError when path does not exist."""
-    try:
-        with open(path, "rb") as f:
-            size = f.seek(0, 2)
-            f.seek(max(0, size - (1 << 16) - 22))
-            tail = f.read()
-    except IsADirectoryError:
-        return None
+    Raises OSError when the file cannot be read."""
+    size = f.seek(0, 2)
+    f.seek(max(0, size - (1 << 16) - 22))
+    tail = f.read()
+    f.seek(0)
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) < at + 22:
         return None
@@ -81,26 +80,34 @@ class Workbook:
         """Raises FileNotFoundError when path does not exist, TableError when it is not a workbook this
         reader takes (not a zip, a part too large or inflating too much, XML that is not plain)."""
         self.path = path
-        entries = _directory_entries(path)
-        if entries is not None and entries > MAX_PARTS:
-            raise self.refuse(f"{entries:,} parts (at most {MAX_PARTS:,})")
         try:
-            self.zip = zipfile.ZipFile(path)
-        except FileNotFoundError:
-            raise
+            fd, _ = open_regular_file(path)  # never blocks on a FIFO, never reads a device
+        except InputError as exc:
+            raise TableError(f"cannot read {path}: {exc}") from None
+        self.file = os.fdopen(fd, "rb")
+        try:
+            entries = _directory_entries(self.file)
+            if entries is not None and entries > MAX_PARTS:
+                raise self.refuse(f"{entries:,} parts (at most {MAX_PARTS:,})")
+            self.zip = zipfile.ZipFile(self.file)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            self.file.close()
             raise TableError(f"{path} is not an xlsx workbook ({type(exc).__name__}: {exc})") from None
+        except BaseException:
+            self.file.close()
+            raise
         self.inflated = 0
         try:
             self.sheets = self._sheet_parts()
             self.strings = self._shared_strings()
             self.dates = self._dates()
         except BaseException:
-            self.zip.close()
+            self.close()
             raise
 
     def close(self) -> None:
         self.zip.close()
+        self.file.close()
 
     def refuse(self, reason: str) -> TableError:
         return TableError(f"{self.path} is refused as a workbook: {reason}")
