@@ -6,6 +6,8 @@ sorts before an existing checkpoint of the imprint (a clock or a time zone set b
 change): it then takes the newest existing checkpoint's minute with the next number, and after `_9` the
 minute after it, so that names sorted as text are in the order they were made. Nothing else is a
 checkpoint of X: `..._X_submission.csv` (an export) is not, nor is `..._X_light.csv` (another imprint).
+Only imprints named `X` and `X_2` in one folder cannot be told apart by name (`..._X_2.csv` fits both):
+the ledger, which records each checkpoint's imprint, decides where it knows the file.
 """
 
 from __future__ import annotations

@@ -225,7 +225,8 @@ class Workbook:
                      self.date1904)
 
     def rows(self, part: str) -> Iterator[SheetRow]:
-        """The rows of a sheet that have a value, in order, as they stream."""
+        """The rows of a sheet that have a value, in order, as they stream. Raises TableError at the first
+        thing past a limit or not well-formed, with the file and the reason."""
         target = _SheetTarget(self, self.strings)
         for _ in self.parse(part, target):
             yield from target.done
