@@ -154,7 +154,9 @@ class Ledger:
         enough). When no -wal file exists, every commit is in the database file itself, and it is opened
         `immutable`: SQLite then reads that file alone and creates no -wal or -shm (a plain read-only
         open would, where the folder is writable, and fails where it is not). A service that starts
-        meanwhile writes to a new -wal, which this reader does not see: it reads the ledger as it was.
+        meanwhile writes to a new -wal, which this reader does not see: it reads the ledger as it was, until
+        the service copies that -wal into the file (after 1,000 pages, or when it stops), which a tool's
+        read of seconds does not meet in practice; run the tool again if it ever does.
         Raises CheckpointError when there is no ledger or it cannot be read."""
         path = ledger_path(state_dir)
         if not path.is_file():
