@@ -22,6 +22,7 @@ from .errors import CheckpointError, ConfigError, LockHeld, ServiceFailed, Sidec
 from .logs import setup_logging
 from .settings import Settings, load_settings
 from .store.ledger import Ledger
+from .store.names import export_name, review_name
 from .tools.batch import write_batch
 from .tools.compare import compare_files, comparison_json, format_comparison
 from .rows.columns import COLUMNS
@@ -258,17 +259,19 @@ def compare(settings: Settings, args: argparse.Namespace) -> int:
 def export(settings: Settings, args: argparse.Namespace) -> int:
     checkpoint = Path(args.checkpoint)
     if args.format == "xlsx":
-        output = Path(args.output) if args.output else checkpoint.with_suffix(".xlsx")
+        output = Path(args.output) if args.output else review_name(checkpoint)
         refuse_checkpoint_output(output, checkpoint, known_checkpoints(settings.state_dir))
         columns = export_profile(args.profile, settings.exports).columns if args.profile else COLUMNS
         files = preflight_with(settings, checkpoint).by_line() if settings.files is not None else None
-        rows, not_ready = write_review(checkpoint, output, columns, settings.profile.context, [settings.state_dir],
-                                       files)
-        print(f"sidecar: {rows} rows ({not_ready} not LSI-ready) in the review workbook {output}")
+        rows, not_ready, cut = write_review(checkpoint, output, columns, settings.profile.context,
+                                            [settings.state_dir], files)
+        print(f"sidecar: {rows} rows ({not_ready} not LSI-ready) in the review workbook {output}" +
+              (f"; {cut} cell{'s were' if cut > 1 else ' was'} cut to the 32,767 characters a spreadsheet cell "
+               "holds (filled and explained in the workbook)" if cut else ""))
         return EXIT_OK
     if not args.profile:
         raise ConfigError("a CSV export needs --profile (submission, full, or one under 'exports:' in config.yaml)")
-    output = Path(args.output) if args.output else checkpoint.with_name(f"{checkpoint.stem}_{args.profile}.csv")
+    output = Path(args.output) if args.output else export_name(checkpoint, args.profile)
     rows, dropped = export_checkpoint(checkpoint, export_profile(args.profile, settings.exports), output,
                                       known_checkpoints(settings.state_dir))
     for column, n in dropped.items():

@@ -9,7 +9,8 @@ from datetime import datetime
 import pytest
 
 from sidecar import cli
-from sidecar.store.checkpoint import create_with_header, new_checkpoint_name
+from sidecar.store.checkpoint import create_with_header
+from sidecar.store.names import new_checkpoint_name
 from sidecar.store.lock import DirLock
 from sidecar.rows.columns import Dialect, encode_header
 from sidecar.errors import CheckpointError

@@ -5,6 +5,7 @@ import io
 import os
 import shutil
 import subprocess
+import zipfile
 
 import openpyxl
 import pytest
@@ -111,3 +112,19 @@ def test_a_file_named_xlsx_that_is_not_a_workbook_is_a_clear_error(tmp_path, cap
     assert cli.main(["verify", str(fake)]) == cli.EXIT_CHECKPOINT
     err = capsys.readouterr().err
     assert err.startswith(f"sidecar: {fake} is not an xlsx workbook (BadZipFile: ") and err.count("\n") == 1
+
+
+def test_the_workbook_saved_again_by_libreoffice_compares_as_the_same_content(workbook, tmp_path, capsys):
+    checkpoint, output = workbook
+    assert shutil.which("soffice"), "LibreOffice (Debian's libreoffice-calc-nogui) is needed: .ci/run installs it"
+    out = tmp_path / "lo"
+    done = subprocess.run(["soffice", "--headless", "--norestore", "--convert-to", "xlsx", "--outdir", str(out),
+                           str(output)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "HOME": str(tmp_path)})
+    assert done.returncode == 0, done.stderr
+    resaved = out / "review.xlsx"  # shared strings and LibreOffice's own styles, where XlsxWriter wrote inline text
+    with zipfile.ZipFile(resaved) as parts:
+        assert "xl/sharedStrings.xml" in parts.namelist()
+    capsys.readouterr()
+    assert cli.main(["compare", str(checkpoint), str(resaved)]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "same content"

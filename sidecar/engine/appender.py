@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,9 +20,8 @@ from ..errors import CheckpointError
 from ..faults import fault_point
 from ..rows.columns import Dialect, Problem, encode_header
 from ..rows.lsi_rules import encode_problems
-from ..store.checkpoint import (EDITED_ADVICE, CheckpointFile, create_with_header, first_changed_row,
-                                new_checkpoint_name, rewrite_tmp_path)
-from ..store.atomic import fsync_dir
+from ..store.checkpoint import EDITED_ADVICE, CheckpointFile, create_with_header, first_changed_row, put_in_place
+from ..store.names import new_checkpoint_name, rewrite_name
 from ..store.ledger import CheckpointRecord, Ledger, RowRecord
 
 
@@ -61,10 +59,9 @@ class CheckpointAppender:
 
     def _create(self, batch_id: str | None = None) -> CheckpointRecord:
         header = encode_header(self.dialect)
-        # A clock set back must not give a name that sorts before the previous checkpoint's.
-        latest = self.ledger.latest_created_ns(self.imprint)
-        now = max(datetime.now(), datetime.fromtimestamp(latest / 1e9)) if latest else datetime.now()
-        path = new_checkpoint_name(self.folder, self.imprint, now, self.ledger.knows_path)
+        # Never a name that sorts before one the imprint had, whatever the clock or time zone did.
+        known = [r.path for r in self.ledger.checkpoints() if r.imprint == self.imprint]
+        path = new_checkpoint_name(self.folder, self.imprint, datetime.now(), known)
         # Ledger first: a crash before the file exists is repaired by _recover creating it.
         record = self.ledger.add_checkpoint(self.imprint, path, len(header), batch_id or None)
         create_with_header(path, header)
@@ -72,11 +69,10 @@ class CheckpointAppender:
         return record
 
     def _recover(self, record: CheckpointRecord) -> CheckpointRecord:
-        path, tmp = record.path, rewrite_tmp_path(record.path)
+        path, tmp = record.path, rewrite_name(record.path)
         if record.pending_rewrite:
             if tmp.exists():  # the ledger already describes the rewritten copy: finish the swap
-                os.replace(tmp, path)
-                fsync_dir(path.parent)
+                put_in_place(tmp, path)
             self.ledger.set_pending_rewrite(record.id, None)
         elif tmp.exists():
             tmp.unlink()  # a rewrite that was never committed

@@ -29,6 +29,7 @@ from ..store.checkpoint import remove_stale_temp_files
 from ..store.ledger import Ledger, Rejection, RowRecord, ledger_path
 from ..store.lock import DirLock
 from ..store.manifest import settings_digest, write_manifest, write_missing_manifests
+from ..store.names import imprint_of
 from ..store.sources import Source, mtime_ns, read_source, scan, stat_source
 from .appender import CheckpointAppender, StagedRow
 from .batches import check_markers, take_requests
@@ -72,7 +73,8 @@ class Ingestor:
             if settings.state_dir != settings.checkpoint_dir:
                 self.locks.append(DirLock(settings.state_dir))
             _refuse_lost_ledger(settings)
-            remove_stale_temp_files(settings.checkpoint_dir)  # left by a process killed mid-write; we hold the lock
+            # left by a process killed mid-write; we hold the lock
+            remove_stale_temp_files(settings.checkpoint_dir, {f.imprint for f in settings.folders})
             self.ledger = Ledger(settings.state_dir)
             # Open (and repair) each imprint's current checkpoint; an imprint without one gets its
             # checkpoint with its first book.
@@ -353,7 +355,8 @@ def _refuse_lost_ledger(settings: Settings) -> None:
     """Checkpoints without their ledger: starting a new ledger would write every book again, silently."""
     if ledger_path(settings.state_dir).exists():
         return
-    found = [p for f in settings.folders for p in settings.checkpoint_dir.glob(f"cumulative_checkpoint_*_{f.imprint}*.csv")]
+    imprints = {f.imprint for f in settings.folders}
+    found = sorted(p for p in settings.checkpoint_dir.iterdir() if imprint_of(p, imprints) is not None)
     if found:
         raise CheckpointError(f"{len(found)} checkpoint(s) such as {found[0].name} are in {settings.checkpoint_dir}, "
                               f"but their ledger {ledger_path(settings.state_dir)} is missing: restore it (or set "

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
+from .names import temp_name
+
 
 def fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
@@ -32,7 +34,7 @@ def atomic_writer(path: Path, durable: bool) -> Iterator[BinaryIO]:
     for files the sidecar's own state depends on. Without it a crash may leave the old version, which is
     enough for outputs that are simply written again (exports, metrics, requests).
     """
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_name(path, os.getpid())
     try:
         with open(tmp, "wb") as f:
             yield f

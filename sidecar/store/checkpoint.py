@@ -9,34 +9,22 @@ from __future__ import annotations
 
 import hashlib
 import os
-from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Iterable
 
 from ..errors import CheckpointError
 from ..faults import fault_point
 from .atomic import fsync_dir, write_all
 from .ledger import RowRecord
+from .names import is_checkpoint_temp, rewrite_name, temp_name
 
 EDITED_ADVICE = ("put back the file as the sidecar wrote it, or move it aside to start a new checkpoint "
                  "(its books are then written again); edit copies, never the checkpoint")
 
 
-def new_checkpoint_name(folder: Path, imprint: str, now: datetime,
-                        taken: Callable[[Path], bool] = lambda p: False) -> Path:
-    """cumulative_checkpoint_YYYYMMDD_HHMM_<imprint>.csv, or _2, _3… when that name is taken (listed after it)."""
-    stem = f"cumulative_checkpoint_{now:%Y%m%d_%H%M}_{imprint}"
-    n = 1
-    while True:
-        path = folder / (f"{stem}.csv" if n == 1 else f"{stem}_{n}.csv")
-        if not path.exists() and not taken(path):
-            return path
-        n += 1
-
-
 def create_with_header(path: Path, header: bytes) -> None:
     """Make path hold exactly header, atomically; never touches an existing file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = temp_name(path, os.getpid())
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
         try:
@@ -117,7 +105,7 @@ class CheckpointFile:
     def rewrite_tmp(self, offset: int, length: int, new: bytes) -> Path:
         """A durable copy of the file with bytes [offset, offset+length) replaced by new."""
         self._check_size()
-        tmp = rewrite_tmp_path(self.path)
+        tmp = rewrite_name(self.path)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
             try:
@@ -133,21 +121,31 @@ class CheckpointFile:
         return tmp
 
     def swap_in(self, tmp: Path) -> None:
-        """Atomically put tmp in place of the file and reopen it."""
-        os.replace(tmp, self.path)
-        fsync_dir(self.path.parent)
+        """Atomically put tmp in place of the file and reopen it. Raises CheckpointError when the rename
+        or the folder's fsync fails (the ledger already describes tmp: the next start finishes the swap)."""
+        put_in_place(tmp, self.path)
         self.close()
         self.__init__(self.path)
 
 
-def remove_stale_temp_files(folder: Path) -> None:
-    """Temp files of checkpoints and manifests that a killed process left; only the lock holder calls this."""
-    for tmp in folder.glob(".cumulative_checkpoint_*.tmp"):
-        tmp.unlink(missing_ok=True)
+def put_in_place(tmp: Path, path: Path) -> None:
+    """Rename a replacement copy over its checkpoint, durably. Raises CheckpointError on an I/O error."""
+    try:
+        fault_point("rename-eio")
+        os.replace(tmp, path)
+        fsync_dir(path.parent)
+    except OSError as exc:
+        raise CheckpointError(f"cannot put the rewritten copy {tmp.name} in place of {path}: "
+                              f"{exc.strerror or exc}; the next start finishes it") from None
 
 
-def rewrite_tmp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.rewrite")
+def remove_stale_temp_files(folder: Path, imprints: Iterable[str]) -> None:
+    """Temp files of the imprints' checkpoints and manifests that a killed process left; only the lock
+    holder calls this. Raises OSError when the folder cannot be listed."""
+    imprints = list(imprints)
+    for tmp in folder.iterdir():
+        if is_checkpoint_temp(tmp, imprints):
+            tmp.unlink(missing_ok=True)
 
 
 def _copy(src: int, dst: int, offset: int, count: int) -> None:

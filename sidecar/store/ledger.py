@@ -13,6 +13,7 @@ import os
 import sqlite3
 from collections import Counter
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
@@ -148,19 +149,32 @@ class Ledger:
 
     @classmethod
     def read_only(cls, state_dir: Path) -> Ledger:
-        """For the tools beside a running service: takes no lock and changes nothing."""
+        """For the tools beside a running service: takes no lock, writes no file, needs no write access.
+
+        In WAL mode a reader needs the writer's -shm file. While a writer has the ledger open (its -wal
+        file exists) the ledger is opened read-only and uses the writer's -wal and -shm (reading them is
+        enough). When no -wal file exists, every commit is in the database file itself, and it is opened
+        `immutable`: SQLite then reads that file alone and creates no -wal or -shm (a plain read-only
+        open would, where the folder is writable, and fails where it is not). A service that starts
+        meanwhile writes to a new -wal, which this reader does not see: it reads the ledger as it was, until
+        the service copies that -wal into the file (after 1,000 pages, or when it stops), which a tool's
+        read of seconds does not meet in practice; run the tool again if it ever does.
+        Raises CheckpointError when there is no ledger or it cannot be read."""
         path = ledger_path(state_dir)
         if not path.is_file():
             raise CheckpointError(f"no ledger at {path}: the sidecar has not run with this state folder yet")
         ledger = cls.__new__(cls)
         ledger.path = path
+        wal = path.with_name(path.name + "-wal")
+        uri = f"file:{urllib.parse.quote(str(path))}?mode=ro" + ("" if wal.exists() else "&immutable=1")
         try:
-            ledger.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            ledger.db = sqlite3.connect(uri, uri=True, isolation_level=None)
             ledger.db.execute("SELECT id FROM checkpoints LIMIT 1").fetchall()
             ledger.db.execute("SELECT row_sha256, lsi_errors FROM rows LIMIT 1").fetchall()
         except sqlite3.Error as exc:
             raise CheckpointError(f"cannot read the ledger {path}: {exc} (is it a sidecar ledger of this "
-                                  "version? a running service upgrades it at start)") from None
+                                  "version? a running service upgrades it at start; while it runs, a reader "
+                                  f"needs read access to {wal.name} and {path.name}-shm beside it)") from None
         return ledger
 
     def still_in_place(self) -> bool:

@@ -12,10 +12,11 @@ from ..rows.lsi_rules import RULESET_VERSION
 from ..settings import Settings
 from .atomic import atomic_write
 from .ledger import CheckpointRecord, Ledger
+from .names import manifest_name
 
 
 def manifest_path(checkpoint: Path) -> Path:
-    return checkpoint.with_name(checkpoint.name + ".manifest.json")
+    return manifest_name(checkpoint)
 
 
 def settings_digest(settings: Settings, imprint: str | None = None) -> str:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import os
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
@@ -139,49 +138,46 @@ class Table(_Opened):
 
 
 class XlsxTable(_Opened):
-    """An ACS workbook (the sidecar's review export, or any workbook whose first sheet holds ACS rows), read
-    row by row with openpyxl's read-only mode (flat memory). Cells are read as the text they show."""
+    """An ACS workbook (the sidecar's review export, or any workbook whose sheet "Rows", else its first
+    sheet, holds ACS rows), read row by row within workbook.py's limits. Cells are the text they show."""
 
     kind = "xlsx"
     bom = False
 
     def __init__(self, path: Path) -> None:
+        """Raises ConfigError when path does not exist, TableError when it is not a workbook to read."""
         self.path = path
-        import openpyxl  # only for workbooks: it costs ~30 MB to import, which every other command keeps
-        from openpyxl.utils.exceptions import InvalidFileException
+        from .workbook import Workbook  # only for workbooks
 
         try:
-            self.book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+            self.book = Workbook(path)
         except FileNotFoundError:
             raise ConfigError(f"{path} does not exist") from None
-        except (zipfile.BadZipFile, KeyError, ValueError, OSError, InvalidFileException) as exc:
-            raise TableError(f"{path} is not an xlsx workbook ({type(exc).__name__}: {exc})") from None
-        sheet = self.book["Rows"] if "Rows" in self.book.sheetnames else self.book.worksheets[0]
-        self.sheet = sheet.title
-        self._rows = sheet.iter_rows(values_only=True)
-        header = next(self._rows, None)
-        if header is None:
+        try:
+            names = [name for name, _ in self.book.sheets]
+            self.sheet, part = self.book.sheets[names.index("Rows") if "Rows" in names else 0]
+            self._rows = self.book.rows(part)
+            first = next(self._rows, None)
+            if first is None:
+                raise TableError(f"{path} has no rows in its sheet {self.sheet}")
+        except BaseException:
             self.close()
-            raise TableError(f"{path} has no rows in its sheet {self.sheet}")
-        self.header = Record(line=1, offset=0, data=b"", cells=_texts(header), terminator="\n")
-        while self.header.cells and not self.header.cells[-1]:
-            self.header.cells.pop()
+            raise
+        cells = first.cells
+        while cells and not cells[-1]:
+            cells.pop()
+        self.header = Record(line=first.number, offset=0, data=b"", cells=cells, terminator="\n")
 
     def records(self) -> Iterator[Record]:
         width = len(self.columns)
-        for line, row in enumerate(self._rows, start=2):
-            cells = _texts(row)
+        for row in self._rows:
+            cells = row.cells
             if len(cells) > width and not any(cells[width:]):
                 cells = cells[:width]
-            if any(cells):
-                yield Record(line=line, offset=0, data=b"", cells=cells + [""] * (width - len(cells)), terminator="\n")
+            yield Record(line=row.number, offset=0, data=b"", cells=cells + [""] * (width - len(cells)), terminator="\n")
 
     def close(self) -> None:
         self.book.close()
-
-
-def _texts(row: tuple[object, ...]) -> list[str]:
-    return ["" if value is None else str(value) for value in row]
 
 
 def open_table(path: Path) -> Table | XlsxTable:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import TableError
+from ..rows import lsi_rules as R
 from ..rows.columns import COLUMNS, Problem, Severity
 from ..rows.lsi_rules import what_fixes
 from ..rows.validate import RuleContext
@@ -33,12 +34,15 @@ PROBLEM_HEADER = ("Row", "ISBN", "Title", "Column", "Severity", "Rule", "Reason"
 
 def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMNS,
                  context: RuleContext = RuleContext(), state_dirs: Sequence[Path] = (),
-                 file_problems: Mapping[int, Sequence[tuple[Problem, str]]] | None = None) -> tuple[int, int]:
-    """Write the workbook atomically, record by record; returns (rows, rows not LSI-ready). Each row's problems
-    are verify's: LSI's cell rules with context, and what the checkpoint's ledger (in state_dirs) kept.
+                 file_problems: Mapping[int, Sequence[tuple[Problem, str]]] | None = None) -> tuple[int, int, int]:
+    """Write the workbook atomically, record by record; returns (rows, rows not LSI-ready, cells cut). Each row's
+    problems are verify's: LSI's cell rules with context, and what the checkpoint's ledger (in state_dirs) kept.
 
     file_problems: by the record's line, the problems of the files the row names and the fix of each
-    (tools/preflight.py); they count among the reasons a row is not ready, and fill the file's cell."""
+    (tools/preflight.py); they count among the reasons a row is not ready, and fill the file's cell.
+    A value longer than a spreadsheet cell holds is cut to what it holds, and the cell is filled and
+    carries a comment saying so (and the Summary counts them): never cut without a word.
+    Raises TableError when the checkpoint is not a whole ACS checkpoint."""
     reasons: Counter[str] = Counter()
     digest = hashlib.sha256()
     with Table(checkpoint) as table, atomic_writer(output, durable=False) as out, \
@@ -56,7 +60,7 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
         _header(rows_sheet, columns, bold, [WIDE.get(c, max(12, min(len(c), 24))) for c in columns])
         _header(problems_sheet, PROBLEM_HEADER, bold, [6, 15, 40, 32, 8, 12, 70, 60])
         index = [COLUMNS.index(c) for c in columns]
-        n = found = not_ready = 0
+        n = found = not_ready = cut = 0
         for record in table.records():
             digest.update(record.data)
             if len(record.cells) != len(COLUMNS) or not record.terminator:
@@ -65,11 +69,8 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
             listed = [(p, what_fixes(p)) for p in record_problems(dict(zip(COLUMNS, record.cells)), context,
                                                                   recorded(record.offset))]
             listed += (file_problems or {}).get(record.line, ())
-            by_column = _comments(listed)
-            for column, value in zip(columns, (record.cells[i] for i in index)):
-                rows_sheet.write_string(n, columns.index(column), value, flagged if column in by_column else text)
-                if column in by_column:
-                    rows_sheet.write_comment(n, columns.index(column), "\n".join(by_column[column]))
+            cut += _write_row(rows_sheet, n, columns, [record.cells[i] for i in index], _comments(listed),
+                              (text, flagged))
             if any(p.severity == Severity.ERROR for p, _ in listed):
                 not_ready += 1
             for problem, fix in listed:
@@ -85,12 +86,42 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
         problems_sheet.autofilter(0, 0, found, len(PROBLEM_HEADER) - 1)
         _summary(summary, bold, text, [
             ("Checkpoint", str(checkpoint.resolve())), ("sha256", digest.hexdigest()), ("Books", str(n)),
-            ("LSI-ready", str(n - not_ready)), ("Not LSI-ready", str(not_ready)),
+            ("LSI-ready", str(n - not_ready)), ("Not LSI-ready", str(not_ready)), ("Cells cut", str(cut)),
             *((f"Top reason {i}", f"{reason} ({count} rows)") for i, (reason, count) in
               enumerate(reasons.most_common(10), start=1)),
         ])
         book.close()
-    return n, not_ready
+    return n, not_ready, cut
+
+
+def _write_row(sheet: Any, n: int, columns: Sequence[str], values: Sequence[str], notes: dict[str, list[str]],
+               formats: tuple[Any, Any]) -> int:
+    """One row of the Rows sheet: a cell with a problem, or cut, is filled and says why; returns the cells cut."""
+    cut = 0
+    for col, (column, value) in enumerate(zip(columns, values)):
+        note = "\n".join(notes.get(column, ()))
+        shown = _cell_text(value)
+        if shown != value:
+            cut += 1
+            note = "\n".join(filter(None, [note, f"cut: the checkpoint's value has {len(value):,} characters; this "
+                                                  f"cell shows the first {len(shown):,}, as many as a spreadsheet "
+                                                  "cell holds"]))
+        sheet.write_string(n, col, shown, formats[1] if note else formats[0])
+        if note:
+            sheet.write_comment(n, col, note)
+    return cut
+
+
+def _cell_text(value: str) -> str:
+    """The value, or as much of it as a spreadsheet cell holds (32,767 UTF-16 units), never half a character."""
+    if len(value) <= R.CELL_LIMIT.size // 2 or len(value.encode("utf-16-le")) // 2 <= R.CELL_LIMIT.size:
+        return value
+    units = 0
+    for end, ch in enumerate(value):
+        units += 2 if ord(ch) > 0xFFFF else 1
+        if units > R.CELL_LIMIT.size:
+            return value[:end]
+    return value
 
 
 def _comments(listed: Sequence[tuple[Problem, str]]) -> dict[str, list[str]]:

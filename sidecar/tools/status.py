@@ -18,6 +18,7 @@ from ..rows.lsi_rules import what_fixes
 from ..settings import Settings
 from ..store.checkpoint import first_changed_row
 from ..store.ledger import CheckpointRecord, Ledger, Rejection
+from ..store.names import imprint_of, is_export_of, looks_like_checkpoint
 from ..store.sources import scan, stat_source
 from .preflight import file_readiness, format_file_readiness, preflight_with
 
@@ -155,15 +156,29 @@ def list_checkpoints(settings: Settings) -> list[dict[str, Any]]:
             for record in ledger.checkpoints():
                 known[str(record.path)] = {"imprint": record.imprint, "rows": ledger.row_count(record.id),
                                            "created_ns": record.created_ns, "state": record.state}
+    imprints = {e["imprint"] for e in known.values()} | {f.imprint for f in settings.folders}
     entries = []
-    for path in settings.checkpoint_dir.glob("cumulative_checkpoint_*.csv"):
-        entry = known.get(str(path), {"imprint": None, "rows": None, "state": "not in the ledger",
-                                      "created_ns": path.stat().st_mtime_ns})
-        entries.append({"checkpoint": str(path), "size": path.stat().st_size, **entry})
+    for path in _unknown_checkpoints(settings.checkpoint_dir, set(known), imprints):
+        known[str(path)] = {"imprint": imprint_of(path, imprints), "rows": None, "state": "not in the ledger",
+                            "created_ns": path.stat().st_mtime_ns}
+    for name, entry in known.items():
+        path = Path(name)
+        if path.parent == settings.checkpoint_dir and path.exists():
+            entries.append({"checkpoint": name, "size": path.stat().st_size, **entry})
     entries.sort(key=lambda e: (e["created_ns"], e["checkpoint"]), reverse=True)
     for e in entries:
         e["created"] = datetime.fromtimestamp(e.pop("created_ns") / 1e9).isoformat(timespec="seconds")
     return entries
+
+
+def _unknown_checkpoints(folder: Path, known: set[str], imprints: set[str]) -> list[Path]:
+    """Files of folder named as checkpoints that the ledger does not know: of a known imprint, or of an
+    unknown one when they are not named as an export of another such file."""
+    candidates = [p for p in folder.glob("*") if looks_like_checkpoint(p) and str(p) not in known] \
+        if folder.is_dir() else []
+    others = [*candidates, *(Path(k) for k in known)]
+    return [p for p in candidates if imprint_of(p, imprints) is not None
+            or not any(is_export_of(p, other) for other in others if other != p)]
 
 
 def format_list(entries: list[dict[str, Any]]) -> str:
