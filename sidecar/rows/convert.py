@@ -16,6 +16,7 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from ..errors import BookError
+from . import isbn as isbns
 from . import text
 from . import values as v
 from .columns import COLUMNS, MARKETS, MAX_CHARS, REQUIRED, TEXT_MAX_CHARS, Problem, Row
@@ -158,19 +159,18 @@ def _identity(c: _Cells, book: Mapping[str, Any]) -> tuple[str, str]:
     title = v.clean(title or "")
     isbn_raw = v.first(book, "isbn13", "isbn_13", "isbn")
     try:
-        isbn = v.digits(isbn_raw) if not v.is_blank(isbn_raw) else ""
+        given = isbns.cleaned(isbn_raw) if not v.is_blank(isbn_raw) else ""  # the cell: as the book gave it
     except ValueError as exc:
         raise BookError(f"its ISBN {v.quoted(isbn_raw)} cannot be read: {exc}") from None
-    if not title and not isbn:
+    if not title and not given:
         raise BookError("it has neither a 'title' nor an ISBN ('isbn13', 'isbn_13' or 'isbn')")
     c.values["Title"] = title
-    if isbn:
-        c.values["ISBN or SKU"] = isbn
-        if len(isbn) != 13:
-            c.error("ISBN or SKU", f"ISBN {v.quoted(isbn_raw)} has {len(isbn)} digits, expected 13")
-    elif not v.is_blank(isbn_raw):
-        c.error("ISBN or SKU", f"ISBN {v.quoted(isbn_raw)} has no digits")
-    return title, isbn
+    if given:
+        c.values["ISBN or SKU"] = given
+    wrong = isbns.problem(given) if not v.is_blank(isbn_raw) else None
+    if wrong:
+        c.error("ISBN or SKU", f"ISBN {v.quoted(isbn_raw)} {wrong}")
+    return title, isbns.identity(given)  # the book's identity: an ISBN-10 is its ISBN-13
 
 
 _TRIM = re.compile(r"([0-9]+(?:\.[0-9]+)?) ?x ?([0-9]+(?:\.[0-9]+)?)", re.IGNORECASE)
