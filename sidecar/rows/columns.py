@@ -10,6 +10,7 @@ from typing import Sequence
 
 Row = tuple[str, ...]
 
+RULESET_VERSION = "1"  # of the conversion rules: in every row's settings digest; a new one converts rows again
 # Lightning Source's ACS template, name for name (the odd spacing and the missing ")" in
 # "LSI Special Category  (please consult LSI before using" are LSI's own).
 COLUMNS: tuple[str, ...] = (

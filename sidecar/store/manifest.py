@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..rows.digest import conversion_digest
 from ..settings import Settings
 from .atomic import atomic_write
 from .ledger import CheckpointRecord, Ledger
@@ -18,23 +20,12 @@ def manifest_path(checkpoint: Path) -> Path:
 
 
 def settings_digest(settings: Settings, imprint: str | None = None) -> str:
-    """A fingerprint of everything that shapes an imprint's rows: rows made under the same digest were made
-    alike; a changed digest means the configuration changed and the rows may differ."""
-    p = settings.profiles.get(imprint, settings.profile) if imprint else settings.profile
-    shaping = {
-        "defaults": dict(sorted(p.defaults.items())), "blank": dict(sorted(p.blank.items())), "append": dict(p.append),
-        "origins": dict(sorted(p.origins.items())), "trim_size": list(p.trim_size),
-        "imprint_name": list(p.imprint_name), "required_bisac": p.required_bisac, "exchange_rates": {k: str(v) for k, v in sorted(p.exchange_rates.items())},
-        "price_ending": str(p.price_ending), "price_bands": [list(b) for b in p.price_bands],
-        "books": {isbn: dict(sorted(b.defaults.items())) for isbn, b in sorted(p.books.items())},
-        "file_names": dict(p.file_names), "annotation_tags": list(p.annotation_tags),
-        "pub_date_format": p.pub_date_format,
-        "language_code_case": p.language_code_case,
-        "acs_codes": p.codes is not None, "bom": settings.dialect.bom,
-        "line_terminator": settings.dialect.line_terminator, "strict": settings.strict,
-        "on_rewrite": settings.on_rewrite,
-    }
-    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
+    """A fingerprint of everything that shapes an imprint's rows (rows/digest.py): rows made under the same
+    digest were made alike; a row under another digest is converted again."""
+    profile = settings.profiles.get(imprint) if imprint else None
+    if profile is None:
+        profile = dataclasses.replace(settings.profile, imprint=imprint) if imprint else settings.profile
+    return conversion_digest(profile, settings.strict, settings.dialect)
 
 
 def _iso(ns: int | None) -> str | None:

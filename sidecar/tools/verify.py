@@ -18,6 +18,7 @@ from typing import Any, Iterator, Sequence
 from ..errors import CheckpointError
 from ..rows.codes import AcsCodes
 from ..rows.columns import COLUMNS, INDEX, Problem
+from ..rows.isbn import identity
 from ..rows.validate import REQUIRED, validate_cells
 from ..store.ledger import Ledger, RowRecord, ledger_path
 from ..store.scratch import Scratch
@@ -165,7 +166,7 @@ class _RowCheck:
             return None
         row = self._take()
         cells = record.cells
-        if row.length != record.length or len(cells) <= INDEX["ISBN or SKU"] or cells[INDEX["ISBN or SKU"]] != row.isbn:
+        if row.length != record.length or len(cells) <= INDEX["ISBN or SKU"] or identity(cells[INDEX["ISBN or SKU"]]) != row.isbn:
             self.disagree(record.line, f"the ledger's row for {row.source} is not at byte {row.offset}")
         elif row.row_sha256 is not None and hashlib.sha256(record.data).hexdigest() != row.row_sha256:
             self.disagree(record.line, f"the row of {row.source} is not what was written (edited by hand?)")
