@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
 import threading
 from datetime import datetime
@@ -302,3 +303,27 @@ def test_a_ledger_of_a_newer_version_is_refused(tmp_path, capsys):
     assert cli.main(args) == cli.EXIT_CHECKPOINT
     assert (f"the ledger {data / 'state' / 'ledger.sqlite3'} is of version 2, made by a newer sidecar than this "
             "one (version 1)") in capsys.readouterr().err
+
+
+def test_a_sighup_storm_toggling_two_configurations_leaves_every_row_under_the_last(tmp_path):
+    from daemon import Daemon
+
+    folder, config = tmp_path / "processed_json", tmp_path / "config.yaml"
+    for n in range(70):
+        write_book(folder, f"b{n:02}.json", book(n))
+    config.write_text("lsi: {pub_date_format: iso}\n")
+    d = Daemon(tmp_path, folder, extra=["--config", str(config)]).start()
+    try:
+        d.wait_for_rows(lambda rows: len(rows) == 70)
+        for n in range(12):  # each reload cuts short the pass the one before started
+            config.write_text(f"lsi: {{pub_date_format: {'m/d/yy' if n % 2 == 0 else 'iso'}}}\n")
+            d.messages.clear()
+            d.signal(signal.SIGHUP)
+            d.wait_for_message("=1")  # RELOADING=1 or READY=1: it heard this one (a reload may take several)
+        config.write_text("lsi: {pub_date_format: m/d/yy}\n")
+        d.signal(signal.SIGHUP)
+        d.wait_for_rows(lambda rows: [cell(r, "Pub Date") for r in rows] == ["1/6/26"] * 70, timeout=60)
+        assert d.stop() == 0
+    finally:
+        d.kill()
+    assert len(check_invariants(folder, tmp_path / "data")) == 70

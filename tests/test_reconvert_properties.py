@@ -212,5 +212,5 @@ class Reconversion(RuleBasedStateMachine):
 
 
 TestReconversion = Reconversion.TestCase
-TestReconversion.settings = settings(max_examples=15, stateful_step_count=16, deadline=None,
+TestReconversion.settings = settings(max_examples=10, stateful_step_count=15, deadline=None,
                                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])

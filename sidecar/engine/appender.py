@@ -158,6 +158,7 @@ class CheckpointAppender:
             shift += len(new.data) - old.length
         # One copy with every replacement, fsynced; the ledger commits it as pending; then one rename.
         tmp = self.file.rewrite_tmp([(old.offset, old.length, new.data) for old, new in pairs])
+        fault_point("rewrite-copied")
         self.ledger.replace_rows([(old, record) for (old, _), record in zip(pairs, records)], pending=str(tmp))
         fault_point("mid-rewrite")
         self.file.swap_in(tmp)
