@@ -21,14 +21,15 @@ from ..inputs import shown
 from ..rows.book import book_to_row
 from ..settings import Folder, Settings
 from ..store.ledger import RowRecord
-from ..store.sources import Source, read_source
+from ..store.sources import Source, is_eligible, read_source
 
 if TYPE_CHECKING:
     from .appender import CheckpointAppender
     from .ingest import Ingestor
 
 GONE = "its source file is gone: the row stays as it was converted under other settings"
-UNWATCHED = "its source file is no longer in a watched folder: the row stays as it was converted under other settings"
+UNWATCHED = ("its source file is no longer in a watched folder (or its name is now ignored): the row stays as it "
+             "was converted under other settings")
 
 
 def announce_pass(ingestor: Ingestor) -> None:
@@ -81,9 +82,11 @@ def finish_pass(ingestor: Ingestor) -> int:
 
 
 def folder_of(settings: Settings, imprint: str, source: str) -> Folder | None:
-    """The watched folder of the imprint a source file lies in, if any."""
-    parent = Path(source).parent
-    return next((f for f in settings.folders if f.imprint == imprint and f.path == parent), None)
+    """The watched folder of the imprint a source file lies in, if any and if its name is not ignored."""
+    path = Path(source)
+    if not is_eligible(path.name, settings.ignore):
+        return None
+    return next((f for f in settings.folders if f.imprint == imprint and f.path == path.parent), None)
 
 
 def still_claims(ingestor: Ingestor, holder: str, isbn: str, folder: Folder) -> bool:
