@@ -327,3 +327,25 @@ def test_a_sighup_storm_toggling_two_configurations_leaves_every_row_under_the_l
     finally:
         d.kill()
     assert len(check_invariants(folder, tmp_path / "data")) == 70
+
+
+def test_a_file_taking_an_isbn_whose_holder_cannot_take_its_own_new_one_waits_and_doubles_nothing(setup, capsys):
+    folder, data, config, _ = setup
+    for n in range(3):
+        write_book(folder, f"b{n}.json", book(n))
+    assert once(config) == 0
+    write_book(folder, "b0.json", book(1, title="Now book one"))  # b0 takes b1's ISBN...
+    write_book(folder, "b1.json", book(2, title="Now book two"))  # ...b1 takes b2's, which b2 still has
+    assert once(config) == cli.EXIT_REJECTED
+    rows = check_invariants(folder, data, malformed=[str(folder / "b0.json"), str(folder / "b1.json")])
+    assert [cell(r, "Title") for r in rows] == ["Book 0", "Book 1", "Book 2"]
+    err = capsys.readouterr().err
+    assert (f"rejected {folder / 'b1.json'}: ISBN {book(2)['isbn13']} is already in the checkpoint from "
+            f"{folder / 'b2.json'}") in err
+    assert (f"rejected {folder / 'b0.json'}: ISBN {book(1)['isbn13']} is still in the checkpoint from "
+            f"{folder / 'b1.json'}, whose file now gives another ISBN that cannot be written yet") in err
+    write_book(folder, "b2.json", book(3, title="Now book three"))  # the conflict goes: the chain settles
+    write_book(folder, "b0.json", book(1, title="Now book one!"))
+    assert once(config) == 0
+    assert [(cell(r, "ISBN or SKU"), cell(r, "Title")) for r in check_invariants(folder, data)] == [
+        (book(1)["isbn13"], "Now book one!"), (book(2)["isbn13"], "Now book two"), (book(3)["isbn13"], "Now book three")]

@@ -120,6 +120,14 @@ class CheckpointAppender:
         self.replacing_bytes += len(new.data)
         self._waiting(new)
 
+    def unstage_replacement(self, old: RowRecord) -> None:
+        """Take back a queued replacement of a recorded row (its file stays as its row says)."""
+        _, new = self.replacing.pop(old.offset)
+        self.replacing_bytes -= len(new.data)
+        self.staged_sources.pop(new.entry.source, None)
+        if self.staged_isbns.get(new.entry.isbn) == new.entry.source:
+            del self.staged_isbns[new.entry.isbn]
+
     def _waiting(self, row: StagedRow) -> None:
         self.staged_sources[row.entry.source] = row.entry.isbn
         if row.entry.isbn:

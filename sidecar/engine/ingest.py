@@ -311,6 +311,11 @@ class Ingestor:
         appender.stage_replacement(row, staged)
         if settle and not holder:  # a swap: both rows change in the same rewrite, never one ISBN in two rows
             self.ingest(Path(settle), folder_of(self.settings, folder.imprint, settle) or folder, recheck=True)
+            if settle not in appender.staged_sources:  # its file could not take its new book: this one waits
+                appender.unstage_replacement(row)
+                reason = (f"ISBN {conversion.isbn} is still in the checkpoint from {shown(settle)}, whose file now "
+                          "gives another ISBN that cannot be written yet; this file is tried again when it changes")
+                return self._reject(Rejection(source, src.sha256, src.stat, checked_ns, reason, digest), rejection)
         if appender.replacing_bytes >= REWRITE_BATCH_BYTES:
             self.flush()
         return "replaced"
