@@ -326,9 +326,10 @@ class Ledger:
 
     def renamed_from(self, checkpoint_id: int, sha256: str, title: str) -> list[RowRecord]:
         """Rows without an ISBN that may be this file's under an earlier name: same content, or same title."""
-        return [RowRecord(*r) for r in self.db.execute(
-            f"SELECT {_ROW_COLUMNS} FROM rows WHERE checkpoint_id = ? AND isbn = '' AND (sha256 = ? OR title = ?) "
-            "ORDER BY offset", (checkpoint_id, sha256, title))]
+        found = [RowRecord(*r) for r in self.db.execute(  # no ORDER BY: the planner would take the key over the index
+            f"SELECT {_ROW_COLUMNS} FROM rows WHERE checkpoint_id = ? AND isbn = '' AND (sha256 = ? OR title = ?)",
+            (checkpoint_id, sha256, title))]
+        return sorted(found, key=lambda r: r.offset)
 
     # ---------------------------------------------------------------- rejections
 
