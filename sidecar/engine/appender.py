@@ -135,7 +135,8 @@ class CheckpointAppender:
 
     def commit(self) -> tuple[list[RowRecord], list[RowRecord]]:
         """Append every staged row in one write(2) and fdatasync, record them in one transaction, then put
-        in every replacement with one rewrite of the file. Returns the rows appended and those replaced."""
+        in every replacement with one rewrite of the file. Returns the rows appended and those replaced.
+        Raises CheckpointError when the checkpoint or the ledger cannot be written (nothing is retried)."""
         # Taken off the queue first: after a failed write or fsync these rows must never be retried.
         staged, self.staged = self.staged, []
         replacing, self.replacing, self.replacing_bytes = self.replacing, {}, 0

@@ -116,7 +116,8 @@ class CheckpointFile:
 
     def rewrite_tmp(self, replacements: Sequence[tuple[int, int, bytes]]) -> Path:
         """A durable copy of the file with each (offset, length, new) range replaced by new, in one pass:
-        the ranges must be in file order and apart."""
+        the ranges must be in file order and apart. Raises CheckpointError when it cannot be written (the
+        partial copy is removed) or the file was changed outside the sidecar."""
         self._check_size()
         tmp = rewrite_tmp_path(self.path)
         try:

@@ -271,7 +271,8 @@ class Ledger:
 
     def replace_rows(self, pairs: Sequence[tuple[RowRecord, RowRecord]], pending: str) -> None:
         """Commit rows rewritten in the middle of their file, all in one transaction with the copy that holds
-        them: each later row shifts by the change in length of the rows replaced before it."""
+        them: each later row shifts by the change in length of the rows replaced before it. Raises
+        CheckpointError when the ledger cannot be written."""
         pairs = sorted(pairs, key=lambda pair: pair[0].offset)
         checkpoint_id = pairs[0][0].checkpoint_id
         statements: list[tuple[str, Sequence[object]]] = [
@@ -294,7 +295,8 @@ class Ledger:
                   converted: RowRecord | None = None) -> None:
         """The row stands for new content whose row bytes are the same (or that is ignored by policy); with
         converted, the row that content converts to now: its settings digest, problems and source (the
-        book's file under a new name) are kept, and a stale mark is cleared."""
+        book's file under a new name) are kept, and a stale mark is cleared. Raises CheckpointError when the
+        ledger cannot be written."""
         new = converted or row
         self._tx([("UPDATE rows SET sha256 = ?, stat = ?, checked_ns = ?, digest = ?, source = ?, lsi_errors = ?, "
                    "stale = CASE WHEN ? THEN NULL ELSE stale END WHERE checkpoint_id = ? AND offset = ?",
@@ -315,7 +317,8 @@ class Ledger:
                                (checkpoint_id, digest)).fetchone()[0]
 
     def mark_stale(self, checkpoint_id: int, marks: Sequence[tuple[str, str | None]]) -> None:
-        """Set (or with None clear) why each source's row could not be converted under the settings in force."""
+        """Set (or with None clear) why each source's row could not be converted under the settings in force.
+        Raises CheckpointError when the ledger cannot be written."""
         self._tx([("UPDATE rows SET stale = ? WHERE checkpoint_id = ? AND source = ?", (reason, checkpoint_id, source))
                   for source, reason in marks])
 
