@@ -118,6 +118,8 @@ class CheckpointAppender:
         """Queue a recorded row's replacement for the next commit(), which rewrites the file once for all."""
         self.replacing[old.offset] = (old, new)
         self.replacing_bytes += len(new.data)
+        if old.source != new.entry.source:  # the row's file gives it away (renamed): it holds no ISBN meanwhile
+            self.staged_sources.setdefault(old.source, "")
         self._waiting(new)
 
     def unstage_replacement(self, old: RowRecord) -> None:
@@ -125,6 +127,8 @@ class CheckpointAppender:
         _, new = self.replacing.pop(old.offset)
         self.replacing_bytes -= len(new.data)
         self.staged_sources.pop(new.entry.source, None)
+        if self.staged_sources.get(old.source) == "":
+            del self.staged_sources[old.source]
         if self.staged_isbns.get(new.entry.isbn) == new.entry.source:
             del self.staged_isbns[new.entry.isbn]
 

@@ -286,11 +286,12 @@ class Ingestor:
         if holder:  # the book's identity is its ISBN: its file was renamed or replaced, so this one takes the row
             self.flush()
             row = self.ledger.latest_row(holder)
-            logger.info(f"ISBN {conversion.isbn}: {shown(holder)} " + ("now gives another ISBN" if settle else "is gone")
-                        + f"; its row now comes from {shown(source)}")
+            gone = "now gives another ISBN" if settle else "is gone"
+            logger.info(f"ISBN {conversion.isbn}: {shown(holder)} {gone}; its row now comes from {shown(source)}")
         elif not own_row and (renamed := renamed_row(self, appender, src, conversion.title)) is not None:
             row, holder = renamed, renamed.source  # a book without an ISBN yet, renamed: it keeps its row
-            logger.info(f"{shown(holder)} was renamed to {shown(source)}: the row of '{conversion.title}' stays one row")
+            logger.info(f"{shown(holder)} was renamed to {shown(source)}: "
+                        f"the row of '{conversion.title}' stays one row")
         if made.problems:
             _log_problems(src.path, made.problems)
         staged = StagedRow.of(made.record, source, src.sha256, src.stat, checked_ns, conversion.isbn,

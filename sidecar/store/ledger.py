@@ -322,6 +322,11 @@ class Ledger:
         self._tx([("UPDATE rows SET stale = ? WHERE checkpoint_id = ? AND source = ?", (reason, checkpoint_id, source))
                   for source, reason in marks])
 
+    def digests(self, checkpoint_id: int) -> dict[str, int]:
+        """How many of a checkpoint's rows were made under each settings digest ('' for none recorded)."""
+        return dict(self.db.execute("SELECT COALESCE(digest, ''), COUNT(*) FROM rows WHERE checkpoint_id = ? "
+                                    "GROUP BY digest ORDER BY COUNT(*) DESC", (checkpoint_id,)).fetchall())
+
     def stale_rows(self, checkpoint_id: int) -> list[RowRecord]:
         return [RowRecord(*r) for r in self.db.execute(
             f"SELECT {_ROW_COLUMNS} FROM rows WHERE checkpoint_id = ? AND stale IS NOT NULL ORDER BY offset",

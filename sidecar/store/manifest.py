@@ -53,6 +53,8 @@ def write_manifest(ledger: Ledger, settings: Settings, record: CheckpointRecord)
         "lsi_config": str(settings.lsi_config) if settings.lsi_config else None,
         "tranche": str(settings.tranche) if settings.tranche else None,
         "settings_digest": settings_digest(settings, record.imprint),
+        # A batch is closed as it is: the settings its rows were made under, with how many rows each.
+        "rows_by_settings_digest": ledger.digests(record.id),
     }
     path = manifest_path(record.path)
     atomic_write(path, (json.dumps(manifest, indent=2) + "\n").encode(), durable=True)
