@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from sidecar.rows.columns import COLUMNS, Dialect, encode_header
+from sidecar.rows.isbn import identity
 from sidecar.store.ledger import ledger_path
 
 SIBLINGS = ("_lsi_metadata.json", "_with_mnemonics.json")
@@ -66,13 +67,13 @@ def check_invariants(folder: Path, checkpoint_dir: Path, complete: bool = True, 
             record = data[offset:offset + length]
             _require(record.endswith(b"\r\n"), f"{path}: the row of {source} at byte {offset} is not whole")
             cells = next(csv.reader(io.StringIO(record.decode(), newline="")))
-            _require(cells[ISBN] == isbn, f"{path}: the row at byte {offset} is not ISBN {isbn}")
+            _require(identity(cells[ISBN]) == isbn, f"{path}: the row at byte {offset} is not ISBN {isbn}")
             position += length
             latest[source] = (cid, sha)
         rows = list(csv.reader(io.StringIO(data[:position].decode("utf-8-sig"), newline=""), strict=True))[1:]
         _require(len(rows) == len(ledger[cid]), f"{path}: {len(rows)} records for {len(ledger[cid])} ledger rows")
         _require(all(len(r) == len(COLUMNS) for r in rows), f"{path}: a record without 119 cells")
-        isbns = [r[ISBN] for r in rows if r[ISBN]]
+        isbns = [identity(r[ISBN]) for r in rows if r[ISBN]]  # one book: its ISBN-10 and ISBN-13 alike
         _require(len(isbns) == len(set(isbns)), f"{path}: duplicate ISBN")
         sources = [source for _, _, source, _, _ in ledger[cid]]
         _require(len(sources) == len(set(sources)), f"{path}: a source has two rows")

@@ -214,7 +214,7 @@ def recover(settings: Settings, args: argparse.Namespace) -> int:
         logger.info(f"wrote {done} books already done to {args.resume_list}")
     recovered = recovery(status)
     print(json.dumps(recovered, indent=2) if args.json else format_recovery(recovered))
-    missing = any(e["waiting"] or e["rejected"] for e in recovered.values())
+    missing = any(e["waiting"] or e["rejected"] or e["stale"] for e in recovered.values())
     return EXIT_REJECTED if missing else EXIT_OK
 
 

@@ -109,6 +109,6 @@ def run_child(args: list[str], env: dict[str, str] | None = None, cwd: Path | No
                           env=full_env, cwd=cwd, timeout=timeout)
 
 
-def check_invariants(folder: Path, checkpoint_dir: Path, complete: bool = True) -> list[list[str]]:
+def check_invariants(folder: Path, checkpoint_dir: Path, complete: bool = True, **more: Any) -> list[list[str]]:
     """The scenarios' invariant (bench/invariants.py), for the test suite's own checkpoints."""
-    return invariants.check_invariants(folder, checkpoint_dir, complete)
+    return invariants.check_invariants(folder, checkpoint_dir, complete, **more)

@@ -32,7 +32,7 @@ def test_relative_paths_in_the_file_resolve_against_the_file(tmp_path):
     (tmp_path / "conf" / "t.json").write_text('{"required_bisac_subject": "FICTION / Literary"}')
     s = settings(tmp_path, "watch: [books]\ntranche: t.json\n")
     assert s.folders[0].path == tmp_path / "conf" / "books"
-    assert s.profile.required_bisac == "FICTION / Literary"
+    assert s.profile.required_bisac[0] == "FICTION / Literary"
     assert s.state_dir == tmp_path / "conf" / "data" / "state"
 
 
@@ -127,5 +127,5 @@ def test_the_tranche_layers_over_the_pipeline_config(shared, tmp_path):
                                       "SIBI - EDUC - US * Suggested List Price (mode 2)"}
     tranche = (configs / "tranches" / "xynapse_tranche_1.json").resolve()  # as the settings resolve it
     assert s.profile.blank["Parent ISBN"] == f"'field_exclusions' in {tranche}"
-    assert s.profile.required_bisac == "SELF-HELP / Journaling"
+    assert s.profile.required_bisac[0] == "SELF-HELP / Journaling"
     assert list(s.profile.append) == ["Annotation / Summary"]

@@ -79,6 +79,27 @@ def test_replacing_an_older_row_survives_a_kill_between_ledger_and_rename(setup)
     assert [p.name for p in data.iterdir() if p.name.startswith(".cumulative")] == []
 
 
+@pytest.mark.parametrize("fault", ["rewrite-copied", "mid-rewrite"])
+def test_a_settings_pass_survives_a_kill_before_and_after_its_one_rewrite_is_committed(tmp_path, fault):
+    folder, data = tmp_path / "processed_json", tmp_path / "data"
+    config = tmp_path / "config.yaml"
+    for n in range(12):
+        write_book(folder, f"book{n:02}.json", book(n))
+
+    def run(date_format, fault=""):
+        config.write_text(f"watch: [{folder}]\ncheckpoint_dir: {data}\nlsi: {{pub_date_format: '{date_format}'}}\n")
+        return run_child(["--once", "--config", str(config)], env={"SIDECAR_FAULT": fault}, cwd=tmp_path).returncode
+
+    assert run("iso") == 0
+    assert run("m/d/yy", f"{fault}:1") == KILLED
+    rows = check_invariants(folder, data, complete=False)
+    # Killed before the ledger committed the copy: the old rows stand; after: the copy is the checkpoint.
+    assert {cell(r, "Pub Date") for r in rows} == ({"2026-01-06"} if fault == "rewrite-copied" else {"1/6/26"})
+    assert run("m/d/yy") == 0
+    assert [cell(r, "Pub Date") for r in check_invariants(folder, data)] == ["1/6/26"] * 12
+    assert [p.name for p in data.iterdir() if p.name.startswith(".cumulative")] == []
+
+
 def test_random_kills_during_a_batch_with_rewrites_lose_and_double_nothing(tmp_path):
     rng = random.Random(20261126)
     folder, data = tmp_path / "processed_json", tmp_path / "data"

@@ -91,8 +91,8 @@ def test_texts_of_a_million_words_without_a_sentence_end_are_left_out_at_once_wi
     assert code == cli.EXIT_OK
     # no whole sentence fits LSI's 4,000 characters, and a text is never cut inside one
     assert cell(row, "Annotation / Summary") == ""
-    assert "Annotation / Summary: the book's 'summary_long' is over LSI's 4,000 characters: left out 4,999,999 " \
-           "characters of text from 'word word word word word word ...'" in err
+    assert "Annotation / Summary: the book's 'summary_long' is over LSI's 4,000 characters, and not even its first " \
+           "sentence fits: the cell is left blank; shorten the description" in err
     assert cell(row, "Short Description") == ""  # over what a spreadsheet cell holds
     assert "Short Description: 4,999,999 characters: a cell of LSI's spreadsheet holds 32,767; left out" in err
 
@@ -532,7 +532,9 @@ def test_an_error_nobody_foresaw_exits_5_with_one_line(run, monkeypatch):
         raise RuntimeError("something nobody foresaw")
 
     monkeypatch.setattr(Ingestor, "catch_up", broken)
-    code, _, err = run()
+    config = run.folder.parent / "contact.yaml"  # a complete configuration: nothing else to say at start
+    config.write_text("lsi: {metadata_contact: {name: Desk, email: desk@example.org, telephone: '+1 555 0100'}}\n")
+    code, _, err = run("--config", str(config))
     assert code == cli.EXIT_INTERNAL
     assert err == ("sidecar: internal error (RuntimeError: something nobody foresaw); run with --log-level DEBUG "
                    "for the traceback and report it\n")

@@ -52,6 +52,7 @@ def test_finalize_writes_a_manifest_and_the_next_book_starts_a_new_checkpoint(tm
     assert manifest["source_folders"] == [str(folder)]
     assert manifest["first_append"] <= manifest["last_append"] <= manifest["finalized"]
     assert len(manifest["settings_digest"]) == 64
+    assert manifest["rows_by_settings_digest"] == {manifest["settings_digest"]: manifest["books"]}
     assert once(folder, data) == 0  # finalized books are not written again
     assert len(checkpoints(data)) == 1
     write_book(folder, "c.json", book(3))

@@ -386,12 +386,13 @@ def test_no_cell_holds_a_value_from_a_level_below_the_one_that_set_the_column(tm
 
 
 def test_rows_made_under_other_rules_are_converted_again(monkeypatch, tmp_path):
+    from sidecar.rows import digest
     from sidecar.settings import load_settings
     from sidecar.store import manifest
 
     settings = load_settings({"watch": [str(tmp_path / "in")], "checkpoint_dir": str(tmp_path / "data")})
     before = manifest.settings_digest(settings)
-    monkeypatch.setattr(manifest, "RULESET_VERSION", "another")
+    monkeypatch.setattr(digest, "RULESET_VERSION", "another")
     assert manifest.settings_digest(settings) != before
     assert len(R.RULESET_VERSION) == 16
 

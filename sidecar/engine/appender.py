@@ -34,9 +34,9 @@ class StagedRow:
 
     @classmethod
     def of(cls, data: bytes, source: str, sha256: str, stat: str, checked_ns: int, isbn: str,
-           title: str, problems: Sequence[Problem] = ()) -> StagedRow:
+           title: str, problems: Sequence[Problem] = (), digest: str | None = None) -> StagedRow:
         return cls(data, RowRecord(0, 0, len(data), source, sha256, stat, checked_ns, isbn, title, 0,
-                                   hashlib.sha256(data).hexdigest(), encode_problems(problems)))
+                                   hashlib.sha256(data).hexdigest(), encode_problems(problems), digest))
 
     def placed(self, checkpoint_id: int, offset: int) -> RowRecord:
         return dataclasses.replace(self.entry, checkpoint_id=checkpoint_id, offset=offset, appended_ns=time.time_ns())
@@ -54,7 +54,9 @@ class CheckpointAppender:
         self.record = self._recover(record) if record else self._create(batch_id)
         self.file = CheckpointFile(self.record.path)
         self.staged: list[StagedRow] = []
-        self.staged_sources: set[str] = set()
+        self.replacing: dict[int, tuple[RowRecord, StagedRow]] = {}  # by the old row's offset: one rewrite for all
+        self.replacing_bytes = 0
+        self.staged_sources: dict[str, str] = {}  # source -> ISBN, of the rows waiting (appended or replacing)
         self.staged_isbns: dict[str, str] = {}  # ISBN -> source, of the rows waiting
 
     def _create(self, batch_id: str | None = None) -> CheckpointRecord:
@@ -104,20 +106,46 @@ class CheckpointAppender:
         return record
 
     def stage(self, row: StagedRow) -> None:
-        """Queue a row for the next commit()."""
+        """Queue a row to be appended by the next commit()."""
         self.staged.append(row)
-        self.staged_sources.add(row.entry.source)
+        self._waiting(row)
+
+    def stage_replacement(self, old: RowRecord, new: StagedRow) -> None:
+        """Queue a recorded row's replacement for the next commit(), which rewrites the file once for all."""
+        self.replacing[old.offset] = (old, new)
+        self.replacing_bytes += len(new.data)
+        if old.source != new.entry.source:  # the row's file gives it away (renamed): it holds no ISBN meanwhile
+            self.staged_sources.setdefault(old.source, "")
+        self._waiting(new)
+
+    def unstage_replacement(self, old: RowRecord) -> None:
+        """Take back a queued replacement of a recorded row (its file stays as its row says)."""
+        _, new = self.replacing.pop(old.offset)
+        self.replacing_bytes -= len(new.data)
+        self.staged_sources.pop(new.entry.source, None)
+        if self.staged_sources.get(old.source) == "":
+            del self.staged_sources[old.source]
+        if self.staged_isbns.get(new.entry.isbn) == new.entry.source:
+            del self.staged_isbns[new.entry.isbn]
+
+    def _waiting(self, row: StagedRow) -> None:
+        self.staged_sources[row.entry.source] = row.entry.isbn
         if row.entry.isbn:
             self.staged_isbns[row.entry.isbn] = row.entry.source
 
-    def commit(self) -> list[RowRecord]:
-        """Write every staged row in one write(2), fdatasync once, then record them in one transaction."""
+    def commit(self) -> tuple[list[RowRecord], list[RowRecord]]:
+        """Append every staged row in one write(2) and fdatasync, record them in one transaction, then put
+        in every replacement with one rewrite of the file. Returns the rows appended and those replaced.
+        Raises CheckpointError when the checkpoint or the ledger cannot be written (nothing is retried)."""
         # Taken off the queue first: after a failed write or fsync these rows must never be retried.
         staged, self.staged = self.staged, []
+        replacing, self.replacing, self.replacing_bytes = self.replacing, {}, 0
         self.staged_sources.clear()
         self.staged_isbns.clear()
-        if not staged:
-            return []
+        appended = self._append(staged) if staged else []
+        return appended, self._replace(sorted(replacing.values(), key=lambda pair: pair[0].offset))
+
+    def _append(self, staged: list[StagedRow]) -> list[RowRecord]:
         offset = self.file.append(b"".join(r.data for r in staged))
         self.file.sync()
         records = []
@@ -128,23 +156,35 @@ class CheckpointAppender:
         fault_point("after-ledger")
         return records
 
-    def replace(self, old: RowRecord, new: StagedRow) -> None:
+    def _replace(self, pairs: list[tuple[RowRecord, StagedRow]]) -> list[RowRecord]:
+        if not pairs:
+            return []
+        if len(pairs) == 1 and pairs[0][0].end == self.file.size:
+            return [self._replace_newest(*pairs[0])]
+        records, shift = [], 0
+        for old, new in pairs:
+            records.append(new.placed(self.record.id, old.offset + shift))
+            shift += len(new.data) - old.length
+        # One copy with every replacement, fsynced; the ledger commits it as pending; then one rename.
+        tmp = self.file.rewrite_tmp([(old.offset, old.length, new.data) for old, new in pairs])
+        fault_point("rewrite-copied")
+        self.ledger.replace_rows([(old, record) for (old, _), record in zip(pairs, records)], pending=str(tmp))
+        fault_point("mid-rewrite")
+        self.file.swap_in(tmp)
+        self.ledger.set_pending_rewrite(self.record.id, None)
+        return records
+
+    def _replace_newest(self, old: RowRecord, new: StagedRow) -> RowRecord:
+        """The newest row alone (the usual case: the pipeline rewrites a book it has just written): cut and
+        append. Forgetting it first means a crash in between leaves the source simply unrepresented."""
         record = new.placed(self.record.id, old.offset)
-        if old.end == self.file.size:
-            # The newest row (the usual case: the pipeline rewrites a book it has just written): cut and
-            # append. Forgetting it first means a crash in between leaves the source simply unrepresented.
-            self.ledger.forget_row(old)
-            fault_point("mid-replace")
-            self.file.truncate(old.offset)
-            self.file.append(new.data)
-            self.file.sync()
-            self.ledger.record_rows([record])
-        else:
-            tmp = self.file.rewrite_tmp(old.offset, old.length, new.data)
-            self.ledger.replace_row(old, record, pending=str(tmp))
-            fault_point("mid-rewrite")
-            self.file.swap_in(tmp)
-            self.ledger.set_pending_rewrite(self.record.id, None)
+        self.ledger.forget_row(old)
+        fault_point("mid-replace")
+        self.file.truncate(old.offset)
+        self.file.append(new.data)
+        self.file.sync()
+        self.ledger.record_rows([record])
+        return record
 
     def close(self) -> None:
         self.file.close()

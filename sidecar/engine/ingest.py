@@ -33,11 +33,14 @@ from ..store.names import imprint_of
 from ..store.sources import Source, mtime_ns, read_source, scan, stat_source
 from .appender import CheckpointAppender, StagedRow
 from .batches import check_markers, take_requests
+from .reconvert import announce_pass, finish_pass, folder_of, renamed_row, still_claims
 
 # A file whose mtime is this close to when we last read it may have changed within the timestamp's
 # granularity, so its unchanged stat proves nothing (git's "racy" rule): read it again.
 RACY_NS = 2_000_000_000
 OUTCOMES = ("appended", "replaced", "unchanged", "rejected", "vanished", "unfinished")
+# Replacements wait for one rewrite of the checkpoint; past this many bytes of new rows, the rewrite is made.
+REWRITE_BATCH_BYTES = 64 << 20
 
 
 @dataclass
@@ -48,11 +51,13 @@ class Summary:
     rows: int = 0  # in the current checkpoints
     not_ready: int = 0  # of those, rows LSI would refuse
     reasons: Counter[Problem] = field(default_factory=Counter)  # the errors of rows not LSI-ready
+    stale: int = 0  # rows of the current checkpoints that could not be converted under the settings in force
 
     def line(self) -> str:
         parts = ", ".join(f"{self.counts[o]} {o}" for o in OUTCOMES[:4])
         where = ", ".join(str(p) for p in self.checkpoints) or "none yet"
-        return f"{parts}, {self.not_ready} not LSI-ready; checkpoint: {where}"
+        stale = f", {self.stale} stale (see sidecar status)" if self.stale else ""
+        return f"{parts}, {self.not_ready} not LSI-ready{stale}; checkpoint: {where}"
 
     def readiness(self) -> str:
         """Loud when rows are not LSI-ready: how many, the top reasons, and what fixes each."""
@@ -98,7 +103,7 @@ class Ingestor:
             logger.warning("config: lsi.metadata_contact is not set: LSI's ACS sheet asks for the metadata contact's "
                            "name, e-mail and telephone (cells G3-G5 of its header), sent with every upload")
         self.digests = {imprint: settings_digest(settings, imprint) for imprint in self.profiles}
-        self.reconvert = self._changed_configurations()
+        announce_pass(self)
         self.totals: Counter[str] = Counter()  # since start: rows appended and replaced, files rejected
         self.last_append_ns = 0
         self.bad_names: set[str] = set()  # names that are not UTF-8, each reported once per run
@@ -187,31 +192,9 @@ class Ingestor:
                 progress(n, len(paths))
         self.flush()
         if stop is None or not stop.is_set():
-            self._configurations_applied()
+            summary.stale = finish_pass(self)
         summary.checkpoints = self.checkpoints
         return summary
-
-    def _changed_configurations(self) -> set[int]:
-        """The current checkpoints whose rows were made under other settings: their books are converted
-        again (a row that comes out the same stays; one that differs is replaced in place)."""
-        stale: set[int] = set()
-        for imprint, digest in self.digests.items():
-            recorded, appender = self.ledger.configuration(imprint), self.appenders.get(imprint)
-            if recorded in (None, digest) or appender is None:
-                continue
-            if self.settings.on_rewrite == "replace":
-                stale.add(appender.record.id)
-                logger.info(f"the configuration for {imprint} changed: its books are converted again")
-            else:
-                logger.info(f"the configuration for {imprint} changed; with on_rewrite: {self.settings.on_rewrite} "
-                            "it applies to books written from now on")
-        return stale
-
-    def _configurations_applied(self) -> None:
-        for imprint, digest in self.digests.items():
-            if self.ledger.configuration(imprint) != digest:
-                self.ledger.record_configuration(imprint, digest)
-        self.reconvert.clear()
 
     def count_readiness(self, summary: Summary) -> Summary:
         """Add the current checkpoints' LSI-readiness to a summary: one pass over their ledger rows, so only
@@ -223,21 +206,32 @@ class Ingestor:
         return summary
 
     def flush(self) -> None:
-        """Make every staged row durable and recorded."""
+        """Make every staged row and replacement durable and recorded."""
         for appender in self.appenders.values():
-            for record in appender.commit():
-                self.totals["appended"] += 1
-                self.last_append_ns = record.appended_ns
-                logger.bind(isbn=record.isbn, source=shown(record.source), checkpoint=str(appender.record.path)).info(
-                    f"appended ISBN {record.isbn or '-'} '{record.title}' from "
-                            f"{shown(Path(record.source).name)} to {appender.record.path.name}")
+            appended, replaced = appender.commit()
+            for outcome, records, word in (("appended", appended, "to"), ("replaced", replaced, "in")):
+                for record in records:
+                    self.totals[outcome] += 1
+                    self.last_append_ns = record.appended_ns
+                    logger.bind(isbn=record.isbn, source=shown(record.source),
+                                checkpoint=str(appender.record.path)).info(
+                        f"{outcome} ISBN {record.isbn or '-'} '{record.title}' from "
+                        f"{shown(Path(record.source).name)} {word} {appender.record.path.name}")
 
-    def ingest(self, path: Path, folder: Folder, may_be_unfinished: bool = False) -> str:
+    def outdated(self, row: RowRecord, imprint: str) -> bool:
+        """The row is in the imprint's current checkpoint and was made under other settings than those in
+        force: it is converted again (with on_rewrite: replace; the other policies keep rows as written)."""
+        appender = self.appenders.get(imprint)
+        return (self.settings.on_rewrite == "replace" and appender is not None
+                and row.checkpoint_id == appender.record.id and row.digest != self.digests[imprint])
+
+    def ingest(self, path: Path, folder: Folder, may_be_unfinished: bool = False, recheck: bool = False) -> str:
         """Bring one source file's current content into the checkpoint; returns the outcome.
 
         may_be_unfinished: the file may still be being written, so a recently modified file that cannot
         be read as a book yet is "unfinished" rather than rejected (the service looks again once it is
-        closed or stops changing).
+        closed or stops changing). recheck: convert it even when its row or rejection looks current (another
+        file it was measured against changed).
         """
         source = str(path)
         if not is_utf8_name(path):
@@ -249,13 +243,13 @@ class Ingestor:
             stat = stat_source(path)
         except FileNotFoundError:
             return "vanished"
-        row = self.ledger.latest_row(source)
-        again = row is not None and row.checkpoint_id in self.reconvert  # made under other settings
+        row, digest = self.ledger.latest_row(source), self.digests[folder.imprint]
+        again = recheck or (row is not None and self.outdated(row, folder.imprint))  # made under other settings
         if row and not again and _proven(row.stat, row.checked_ns, stat):
             return "unchanged"
         rejection = self.ledger.rejection(source)
-        again = again or (rejection is not None and bool(self.reconvert))
-        if rejection and not again and _proven(rejection.stat, rejection.checked_ns, stat):
+        retry = recheck or (rejection is not None and rejection.digest != digest)  # rejected under other settings
+        if rejection and not retry and _proven(rejection.stat, rejection.checked_ns, stat):
             return "rejected"
 
         checked_ns = time.time_ns()
@@ -266,7 +260,7 @@ class Ingestor:
                 if row.stat != src.stat:
                     self.ledger.touch_row(row, row.sha256, src.stat, checked_ns)
                 return "unchanged"
-            if rejection and not again and rejection.sha256 == src.sha256:
+            if rejection and not retry and rejection.sha256 == src.sha256:
                 return "rejected"
             made = book_to_row(src.data, self.profiles[folder.imprint], self.settings.strict, self.settings.dialect)
         except FileNotFoundError:
@@ -275,28 +269,38 @@ class Ingestor:
             if may_be_unfinished and mtime_ns(stat) > checked_ns - RACY_NS:
                 return "unfinished"
             version = (src.sha256, src.stat) if src else ("", stat)
-            return self._reject(Rejection(source, *version, checked_ns, str(exc)), rejection)
+            return self._reject(Rejection(source, *version, checked_ns, str(exc), digest), rejection)
         return self._place(src, folder, checked_ns, made, row, rejection)
 
     def _place(self, src: Source, folder: Folder, checked_ns: int, made: BookRow, row: RowRecord | None,
                rejection: Rejection | None) -> str:
-        """Stage a converted row for appending, or replace the source's earlier row with it."""
-        source, conversion = str(src.path), made.conversion
+        """Stage a converted row for appending, or replace the source's earlier row (or the row of its book)."""
+        source, conversion, digest = str(src.path), made.conversion, self.digests[folder.imprint]
         appender = self._appender(folder.imprint)
+        if row is not None and row.checkpoint_id != appender.record.id and row.sha256 == src.sha256:
+            return "unchanged"  # converted again only because it was current until a rotation just now: never copied
         own_row = row is not None and row.checkpoint_id == appender.record.id
         holder = self._isbn_holder(appender, conversion.isbn, source)
+        settle = None  # a file whose row holds this book but which now gives another: converted in the same rewrite
         if holder and (own_row or os.path.lexists(holder)):
-            reason = (f"ISBN {conversion.isbn} is already in the checkpoint from {shown(holder)}; "
-                      "two files describe the same book: remove or correct one of them")
-            return self._reject(Rejection(source, src.sha256, src.stat, checked_ns, reason), rejection)
+            if holder in appender.staged_sources or still_claims(self, holder, conversion.isbn, folder):
+                reason = (f"ISBN {conversion.isbn} is already in the checkpoint from {shown(holder)}; "
+                          "two files describe the same book: remove or correct one of them")
+                return self._reject(Rejection(source, src.sha256, src.stat, checked_ns, reason, digest), rejection)
+            settle, holder = holder, (None if own_row else holder)
         if holder:  # the book's identity is its ISBN: its file was renamed or replaced, so this one takes the row
             self.flush()
             row = self.ledger.latest_row(holder)
-            logger.info(f"ISBN {conversion.isbn}: {shown(holder)} is gone; its row now comes from {shown(source)}")
+            gone = "now gives another ISBN" if settle else "is gone"
+            logger.info(f"ISBN {conversion.isbn}: {shown(holder)} {gone}; its row now comes from {shown(source)}")
+        elif not own_row and (renamed := renamed_row(self, appender, src, conversion.title)) is not None:
+            row, holder = renamed, renamed.source  # a book without an ISBN yet, renamed: it keeps its row
+            logger.info(f"{shown(holder)} was renamed to {shown(source)}: "
+                        f"the row of '{conversion.title}' stays one row")
         if made.problems:
             _log_problems(src.path, made.problems)
         staged = StagedRow.of(made.record, source, src.sha256, src.stat, checked_ns, conversion.isbn,
-                              conversion.title, made.problems)
+                              conversion.title, made.problems, digest)
         if row is None or row.checkpoint_id != appender.record.id or (self.settings.on_rewrite == "append"
                                                                       and not holder):
             appender.stage(staged)
@@ -306,16 +310,19 @@ class Ingestor:
         if self.settings.on_rewrite == "ignore" and not holder:
             self.ledger.touch_row(row, row.sha256, src.stat, checked_ns)  # keeps the old content's hash
             return "unchanged"
-        self.flush()
         if appender.file.read_at(row.offset, row.length) == staged.data:
-            self.ledger.touch_row(row, src.sha256, src.stat, checked_ns)
+            self.ledger.touch_row(row, src.sha256, src.stat, checked_ns, staged.entry)
             return "unchanged"
-        appender.replace(row, staged)
-        self.totals["replaced"] += 1
-        self.last_append_ns = time.time_ns()
-        logger.bind(isbn=conversion.isbn, source=shown(source), checkpoint=str(appender.record.path)).info(
-            f"replaced ISBN {conversion.isbn or '-'} '{conversion.title}' from {shown(src.path.name)} "
-                    f"in {appender.record.path.name}")
+        appender.stage_replacement(row, staged)
+        if settle and not holder:  # a swap: both rows change in the same rewrite, never one ISBN in two rows
+            self.ingest(Path(settle), folder_of(self.settings, folder.imprint, settle) or folder, recheck=True)
+            if settle not in appender.staged_sources:  # its file could not take its new book: this one waits
+                appender.unstage_replacement(row)
+                reason = (f"ISBN {conversion.isbn} is still in the checkpoint from {shown(settle)}, whose file now "
+                          "gives another ISBN that cannot be written yet; this file is tried again when it changes")
+                return self._reject(Rejection(source, src.sha256, src.stat, checked_ns, reason, digest), rejection)
+        if appender.replacing_bytes >= REWRITE_BATCH_BYTES:
+            self.flush()
         return "replaced"
 
     def _isbn_holder(self, appender: CheckpointAppender, isbn: str, source: str) -> str | None:
@@ -324,7 +331,10 @@ class Ingestor:
         queued = appender.staged_isbns.get(isbn)
         if queued is not None and queued != source:
             return queued
-        return self.ledger.isbn_holder(appender.record.id, isbn, source)
+        holder = self.ledger.isbn_holder(appender.record.id, isbn, source)
+        if holder is not None and appender.staged_sources.get(holder, isbn) != isbn:
+            return None  # its row is being replaced by that file's other book
+        return holder
 
     def _refuse_name(self, path: Path) -> str:
         """A name that is not UTF-8 cannot be recorded, logged plainly or shown to LSI: no row, a warning."""

@@ -10,7 +10,6 @@ from enum import StrEnum
 from typing import NamedTuple, Sequence
 
 Row = tuple[str, ...]
-
 # Lightning Source's ACS template, name for name (the odd spacing and the missing ")" in
 # "LSI Special Category  (please consult LSI before using" are LSI's own).
 COLUMNS: tuple[str, ...] = (

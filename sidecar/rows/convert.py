@@ -18,9 +18,7 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping
 
 from ..errors import BookError
-from . import lsi_rules as R
-from . import text
-from . import values as v
+from . import isbn as isbns, lsi_rules as R, text, values as v
 from .columns import COLUMNS, Problem, Row, Severity
 from .prices import fill_prices
 from .profile import EXCLUDED, Profile
@@ -180,16 +178,16 @@ def _identity(c: _Cells, book: Mapping[str, Any]) -> tuple[str, str]:
     title = v.clean(title or "")
     isbn_raw = v.first(book, "isbn13", "isbn_13", "isbn")
     try:
-        isbn = v.digits(isbn_raw) if not v.is_blank(isbn_raw) else ""
+        given = isbns.cleaned(isbn_raw) if not v.is_blank(isbn_raw) else ""  # the cell: as the book gave it
     except ValueError as exc:
         raise BookError(f"its ISBN {v.quoted(isbn_raw)} cannot be read: {exc}") from None
-    if not title and not isbn:
+    if not title and not given:
         raise BookError("it has neither a 'title' nor an ISBN ('isbn13', 'isbn_13' or 'isbn')")
     c.set("Title", full_title(title, subtitle, c.profile.subtitle_separator))
-    c.set("ISBN or SKU", isbn)
-    if not isbn and not v.is_blank(isbn_raw):
+    c.set("ISBN or SKU", given)  # as the book gave it; the cell rule says when it is not an ISBN-13
+    if not given and not v.is_blank(isbn_raw):
         c.problems.append(R.UNUSABLE.at("ISBN or SKU", f"the book's ISBN {v.quoted(isbn_raw)} has no digits"))
-    return title, isbn
+    return title, isbns.identity(given)  # the book's identity: an ISBN-10 is its ISBN-13
 
 
 def full_title(title: str, subtitle: Any, separator: str) -> str:

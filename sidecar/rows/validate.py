@@ -14,6 +14,7 @@ from typing import Mapping
 
 from . import lsi_rules as R
 from .codes import AcsCodes
+from .isbn import identity
 from .columns import COLUMNS, MARKETS, Problem, Row, Severity
 from .values import quoted
 
@@ -151,10 +152,10 @@ def _isbn(column: str, value: str) -> list[Problem]:
     if _SCIENTIFIC.fullmatch(value):
         return [R.ISBN.at(column, f"{quoted(value)} is a number in scientific notation: a spreadsheet rewrote "
                                   "the ISBN and its digits are lost")]
+    if len(value) == 10 and identity(value) != value:
+        return [R.ISBN.at(column, f"{value} is an ISBN-10; LSI takes the ISBN-13 {identity(value)}")]
     if not (value.isascii() and value.isdigit()):
         return [R.ISBN.at(column, f"{quoted(value)} is not an ISBN-13 (13 digits 0-9)")]
-    if len(value) == 10:
-        return [R.ISBN.at(column, f"{value} is an ISBN-10; LSI takes the ISBN-13")]
     if len(value) != 13:
         return [R.ISBN.at(column, f"{value} has {len(value)} digits; an ISBN-13 has 13")]
     if not value.startswith(("978", "979")):

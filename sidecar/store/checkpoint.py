@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable, Sequence
 
 from ..errors import CheckpointError
 from ..faults import fault_point
@@ -102,22 +102,27 @@ class CheckpointFile:
     def read_at(self, offset: int, length: int) -> bytes:
         return os.pread(self.fd, length, offset)
 
-    def rewrite_tmp(self, offset: int, length: int, new: bytes) -> Path:
-        """A durable copy of the file with bytes [offset, offset+length) replaced by new."""
+    def rewrite_tmp(self, replacements: Sequence[tuple[int, int, bytes]]) -> Path:
+        """A durable copy of the file with each (offset, length, new) range replaced by new, in one pass:
+        the ranges must be in file order and apart. Raises CheckpointError when it cannot be written (the
+        partial copy is removed) or the file was changed outside the sidecar."""
         self._check_size()
         tmp = rewrite_name(self.path)
         try:
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o644)
             try:
-                _copy(self.fd, fd, 0, offset)
-                write_all(fd, new)
-                _copy(self.fd, fd, offset + length, self.size - offset - length)
+                done = 0
+                for offset, length, new in replacements:
+                    _copy(self.fd, fd, done, offset - done)
+                    write_all(fd, new)
+                    done = offset + length
+                _copy(self.fd, fd, done, self.size - done)
                 os.fsync(fd)
             finally:
                 os.close(fd)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise CheckpointError(f"cannot rewrite {self.path} to replace a row: {exc.strerror or exc}") from None
+            raise CheckpointError(f"cannot rewrite {self.path} to replace rows: {exc.strerror or exc}") from None
         return tmp
 
     def swap_in(self, tmp: Path) -> None:

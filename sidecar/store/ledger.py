@@ -8,6 +8,7 @@ synchronous=FULL makes each commit durable.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -21,54 +22,10 @@ from typing import Iterable, Iterator, Sequence
 from ..errors import CheckpointError
 from ..rows.columns import Problem, Severity
 from ..rows.lsi_rules import decode_problems
+from .schema import migrate
 
 LEDGER_NAME = "ledger.sqlite3"
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS checkpoints (
-    id INTEGER PRIMARY KEY,
-    imprint TEXT NOT NULL,
-    path TEXT NOT NULL UNIQUE,
-    header_len INTEGER NOT NULL,
-    created_ns INTEGER NOT NULL,
-    closed_ns INTEGER,              -- NULL for the imprint's current checkpoint
-    pending_rewrite TEXT,           -- a replacement copy that is committed but not yet renamed in
-    finalized_ns INTEGER,           -- set by finalize: the batch is complete, a manifest lies beside it
-    batch_id TEXT                   -- from a batch-start marker, when it named one
-);
-CREATE TABLE IF NOT EXISTS rows (
-    checkpoint_id INTEGER NOT NULL REFERENCES checkpoints(id),
-    offset INTEGER NOT NULL,
-    length INTEGER NOT NULL,
-    source TEXT NOT NULL,
-    sha256 TEXT NOT NULL,
-    stat TEXT NOT NULL,
-    checked_ns INTEGER NOT NULL,
-    isbn TEXT NOT NULL,
-    title TEXT NOT NULL,
-    appended_ns INTEGER NOT NULL,
-    row_sha256 TEXT,                -- of the row's bytes as written: start-up and verify find hand edits
-    lsi_errors TEXT,                -- JSON list of the row's LSI problems (lsi_rules.encode_problems)
-    PRIMARY KEY (checkpoint_id, offset)
-);
-CREATE INDEX IF NOT EXISTS rows_by_source ON rows(source);
-CREATE INDEX IF NOT EXISTS rows_by_isbn ON rows(checkpoint_id, isbn);
-CREATE TABLE IF NOT EXISTS rejections (
-    source TEXT PRIMARY KEY,
-    sha256 TEXT NOT NULL,
-    stat TEXT NOT NULL,
-    checked_ns INTEGER NOT NULL,
-    reason TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS configurations (
-    imprint TEXT PRIMARY KEY,
-    digest TEXT NOT NULL            -- of the settings the imprint's current rows were made with
-);
-CREATE TABLE IF NOT EXISTS markers (
-    path TEXT PRIMARY KEY,          -- a batch marker file in a watched folder
-    stat TEXT NOT NULL              -- the version of it already acted on
-);
-"""
 
 
 @dataclass(frozen=True)
@@ -108,6 +65,8 @@ class RowRecord:
     appended_ns: int
     row_sha256: str | None  # None for rows recorded before the ledger kept it
     lsi_errors: str | None = None  # the row's problems (lsi_rules.encode_problems); None in older ledgers
+    digest: str | None = None  # of the settings it was converted under; None for rows recorded before it was kept
+    stale: str | None = None  # why it could not be converted under the settings in force (its source is gone...)
 
     @property
     def end(self) -> int:
@@ -121,6 +80,12 @@ class Rejection:
     stat: str
     checked_ns: int
     reason: str
+    digest: str | None = None  # of the settings it was rejected under
+
+
+_ROW_COLUMNS = ", ".join(f.name for f in dataclasses.fields(RowRecord))
+_ROW_INSERT = f"INSERT INTO rows ({_ROW_COLUMNS}) VALUES ({', '.join('?' * len(dataclasses.fields(RowRecord)))})"
+_REJECTION_COLUMNS = ", ".join(f.name for f in dataclasses.fields(Rejection))
 
 
 def ledger_path(state_dir: Path) -> Path:
@@ -137,11 +102,7 @@ class Ledger:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=FULL")
-            self.db.executescript(SCHEMA)
-            columns = {row[1] for row in self.db.execute("PRAGMA table_info(rows)")}
-            for added in ("row_sha256", "lsi_errors"):  # a ledger from before them: its rows keep NULL
-                if added not in columns:
-                    self.db.execute(f"ALTER TABLE rows ADD COLUMN {added} TEXT")
+            migrate(self.db, path)
         except sqlite3.DatabaseError as exc:
             raise CheckpointError(f"cannot open the ledger {path}: {exc}; if it is damaged, move the state "
                                   "folder aside (the checkpoints' books are then written to new checkpoints)") from None
@@ -170,7 +131,7 @@ class Ledger:
         try:
             ledger.db = sqlite3.connect(uri, uri=True, isolation_level=None)
             ledger.db.execute("SELECT id FROM checkpoints LIMIT 1").fetchall()
-            ledger.db.execute("SELECT row_sha256, lsi_errors FROM rows LIMIT 1").fetchall()
+            ledger.db.execute("SELECT row_sha256, lsi_errors, digest, stale FROM rows LIMIT 1").fetchall()
         except sqlite3.Error as exc:
             raise CheckpointError(f"cannot read the ledger {path}: {exc} (is it a sidecar ledger of this "
                                   "version? a running service upgrades it at start; while it runs, a reader "
@@ -253,13 +214,6 @@ class Ledger:
     def batch_id(self, checkpoint_id: int) -> str | None:
         return self.db.execute("SELECT batch_id FROM checkpoints WHERE id = ?", (checkpoint_id,)).fetchone()[0]
 
-    def configuration(self, imprint: str) -> str | None:
-        found = self.db.execute("SELECT digest FROM configurations WHERE imprint = ?", (imprint,)).fetchone()
-        return found[0] if found else None
-
-    def record_configuration(self, imprint: str, digest: str) -> None:
-        self._tx([("INSERT OR REPLACE INTO configurations (imprint, digest) VALUES (?, ?)", (imprint, digest))])
-
     def marker_seen(self, path: str, stat: str) -> bool:
         return self.db.execute("SELECT 1 FROM markers WHERE path = ? AND stat = ?", (path, stat)).fetchone() is not None
 
@@ -289,19 +243,19 @@ class Ledger:
 
     def latest_row(self, source: str) -> RowRecord | None:
         found = self.db.execute(
-            "SELECT * FROM rows WHERE source = ? ORDER BY checkpoint_id DESC, offset DESC LIMIT 1",
+            f"SELECT {_ROW_COLUMNS} FROM rows WHERE source = ? ORDER BY checkpoint_id DESC, offset DESC LIMIT 1",
             (source,)).fetchone()
         return RowRecord(*found) if found else None
 
     def rows(self, checkpoint_id: int) -> Iterator[RowRecord]:
         """A checkpoint's rows in file order, fetched as they are used (flat memory)."""
         return (RowRecord(*r) for r in self.db.execute(
-            "SELECT * FROM rows WHERE checkpoint_id = ? ORDER BY offset", (checkpoint_id,)))
+            f"SELECT {_ROW_COLUMNS} FROM rows WHERE checkpoint_id = ? ORDER BY offset", (checkpoint_id,)))
 
     def book_row(self, checkpoint_id: int, isbn: str) -> RowRecord | None:
-        """A book's row in a checkpoint, by the ISBN its row holds (None: the checkpoint has none)."""
-        found = self.db.execute("SELECT * FROM rows WHERE checkpoint_id = ? AND isbn = ? ORDER BY offset DESC "
-                                "LIMIT 1", (checkpoint_id, isbn)).fetchone()
+        """A book's row in a checkpoint, by its identity (rows/isbn.py; None: the checkpoint has none)."""
+        found = self.db.execute(f"SELECT {_ROW_COLUMNS} FROM rows WHERE checkpoint_id = ? AND isbn = ? "
+                                "ORDER BY offset DESC LIMIT 1", (checkpoint_id, isbn)).fetchone()
         return RowRecord(*found) if found else None
 
     def sources_with_more_rows(self, checkpoint_id: int) -> list[tuple[str, int]]:
@@ -331,47 +285,96 @@ class Ledger:
         """Commit freshly appended rows (one transaction for the whole group)."""
         statements: list[tuple[str, Sequence[object]]] = []
         for r in rows:
-            statements.append(("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row_values(r)))
+            statements.append((_ROW_INSERT, _row_values(r)))
             statements.append(("DELETE FROM rejections WHERE source = ?", (r.source,)))
         self._tx(statements)
 
     def forget_row(self, row: RowRecord) -> None:
         self._tx([("DELETE FROM rows WHERE checkpoint_id = ? AND offset = ?", (row.checkpoint_id, row.offset))])
 
-    def replace_row(self, old: RowRecord, new: RowRecord, pending: str) -> None:
-        """Commit a row rewritten in the middle of its file: later rows shift by the change in length."""
-        delta = new.length - old.length
-        self._tx([
-            ("DELETE FROM rows WHERE checkpoint_id = ? AND offset = ?", (old.checkpoint_id, old.offset)),
-            # Shift in two steps so that no intermediate offset collides with the primary key.
-            ("UPDATE rows SET offset = -(offset + ?) WHERE checkpoint_id = ? AND offset > ?",
-             (delta, old.checkpoint_id, old.offset)),
-            ("UPDATE rows SET offset = -offset WHERE checkpoint_id = ? AND offset < 0", (old.checkpoint_id,)),
-            ("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", _row_values(new)),
-            ("UPDATE checkpoints SET pending_rewrite = ? WHERE id = ?", (pending, old.checkpoint_id)),
-            ("DELETE FROM rejections WHERE source = ?", (new.source,)),
-        ])
+    def replace_rows(self, pairs: Sequence[tuple[RowRecord, RowRecord]], pending: str) -> None:
+        """Commit rows rewritten in the middle of their file, all in one transaction with the copy that holds
+        them: each later row shifts by the change in length of the rows replaced before it. Raises
+        CheckpointError when the ledger cannot be written."""
+        pairs = sorted(pairs, key=lambda pair: pair[0].offset)
+        checkpoint_id = pairs[0][0].checkpoint_id
+        statements: list[tuple[str, Sequence[object]]] = [
+            ("DELETE FROM rows WHERE checkpoint_id = ? AND offset = ?", (old.checkpoint_id, old.offset))
+            for old, _ in pairs]
+        shift = 0
+        for n, (old, new) in enumerate(pairs):  # each stretch between two replaced rows moves once
+            shift += new.length - old.length
+            upper = pairs[n + 1][0].offset if n + 1 < len(pairs) else 1 << 62
+            if shift:  # in two steps, so that no intermediate offset collides with the primary key
+                statements.append(("UPDATE rows SET offset = -(offset + ?) WHERE checkpoint_id = ? AND offset > ? "
+                                   "AND offset < ?", (shift, checkpoint_id, old.offset, upper)))
+        statements.append(("UPDATE rows SET offset = -offset WHERE checkpoint_id = ? AND offset < 0", (checkpoint_id,)))
+        for _, new in pairs:
+            statements += [(_ROW_INSERT, _row_values(new)), ("DELETE FROM rejections WHERE source = ?", (new.source,))]
+        statements.append(("UPDATE checkpoints SET pending_rewrite = ? WHERE id = ?", (pending, checkpoint_id)))
+        self._tx(statements)
 
-    def touch_row(self, row: RowRecord, sha256: str, stat: str, checked_ns: int) -> None:
-        """The row stands for new content whose row bytes are the same (or that is ignored by policy)."""
-        self._tx([("UPDATE rows SET sha256 = ?, stat = ?, checked_ns = ? WHERE checkpoint_id = ? AND offset = ?",
-                   (sha256, stat, checked_ns, row.checkpoint_id, row.offset)),
-                  ("DELETE FROM rejections WHERE source = ?", (row.source,))])
+    def touch_row(self, row: RowRecord, sha256: str, stat: str, checked_ns: int,
+                  converted: RowRecord | None = None) -> None:
+        """The row stands for new content whose row bytes are the same (or that is ignored by policy); with
+        converted, the row that content converts to now: its settings digest, problems and source (the
+        book's file under a new name) are kept, and a stale mark is cleared. Raises CheckpointError when the
+        ledger cannot be written."""
+        new = converted or row
+        self._tx([("UPDATE rows SET sha256 = ?, stat = ?, checked_ns = ?, digest = ?, source = ?, lsi_errors = ?, "
+                   "stale = CASE WHEN ? THEN NULL ELSE stale END WHERE checkpoint_id = ? AND offset = ?",
+                   (sha256, stat, checked_ns, new.digest, new.source, new.lsi_errors, converted is not None,
+                    row.checkpoint_id, row.offset)),
+                  ("DELETE FROM rejections WHERE source = ?", (new.source,))])
+
+    # ---------------------------------------------------------------- re-conversion
+
+    def rows_to_convert(self, checkpoint_id: int, digest: str) -> list[RowRecord]:
+        """A checkpoint's rows made under other settings than digest, or marked stale, in file order."""
+        return [RowRecord(*r) for r in self.db.execute(
+            f"SELECT {_ROW_COLUMNS} FROM rows WHERE checkpoint_id = ? AND (digest IS NOT ? OR stale IS NOT NULL) "
+            "ORDER BY offset", (checkpoint_id, digest))]
+
+    def count_other_digest(self, checkpoint_id: int, digest: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM rows WHERE checkpoint_id = ? AND digest IS NOT ?",
+                               (checkpoint_id, digest)).fetchone()[0]
+
+    def mark_stale(self, checkpoint_id: int, marks: Sequence[tuple[str, str | None]]) -> None:
+        """Set (or with None clear) why each source's row could not be converted under the settings in force.
+        Raises CheckpointError when the ledger cannot be written."""
+        self._tx([("UPDATE rows SET stale = ? WHERE checkpoint_id = ? AND source = ?", (reason, checkpoint_id, source))
+                  for source, reason in marks])
+
+    def digests(self, checkpoint_id: int) -> dict[str, int]:
+        """How many of a checkpoint's rows were made under each settings digest ('' for none recorded)."""
+        return dict(self.db.execute("SELECT COALESCE(digest, ''), COUNT(*) FROM rows WHERE checkpoint_id = ? "
+                                    "GROUP BY digest ORDER BY COUNT(*) DESC", (checkpoint_id,)).fetchall())
+
+    def stale_rows(self, checkpoint_id: int) -> list[RowRecord]:
+        return [RowRecord(*r) for r in self.db.execute(
+            f"SELECT {_ROW_COLUMNS} FROM rows WHERE checkpoint_id = ? AND stale IS NOT NULL ORDER BY offset",
+            (checkpoint_id,))]
+
+    def renamed_from(self, checkpoint_id: int, sha256: str, title: str) -> list[RowRecord]:
+        """Rows without an ISBN that may be this file's under an earlier name: same content, or same title."""
+        found = [RowRecord(*r) for r in self.db.execute(  # no ORDER BY: the planner would take the key over the index
+            f"SELECT {_ROW_COLUMNS} FROM rows WHERE checkpoint_id = ? AND isbn = '' AND (sha256 = ? OR title = ?)",
+            (checkpoint_id, sha256, title))]
+        return sorted(found, key=lambda r: r.offset)
 
     # ---------------------------------------------------------------- rejections
 
     def rejection(self, source: str) -> Rejection | None:
-        found = self.db.execute("SELECT * FROM rejections WHERE source = ?", (source,)).fetchone()
+        found = self.db.execute(f"SELECT {_REJECTION_COLUMNS} FROM rejections WHERE source = ?", (source,)).fetchone()
         return Rejection(*found) if found else None
 
     def record_rejection(self, rejection: Rejection) -> None:
-        self._tx([("INSERT OR REPLACE INTO rejections VALUES (?, ?, ?, ?, ?)",
-                   (rejection.source, rejection.sha256, rejection.stat, rejection.checked_ns, rejection.reason))])
+        self._tx([(f"INSERT OR REPLACE INTO rejections ({_REJECTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                   dataclasses.astuple(rejection))])
 
     def rejections(self) -> list[Rejection]:
-        return [Rejection(*r) for r in self.db.execute("SELECT * FROM rejections ORDER BY source")]
+        return [Rejection(*r) for r in self.db.execute(f"SELECT {_REJECTION_COLUMNS} FROM rejections ORDER BY source")]
 
 
 def _row_values(r: RowRecord) -> tuple[object, ...]:
-    return (r.checkpoint_id, r.offset, r.length, r.source, r.sha256, r.stat, r.checked_ns, r.isbn, r.title,
-            r.appended_ns, r.row_sha256, r.lsi_errors)
+    return dataclasses.astuple(r)

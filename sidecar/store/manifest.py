@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..rows.lsi_rules import RULESET_VERSION
+from ..rows.digest import conversion_digest
 from ..settings import Settings
 from .atomic import atomic_write
 from .ledger import CheckpointRecord, Ledger
@@ -20,25 +21,12 @@ def manifest_path(checkpoint: Path) -> Path:
 
 
 def settings_digest(settings: Settings, imprint: str | None = None) -> str:
-    """A fingerprint of everything that shapes an imprint's rows: rows made under the same digest were made
-    alike; a changed digest means the configuration changed and the rows may differ."""
-    p = settings.profiles.get(imprint, settings.profile) if imprint else settings.profile
-    shaping = {
-        "defaults": dict(sorted(p.defaults.items())), "blank": dict(sorted(p.blank.items())), "append": dict(p.append),
-        "origins": dict(sorted(p.origins.items())), "trim_size": list(p.trim_size),
-        "context": repr(p.context), "ranks": dict(sorted(p.ranks.items())),
-        "notes": sorted(map(repr, p.notes.items())), "date_order": p.date_order,
-        "subtitle_separator": p.subtitle_separator, "ruleset": RULESET_VERSION, "required_bisac": p.required_bisac, "exchange_rates": {k: str(v) for k, v in sorted(p.exchange_rates.items())},
-        "price_ending": str(p.price_ending), "price_bands": [list(b) for b in p.price_bands],
-        "books": {isbn: repr(b) for isbn, b in sorted(p.books.items())},
-        "file_names": dict(p.file_names), "annotation_tags": list(p.annotation_tags),
-        "pub_date_format": p.pub_date_format,
-        "language_code_case": p.language_code_case,
-        "acs_codes": p.codes is not None and hashlib.sha256(repr(p.codes).encode()).hexdigest(), "bom": settings.dialect.bom,
-        "line_terminator": settings.dialect.line_terminator, "strict": settings.strict,
-        "on_rewrite": settings.on_rewrite,
-    }
-    return hashlib.sha256(json.dumps(shaping, sort_keys=True).encode()).hexdigest()
+    """A fingerprint of everything that shapes an imprint's rows (rows/digest.py): rows made under the same
+    digest were made alike; a row under another digest is converted again."""
+    profile = settings.profiles.get(imprint) if imprint else None
+    if profile is None:
+        profile = dataclasses.replace(settings.profile, imprint=imprint) if imprint else settings.profile
+    return conversion_digest(profile, settings.strict, settings.dialect)
 
 
 def _iso(ns: int | None) -> str | None:
@@ -66,6 +54,8 @@ def write_manifest(ledger: Ledger, settings: Settings, record: CheckpointRecord)
         "lsi_config": str(settings.lsi_config) if settings.lsi_config else None,
         "tranche": str(settings.tranche) if settings.tranche else None,
         "settings_digest": settings_digest(settings, record.imprint),
+        # A batch is closed as it is: the settings its rows were made under, with how many rows each.
+        "rows_by_settings_digest": ledger.digests(record.id),
     }
     path = manifest_path(record.path)
     atomic_write(path, (json.dumps(manifest, indent=2) + "\n").encode(), durable=True)

@@ -33,7 +33,8 @@ def collect_status(settings: Settings, with_done: bool = False) -> dict[str, Any
         imprints: dict[str, Any] = {}
         for folder in settings.folders:
             entry = imprints.setdefault(folder.imprint, {"folders": [], "rejected": [], "waiting": [],
-                                                         "vanished": [], "vanished_count": 0,
+                                                         "vanished": [], "vanished_count": 0, "stale": [],
+                                                         "stale_count": 0,
                                                          **({"done": []} if with_done else {})})
             entry["folders"].append(str(folder.path))
             checkpoint = ledger.current_checkpoint(folder.imprint)
@@ -42,6 +43,7 @@ def collect_status(settings: Settings, with_done: bool = False) -> dict[str, Any
                 entry["vanished"], entry["vanished_count"] = _vanished(ledger, checkpoint)
                 if settings.files is not None and checkpoint.path.exists():  # the PDFs as they are now
                     entry["files"] = file_readiness(preflight_with(settings, checkpoint.path))
+                entry["stale"], entry["stale_count"] = _stale(ledger, checkpoint)
             for path in scan(folder.path, settings.ignore):
                 _classify(path, ledger, rejections.get(str(path)), entry, settings.max_bytes, with_done)
         return {"state_dir": str(settings.state_dir), "imprints": imprints}
@@ -57,6 +59,13 @@ def _vanished(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[dict[s
             if len(listed) < VANISHED_LISTED:
                 listed.append({"source": shown(row.source), "isbn": row.isbn, "title": row.title})
     return listed, count
+
+
+def _stale(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[dict[str, str]], int]:
+    """Rows kept as converted under other settings (their source is gone or rejected), with the reason."""
+    rows = ledger.stale_rows(checkpoint.id)
+    return [{"source": shown(r.source), "isbn": r.isbn, "title": r.title, "reason": r.stale or ""}
+            for r in rows[:VANISHED_LISTED]], len(rows)
 
 
 def _classify(path: Path, ledger: Ledger, rejection: Rejection | None, entry: dict[str, Any], max_bytes: int,
@@ -141,6 +150,11 @@ def format_status(status: dict[str, Any]) -> str:
             lines.extend(f"    {v['source']} (ISBN {v['isbn'] or '-'})" for v in entry["vanished"])
             if entry["vanished_count"] > len(entry["vanished"]):
                 lines.append(f"    ... and {entry['vanished_count'] - len(entry['vanished'])} more")
+        if entry["stale"]:
+            lines.append(f"  stale       {entry['stale_count']} (not converted under the settings in force)")
+            lines.extend(f"    {v['source']} (ISBN {v['isbn'] or '-'}): {v['reason']}" for v in entry["stale"])
+            if entry["stale_count"] > len(entry["stale"]):
+                lines.append(f"    ... and {entry['stale_count'] - len(entry['stale'])} more")
     return "\n".join(lines)
 
 
@@ -202,7 +216,8 @@ def write_resume_list(status: dict[str, Any], path: Path) -> int:
 def recovery(status: dict[str, Any]) -> dict[str, Any]:
     """Status narrowed to what a person needs after a crash: per imprint, what is waiting or rejected."""
     return {imprint: {"waiting": e["waiting"], "rejected": e["rejected"], "vanished": e["vanished"],
-                      "vanished_count": e["vanished_count"]} for imprint, e in status["imprints"].items()}
+                      "vanished_count": e["vanished_count"], "stale": e["stale"], "stale_count": e["stale_count"]}
+            for imprint, e in status["imprints"].items()}
 
 
 def format_recovery(recovered: dict[str, Any]) -> str:
@@ -216,4 +231,7 @@ def format_recovery(recovered: dict[str, Any]) -> str:
                   for v in entry["vanished"]]
         if entry["vanished_count"] > len(entry["vanished"]):
             lines.append(f"  vanished  ... and {entry['vanished_count'] - len(entry['vanished'])} more")
+        lines += [f"  stale     {v['source']} (ISBN {v['isbn'] or '-'}): {v['reason']}" for v in entry["stale"]]
+        if entry["stale_count"] > len(entry["stale"]):
+            lines.append(f"  stale     ... and {entry['stale_count'] - len(entry['stale'])} more")
     return "\n".join(lines)

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import CheckpointError
 from ..rows.columns import COLUMNS, INDEX, Problem, Severity
+from ..rows.isbn import identity
 from ..rows.lsi_rules import REQUIRED_COLUMNS, source_problems
 from ..rows.validate import RuleContext, validate_cells
 from ..store.ledger import Ledger, RowRecord, ledger_path
@@ -142,7 +143,7 @@ class _BookRows:
     def row(self, isbn: str) -> RowRecord | None:
         if self.ledger is None or not isbn:
             return None
-        return next((row for cp in self.checkpoints if (row := self.ledger.book_row(cp, isbn))), None)
+        return next((row for cp in self.checkpoints if (row := self.ledger.book_row(cp, identity(isbn)))), None)
 
     def close(self) -> None:
         if self.ledger is not None:
@@ -230,7 +231,7 @@ class _RowCheck:
             return None
         row = self._take()
         cells = record.cells
-        if row.length != record.length or len(cells) <= INDEX["ISBN or SKU"] or cells[INDEX["ISBN or SKU"]] != row.isbn:
+        if row.length != record.length or len(cells) <= INDEX["ISBN or SKU"] or identity(cells[INDEX["ISBN or SKU"]]) != row.isbn:
             self.disagree(record.line, f"the ledger's row for {row.source} is not at byte {row.offset}")
         elif row.row_sha256 is not None and hashlib.sha256(record.data).hexdigest() != row.row_sha256:
             self.disagree(record.line, f"the row of {row.source} is not what was written (edited by hand?)")
