@@ -2,8 +2,9 @@
 
 Levels, lowest first: built-ins < default_lsi_config.json < publisher < imprint < tranche <
 books/<isbn>.json; the book's own JSON beats them all (convert.py). Every config value passes the same
-rule as a book's value for its column; one LSI would refuse is reported with its file and key, and the
-level below keeps the column. The tranche's blank_fields/field_exclusions and append_fields apply last.
+rule as a book's value for its column. The highest level that gives a column decides it: a value of it LSI
+could not use is reported with its file and key and leaves the cell blank (the level below never fills it
+in). The tranche's blank_fields/field_exclusions and append_fields apply last.
 """
 
 from __future__ import annotations
