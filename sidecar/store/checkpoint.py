@@ -7,13 +7,14 @@ business (ledger.py); this module only moves bytes safely.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DiskFull
 from ..faults import fault_point
 from .atomic import fsync_dir, write_all
 from .ledger import RowRecord
@@ -52,7 +53,7 @@ def create_with_header(path: Path, header: bytes) -> None:
     except FileExistsError:
         raise CheckpointError(f"{path} already exists; it is not the sidecar's to overwrite") from None
     except OSError as exc:
-        raise CheckpointError(f"cannot create {path}: {exc.strerror or exc}") from None
+        raise _failure(exc)(f"cannot create {path}: {exc.strerror or exc}") from None
 
 
 class CheckpointFile:
@@ -84,11 +85,13 @@ class CheckpointFile:
         offset = self.size
         try:
             fault_point("write-eio")
+            fault_point("write-enospc")
             write_all(self.fd, data)
         except OSError as exc:
-            # A partial record must not stay: cut back to the last whole one, then give up.
+            # A partial record must not stay: cut back to the last whole one, then give up. Nothing was
+            # made durable or recorded, so a full disk (DiskFull) may be retried once there is space.
             os.ftruncate(self.fd, offset)
-            raise CheckpointError(f"cannot append to {self.path}: {exc}") from None
+            raise _failure(exc)(f"cannot append to {self.path}: {exc}") from None
         self.size += len(data)
         fault_point("after-write")
         return offset
@@ -129,7 +132,7 @@ class CheckpointFile:
                 os.close(fd)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise CheckpointError(f"cannot rewrite {self.path} to replace a row: {exc.strerror or exc}") from None
+            raise _failure(exc)(f"cannot rewrite {self.path} to replace a row: {exc.strerror or exc}") from None
         return tmp
 
     def swap_in(self, tmp: Path) -> None:
@@ -144,6 +147,11 @@ def remove_stale_temp_files(folder: Path) -> None:
     """Temp files of checkpoints and manifests that a killed process left; only the lock holder calls this."""
     for tmp in folder.glob(".cumulative_checkpoint_*.tmp"):
         tmp.unlink(missing_ok=True)
+
+
+def _failure(exc: OSError) -> type[CheckpointError]:
+    """A write that failed for want of space (nothing kept) is DiskFull; any other failure is final."""
+    return DiskFull if exc.errno in (errno.ENOSPC, errno.EDQUOT) else CheckpointError
 
 
 def rewrite_tmp_path(path: Path) -> Path:
