@@ -299,8 +299,11 @@ def test_a_configuration_saved_broken_then_mended_never_stops_the_service(box):
     config = box.path("/etc/lsi-sidecar/config.yaml")
     good = config.read_text()
     config.write_text(good + "lsi: {pub_date_format: [\n")  # saved half-way
-    box.run(["systemctl", "reload", UNIT])
-    assert box.show(UNIT, "ActiveState") == "active"
+    pid = box.show(UNIT, "MainPID")
+    box.run(["systemctl", "reload", UNIT])  # ExecReload=kill -HUP may return before RELOADING=1 arrives
+    wait_for(lambda: box.show(UNIT, "ActiveState") == "active" and "reload refused: " in box.journal(UNIT),
+             what="the reload refused")
+    assert box.show(UNIT, "MainPID") == pid
     assert "reload refused: /etc/lsi-sidecar/config.yaml is not valid YAML" in box.journal(UNIT)
     box.run(["systemctl", "restart", UNIT])  # a restart while it is broken: waited, not exit 2
     assert box.show(UNIT, "StatusText").startswith(

@@ -51,16 +51,16 @@ class Waits:
             return
         self.current[key] = message
         self.since.setdefault(key, datetime.now().isoformat(timespec="seconds"))
+        self._tell()  # first, so that whoever reads the log line finds the status already saying it
         logger.bind(reason=message).error(f"waiting: {message}; retrying until it passes")
-        self._tell()
 
     def clear(self, key: str) -> None:
         """The fault under key passed (or was never there)."""
         message = self.current.pop(key, None)
         self.since.pop(key, None)
         if message is not None:
-            logger.info(f"resumed: no longer waiting for: {message}")
             self._tell()
+            logger.info(f"resumed: no longer waiting for: {message}")
 
     def keep_only(self, keys: set[str], prefix: str) -> None:
         """Clear every fault whose key starts with prefix and is not in keys."""
