@@ -20,7 +20,7 @@ from .engine.batches import write_request
 from .engine.ingest import Ingestor
 from .errors import CheckpointError, ConfigError, LockHeld, ServiceFailed, SidecarError
 from .logs import setup_logging
-from .settings import Settings, load_settings
+from .settings import LOG_LEVELS, Settings, load_settings
 from .store.ledger import Ledger
 from .store.names import export_name, review_name
 from .tools.batch import write_batch
@@ -134,6 +134,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logger.remove()  # nothing reaches stderr before the configured logging, a traceback least of all
     try:
         flags = vars(args)
+        if args.command is None and not args.once:
+            return _serve(flags)
         if args.command == "batch":
             flags = {**flags, "watch": [args.folder]}
         settings = load_settings(flags, need_watch=args.command not in ("verify", "compare", "export", "list") and
@@ -141,17 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(settings.log_level, settings.log_format, settings.log_file)
         if args.command is not None:
             return COMMANDS[args.command](settings, args)
-        if args.once:
-            return run_once(settings, args.require_ready)
-        from .service.daemon import serve
-
-        def reload_settings() -> Settings:
-            reloaded = load_settings(flags)
-            setup_logging(reloaded.log_level, reloaded.log_format, reloaded.log_file)
-            return reloaded
-
-        serve(settings, reload_settings)
-        return EXIT_OK
+        return run_once(settings, args.require_ready)
     except BrokenPipeError:  # the reader of our output went away (`sidecar status | head -1`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush stays quiet
         return EXIT_OK
@@ -163,6 +155,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sidecar: internal error ({type(exc).__name__}: {str(exc)[:300]}); run with --log-level DEBUG "
               "for the traceback and report it", file=sys.stderr)
         return EXIT_INTERNAL
+
+
+def _serve(flags: dict[str, Any]) -> int:
+    """The service: a configuration that does not load is waited for, not an exit 2 (see serve())."""
+    from .service.daemon import serve
+
+    level = str(flags.get("log_level") or os.environ.get("SIDECAR_LOG_LEVEL") or "INFO").upper()
+    log_format = flags.get("log_format") or os.environ.get("SIDECAR_LOG_FORMAT")
+    # Until the configuration loads: the flags' logging, so that what the service waits for is seen.
+    setup_logging(level if level in LOG_LEVELS else "INFO", log_format if log_format == "json" else "text")
+
+    def load() -> Settings:
+        settings = load_settings(flags)
+        setup_logging(settings.log_level, settings.log_format, settings.log_file)
+        return settings
+
+    serve(load)
+    return EXIT_OK
 
 
 def _exit_code(exc: SidecarError) -> int:

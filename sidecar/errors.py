@@ -19,6 +19,14 @@ class CheckpointError(SidecarError):
     """The checkpoint, its ledger or its lock cannot be used safely."""
 
 
+class DiskFull(CheckpointError):
+    """The disk of the checkpoint or the ledger is full; nothing partial was kept. The service waits for space."""
+
+
+class FolderError(ConfigError):
+    """A watched folder cannot be listed (unreadable, or not a folder). The service waits for it."""
+
+
 class LockHeld(CheckpointError):
     """Another sidecar already writes to this checkpoint folder."""
 

@@ -1,7 +1,7 @@
 """Fault injection for the torture tests: SIDECAR_FAULT=NAME[:N] acts the Nth time NAME is reached.
 
-A point named *-eio raises an I/O error there (a failing disk); any other point kills the process with
-SIGKILL (a crash at that exact instant). fault_active(NAME) tells code to misbehave in a named way.
+A point named *-eio raises an I/O error there (a failing disk), *-enospc a full disk; any other point
+kills the process with SIGKILL (a crash at that exact instant). fault_active(NAME) tells code to misbehave in a named way.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ def fault_point(name: str) -> None:
         if _remaining == 0:
             if name.endswith("-eio"):
                 raise OSError(errno.EIO, "Input/output error (injected)")
+            if name.endswith("-enospc"):
+                raise OSError(errno.ENOSPC, "No space left on device (injected)")
             os.kill(os.getpid(), signal.SIGKILL)
 
 

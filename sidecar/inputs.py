@@ -7,9 +7,11 @@ before and while reading, so that no file can hang a run or fill its memory.
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 from .errors import ConfigError, InputError
 
@@ -24,7 +26,7 @@ def open_regular_file(path: Path, follow_symlinks: bool = True) -> tuple[int, os
             raise InputError("it is a symbolic link to a file that does not exist") from None
         raise
     except PermissionError:
-        raise InputError(f"cannot read it: permission denied for user {_user()}; "
+        raise InputError(f"cannot read it: permission denied for user {user_name()}; "
                          "make it readable to the sidecar") from None
     except OSError as exc:
         if not follow_symlinks and os.path.islink(path):
@@ -74,6 +76,51 @@ def read_config_text(path: Path, what: str, max_bytes: int = 16 << 20) -> str:
         raise ConfigError(f"{what} {path} is not UTF-8 (bad byte at offset {exc.start})") from None
 
 
+def load_json(text: str, what: str = "a book", max_depth: int | None = None) -> Any:
+    """JSON text read with the guards every input gets: no key twice in an object, no NaN or Infinity, no
+    number over Python's 4,300-digit limit, nesting bounded (by max_depth, else by the recursion limit).
+    Raises InputError with the reason (what names the kind of file in it)."""
+    try:
+        value = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"it is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})"
+                        + ("; it may be incomplete" if what == "a book" else "")) from None
+    except ValueError as exc:  # a JSON integer over Python's 4,300-digit conversion limit
+        raise InputError(f"it holds a number too long to read ({str(exc).split(':')[0]})") from None
+    except RecursionError:
+        raise InputError(f"its JSON is nested too deeply to be {what}") from None
+    if max_depth is not None and _depth(value, max_depth) > max_depth:
+        raise InputError(f"its JSON is nested more than {max_depth} levels deep, too deeply to be {what}")
+    return value
+
+
+def _depth(value: Any, limit: int) -> int:
+    """How many lists and objects deep value nests, counted up to limit + 1 (without recursion)."""
+    depth, level = 0, [value]
+    while depth <= limit:
+        containers = [x for x in level if isinstance(x, (dict, list))]
+        if not containers:
+            return depth
+        depth += 1
+        level = [v for x in containers for v in (x.values() if isinstance(x, dict) else x)]
+    return depth
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) != len(pairs):  # rare: only then look for the key that came twice
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise InputError(f"its JSON has the key '{key}' twice in one object")
+            seen.add(key)
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise InputError(f"its JSON contains {name}, which is not valid JSON")
+
+
 def shown(path: object) -> str:
     """A path or name as it may be logged or printed: bytes that are not UTF-8 as \\xNN, control
     characters (a newline could forge a log line) escaped."""
@@ -113,7 +160,8 @@ def _kind(mode: int) -> str:
     return "not a file"
 
 
-def _user() -> str:
+def user_name() -> str:
+    """The name of the user the sidecar runs as (for messages about permissions)."""
     try:
         import pwd
 

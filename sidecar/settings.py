@@ -17,7 +17,7 @@ import yaml
 from .errors import ConfigError
 from .inputs import read_config_text
 from .rows.columns import Dialect
-from .rows.configs import TreeChoice
+from .rows.configs import CONFIG_MAX_DEPTH, TreeChoice
 from .rows.profile import MARKET_PRICE_RULES, Profile, load_profiles
 from .rows.values import DATE_ORDERS
 
@@ -195,14 +195,34 @@ class _Sources:
 
 class _NoAliasLoader(yaml.SafeLoader):
     """YAML without anchors' aliases: a settings file needs none, and nested aliases can expand a few
-    hundred bytes into gigabytes (a "billion laughs")."""
+    hundred bytes into gigabytes (a "billion laughs"). Like every input: nested at most CONFIG_MAX_DEPTH
+    deep and no key twice in a mapping."""
+
+    depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
         if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
             raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in the sidecar's "
                                               "config file; write the value out", event.start_mark)
-        return super().compose_node(parent, index)
+        if self.depth >= CONFIG_MAX_DEPTH:
+            raise yaml.composer.ComposerError(None, None, f"nested more than {CONFIG_MAX_DEPTH} levels deep",
+                                              event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"the key '{key}' is there twice",
+                                                        key_node.start_mark)
+            seen.add(key if isinstance(key, str) else id(key_node))
+        return super().construct_mapping(node, deep)
 
 
 def _output_file(path: Path | None, key: str) -> Path | None:
@@ -321,6 +341,8 @@ def _read_yaml(path: Path) -> dict[str, Any]:
         data = yaml.load(text, Loader=_NoAliasLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
+    except ValueError as exc:  # an integer over Python's 4,300-digit conversion limit
+        raise ConfigError(f"{path} holds a number too long to read ({str(exc).split(':')[0]})") from None
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -15,11 +15,12 @@ from helpers import checkpoints, read_rows
 
 class Daemon:
     def __init__(self, tmp: Path, folder: Path, poll: float | None = None, extra: list[str] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, prefix: list[str] | None = None) -> None:
         self.tmp, self.folder, self.data = tmp, folder, tmp / "data"
         self.args = ["--watch", str(folder), "--checkpoint-dir", str(self.data), "--rescan", "30",
                      *(["--poll", str(poll)] if poll else []), *(extra or [])]
         self.env = env or {}
+        self.prefix = prefix or []  # e.g. setpriv, to run it without root's power over permissions
         self.proc: subprocess.Popen[str] | None = None
         self.messages: list[tuple[float, str]] = []
 
@@ -30,7 +31,7 @@ class Daemon:
         self.messages = []
         self.log = open(self.tmp / "daemon.log", "a")
         env = {**os.environ, "NOTIFY_SOCKET": str(self.socket_path), **self.env}
-        self.proc = subprocess.Popen([sys.executable, "-m", "sidecar", *self.args], cwd=self.tmp, env=env,
+        self.proc = subprocess.Popen([*self.prefix, sys.executable, "-m", "sidecar", *self.args], cwd=self.tmp, env=env,
                                      stdout=self.log, stderr=self.log, text=True)
         if wait_ready:
             self.wait_for_message("READY=1")

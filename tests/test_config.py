@@ -94,7 +94,8 @@ def test_an_unreadable_pipeline_config_exits_2(tmp_path, capsys):
     bad = tmp_path / "tranche.json"
     bad.write_text("{not json")
     assert cli.main(["--once", "--watch", "x", "--tranche", str(bad)]) == cli.EXIT_USAGE
-    assert capsys.readouterr().err.startswith(f"sidecar: {bad} is not valid JSON: ")
+    assert capsys.readouterr().err == (f"sidecar: the pipeline's config file {bad} cannot be used: it is not valid "
+                                       "JSON (Expecting property name enclosed in double quotes at line 1 column 2)\n")
 
 
 def test_an_unknown_flag_is_a_usage_error():

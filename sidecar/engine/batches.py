@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from ..errors import InputError
+from ..errors import FolderError, InputError
 from ..inputs import read_regular_file, shown
 from ..settings import Folder
 from ..store.atomic import atomic_write
@@ -75,7 +75,7 @@ def check_marker(ingestor: Ingestor, path: Path, folder: Folder) -> None:
         if ledger.marker_seen(str(path), stat):
             return
         data, _ = read_regular_file(path, MARKER_MAX_BYTES, "a marker's size", follow_symlinks=False)
-    except FileNotFoundError:
+    except (FileNotFoundError, FolderError):  # a folder that cannot be searched: its scan reports it
         return
     except InputError as exc:  # never followed, never read whole: a link to a secret, a FIFO, /dev/zero
         logger.warning(f"ignored the batch marker {shown(path)}: {exc}")

@@ -19,7 +19,7 @@ from typing import Callable, Sequence
 
 from loguru import logger
 
-from ..errors import BookError, CheckpointError
+from ..errors import BookError, CheckpointError, FolderError
 from ..inputs import BAD_NAME, is_utf8_name, shown
 from ..rows.book import BookRow, book_to_row
 from ..rows.columns import Problem, Severity
@@ -107,6 +107,7 @@ class Ingestor:
         self.totals: Counter[str] = Counter()  # since start: rows appended and replaced, files rejected
         self.last_append_ns = 0
         self.bad_names: set[str] = set()  # names that are not UTF-8, each reported once per run
+        self.folder_faults: dict[Path, str] = {}  # watched folders the last pass could not list, and why
 
     def close(self) -> None:
         try:
@@ -175,23 +176,41 @@ class Ingestor:
 
     def catch_up(self, progress: Callable[[int, int], None] | None = None,
                  stop: threading.Event | None = None, may_be_unfinished: bool = False) -> Summary:
-        """Ingest every eligible file present now; the same pass the service makes at start and on rescans."""
+        """Ingest every eligible file present now; the same pass the service makes at start and on rescans.
+
+        Raises FolderError for a watched folder that cannot be listed, after the other folders' books, unless
+        may_be_unfinished (the service): then the folder is in folder_faults until a later pass can list it.
+        """
         take_requests(self)
         check_markers(self)
         summary = Summary()
-        paths = [(folder, path) for folder in self.settings.folders
-                 for path in scan(folder.path, self.settings.ignore)]
+        paths: list[tuple[Folder, Path]] = []
+        faults: dict[Path, str] = {}
+        for folder in self.settings.folders:
+            try:
+                paths += [(folder, path) for path in scan(folder.path, self.settings.ignore)]
+            except FolderError as exc:
+                faults[folder.path] = str(exc)
+        self.folder_faults = faults
         for n, (folder, path) in enumerate(paths, start=1):
             if stop is not None and stop.is_set():
                 break
-            outcome = self.ingest(path, folder, may_be_unfinished)
+            if folder.path in faults:
+                continue
+            try:
+                outcome = self.ingest(path, folder, may_be_unfinished)
+            except FolderError as exc:  # listed, but its files cannot be reached: searching it is not allowed
+                faults[folder.path] = str(exc)
+                continue
             summary.counts[outcome] += 1
             if outcome == "unfinished":
                 summary.unfinished.append((path, folder))
             if progress:
                 progress(n, len(paths))
         self.flush()
-        if stop is None or not stop.is_set():
+        if faults and not may_be_unfinished:
+            raise FolderError("; ".join(faults.values()))
+        if (stop is None or not stop.is_set()) and not faults:
             summary.stale = finish_pass(self)
         summary.checkpoints = self.checkpoints
         return summary

@@ -6,11 +6,11 @@ it raises, the caller gets a BookError with a reason, and the run goes on with t
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import BookError
+from ..errors import BookError, InputError
+from ..inputs import load_json
 from .columns import Dialect, Problem, Severity, encode_record
 from .convert import Conversion, convert_book
 from .profile import Profile
@@ -56,33 +56,13 @@ def parse_book(data: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise BookError(f"it is not valid UTF-8 (bad byte at offset {exc.start}); save it as UTF-8") from None
     try:
-        value = json.loads(text, object_pairs_hook=_no_duplicate_keys, parse_constant=_no_constant)
-    except json.JSONDecodeError as exc:
-        raise BookError(f"it is not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno}); "
-                        "it may be incomplete") from None
-    except ValueError as exc:  # a JSON integer over Python's 4,300-digit conversion limit
-        raise BookError(f"it holds a number too long to read ({str(exc).split(':')[0]})") from None
-    except RecursionError:
-        raise BookError("its JSON is nested too deeply to be a book") from None
+        value = load_json(text)
+    except InputError as exc:
+        raise BookError(str(exc)) from None
     if not isinstance(value, dict):
         raise BookError(f"its JSON is {_kind(value)}, expected an object with the book's fields")
     inner = value.get("metadata")
     return inner if isinstance(inner, dict) else value
-
-
-def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    result = dict(pairs)
-    if len(result) != len(pairs):  # rare: only then look for the key that came twice
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise BookError(f"its JSON has the key '{key}' twice in one object")
-            seen.add(key)
-    return result
-
-
-def _no_constant(name: str) -> Any:
-    raise BookError(f"its JSON contains {name}, which is not valid JSON")
 
 
 def _kind(value: Any) -> str:

@@ -10,14 +10,14 @@ profile.py checks every value and puts the levels together.
 
 from __future__ import annotations
 
-import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import ConfigError
-from ..inputs import read_config_text
+from ..errors import ConfigError, InputError
+from ..inputs import load_json, read_config_text
 from .columns import COLUMNS, CONVERTED_MARKETS, MARKETS
 
 # The pipeline's key names (in every level's flat sections) and the column each feeds.
@@ -68,6 +68,7 @@ SECTIONS = {
     "tranche": ("",),
     "book": ("",),
 }
+CONFIG_MAX_DEPTH = 64  # the pipeline's files nest 4 deep; a deeper one is a mistake or an attack
 # Keys that name other files rather than describe the book: a tranche's "imprint": "xynapse_traces".
 REFERENCES = {"tranche": ("imprint", "publisher"), "book": ("imprint", "publisher")}
 BISAC_KEYS = ("required_bisac_subject", "tranche_bisac_subject", "bisac_override", "primary_bisac_category")
@@ -121,7 +122,7 @@ def read_levels(choice: TreeChoice, imprint: str) -> list[Level]:
     default = choice.lsi_config or (root / "default_lsi_config.json" if root else None)
     tranche_path = choice.tranche_file()
     files: list[tuple[str, Path, dict[str, Any]]] = []
-    if default is not None and (choice.lsi_config or default.exists()):
+    if default is not None and (choice.lsi_config or os.path.lexists(default)):  # a broken link is an error
         files.append(("default", default, read_json(default)))
     tranche = read_json(tranche_path) if tranche_path else None
     if root is not None:
@@ -139,15 +140,19 @@ def read_levels(choice: TreeChoice, imprint: str) -> list[Level]:
 
 
 def book_levels(root: Path | None) -> dict[str, Level]:
-    """books/<isbn>.json of the tree, by ISBN (the file name's digits)."""
+    """books/<isbn>.json of the tree, by ISBN (the file name's digits). Raises ConfigError naming the file
+    or folder that cannot be read, and for two files of one ISBN."""
     folder = root / "books" if root else None
-    if folder is None or not folder.is_dir():
+    if folder is None or not os.path.lexists(folder):
         return {}
-    levels = {}
-    for path in sorted(folder.glob("*.json")):
+    levels: dict[str, Level] = {}
+    for path in _json_files(folder):
         isbn = re.sub(r"[^0-9]", "", path.stem)
         if len(isbn) != 13:
             raise ConfigError(f"{path}: a book config is named after the book's 13-digit ISBN (books/<isbn>.json)")
+        if isbn in levels:
+            raise ConfigError(f"{levels[isbn].path} and {path} are both the book config of ISBN {isbn}; "
+                              "keep one of them")
         levels[isbn] = level_of("book", path, read_json(path))
     return levels
 
@@ -209,11 +214,13 @@ def _tranche_rules(level: Level, data: Mapping[str, Any]) -> None:
 
 
 def read_json(path: Path) -> dict[str, Any]:
+    """A config file's object, read with the books' guards (no key twice, no NaN, numbers of at most 4,300
+    digits) and nested at most CONFIG_MAX_DEPTH deep. Raises ConfigError naming the file."""
     text = read_config_text(path, "the pipeline's config file")
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path} is not valid JSON: {exc}") from None
+        data = load_json(text, "a config file", CONFIG_MAX_DEPTH)
+    except InputError as exc:
+        raise ConfigError(f"the pipeline's config file {path} cannot be used: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path} must hold a JSON object")
     return data
@@ -225,23 +232,39 @@ def slug(name: str) -> str:
 
 
 def _find(folder: Path, names: list[str | None], name_keys: tuple[str, ...]) -> Path | None:
-    """The file in folder named after one of names, else the one whose own name key matches."""
+    """The file in folder named after one of names, else the one whose own name key matches; None when no
+    file is. Raises ConfigError when the folder cannot be listed, or when no file matches but one that
+    cannot be read might be the one (a level is never skipped without a word)."""
     wanted = [slug(n) for n in names if n]
-    if not wanted or not folder.is_dir():
+    if not wanted or not os.path.lexists(folder):
         return None
-    files = sorted(folder.glob("*.json"))
+    files = _json_files(folder)
     for name in wanted:
         for path in files:
             if slug(path.stem) == name:
                 return path
+    unreadable: list[str] = []
     for path in files:
         try:
             data = read_json(path)
-        except ConfigError:  # another publisher's or imprint's broken file is not this one's business
+        except ConfigError as exc:  # another publisher's or imprint's broken file, unless none matches
+            unreadable.append(str(exc))
             continue
         if any(isinstance(data.get(k), str) and slug(data[k]) in wanted for k in name_keys):
             return path
+    if unreadable:
+        raise ConfigError(f"no file in {folder} is named after or names {' or '.join(repr(n) for n in names if n)}, "
+                          f"and {len(unreadable)} cannot be read, which may be it: {unreadable[0]}")
     return None
+
+
+def _json_files(folder: Path) -> list[Path]:
+    """The *.json entries of a config folder, sorted. Raises ConfigError when it cannot be listed."""
+    try:
+        with os.scandir(folder) as entries:
+            return sorted(folder / e.name for e in entries if e.name.endswith(".json"))
+    except OSError as exc:
+        raise ConfigError(f"the pipeline's config folder {folder} cannot be read: {exc.strerror or exc}") from None
 
 
 def _list(level: Level, data: Mapping[str, Any], key: str) -> list[Any]:

@@ -3,7 +3,8 @@
 Threads: watchdog's observer only queues hints (watch.py); the worker thread does every ingest through
 the same Ingestor as `--once`; the main thread supervises. It pings systemd's watchdog only while the
 observer and the worker are alive, and stops with an error as soon as either dies, so that systemd
-restarts it.
+restarts it. Faults that can pass (a full disk, a folder it cannot list, a configuration that does not
+load) are waited out in the process instead (waits.py).
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import contextlib
 import errno
 import logging
 import os
-import signal
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable
 
 from loguru import logger
 from watchdog.observers import Observer
@@ -26,13 +26,15 @@ from watchdog.observers.polling import PollingObserver
 
 from ..engine.batches import check_marker, take_requests
 from ..engine.ingest import Ingestor
-from ..errors import ConfigError, ServiceFailed, SidecarError
+from ..errors import ConfigError, DiskFull, FolderError, ServiceFailed, SidecarError
 from ..faults import fault_active
 from ..settings import Folder, Settings
 from ..store.sources import stat_source
+from .control import Control
 from .metrics import write_metrics
 from .notify import Notifier
 from .readiness import Readiness
+from .waits import Backoff, Waits
 from .watch import Hint, Hints, OverflowAlarm, PathQueue
 
 
@@ -58,6 +60,8 @@ class _Unfinished:
 class Service:
     settings: Settings
     control: Control = field(default_factory=lambda: Control())
+    notifier: Notifier = field(default_factory=Notifier)
+    waits: Waits | None = None
     queue: PathQueue = field(default_factory=PathQueue)
     worker_error: SidecarError | None = None
     unfinished: dict[Path, _Unfinished] = field(default_factory=dict)  # owned by the worker once it runs
@@ -65,10 +69,15 @@ class Service:
     def __post_init__(self) -> None:
         self.readiness = Readiness.for_settings(self.settings)
         self.metrics_failed = False
+        self.waits = self.waits or Waits(self.notifier)
+        self.waits.state_dir = self.settings.state_dir
+        self.folder_backoff = Backoff()
 
     def run(self) -> None:
-        """Until the control asks it to stop (returns) or a failure (raises)."""
-        notifier = Notifier()
+        """Until the control asks it to stop (returns) or a failure (raises: DiskFull and ConfigError are
+        waited out by serve(); CheckpointError and ServiceFailed end the process)."""
+        notifier, waits = self.notifier, self.waits
+        assert waits is not None
         alarm = OverflowAlarm(self.queue)
         logging.getLogger("watchdog.observers").addHandler(alarm)
         observer: BaseObserver = PollingObserver(timeout=self.settings.poll_seconds) if self.settings.poll_seconds else Observer()
@@ -85,15 +94,18 @@ class Service:
                 if summary.not_ready:
                     logger.warning(summary.readiness())
                 self._look_again(summary.unfinished)
+                waits.normal_status = f"watching {len(watched)} folder(s)"
+                waits.clear("run")  # whatever the service waited for before this start has passed
+                self._report_folders()
                 worker = threading.Thread(target=self._work, name="worker", daemon=True)
                 worker.start()
-                notifier.send(f"READY=1\nSTATUS=watching {len(watched)} folder(s)")
+                waits.ready(waits.normal_status)
                 try:
                     self._supervise(observer, worker, watched, notifier)
                 finally:
                     if self.control.reload:  # systemd waits for the next READY=1
                         notifier.send(f"RELOADING=1\nMONOTONIC_USEC={time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000}")
-                    else:
+                    elif self.control.terminated:
                         notifier.send("STOPPING=1")
                     self.control.stop.set()
                     worker.join(timeout=4)
@@ -104,7 +116,6 @@ class Service:
                 observer.stop()
                 observer.join(timeout=2)
             logging.getLogger("watchdog.observers").removeHandler(alarm)
-            notifier.close()
 
     # ------------------------------------------------------------------ main thread
 
@@ -121,6 +132,7 @@ class Service:
             if not observer.is_alive():
                 raise ServiceFailed("the filesystem observer thread died; exiting so that the service is restarted")
             self._watch_folders(observer, watched)
+            self._report_folders()
             if self.settings.metrics_file:
                 self._write_metrics()
             now = time.monotonic()
@@ -129,11 +141,20 @@ class Service:
                 next_ping = now + interval
             self.control.stop.wait(tick)
 
+    def _report_folders(self) -> None:
+        """The watched folders the worker's last pass could not list: waited for, and said so."""
+        assert self.waits is not None
+        faults = self.ingestor.folder_faults  # replaced whole by the worker, never changed in place
+        for folder, message in faults.items():
+            self.waits.set(f"folder:{folder}", message)
+        self.waits.keep_only({f"folder:{folder}" for folder in faults}, "folder:")
+
     def _write_metrics(self) -> None:
         """Metrics are a convenience: a failure is reported once and never stops the service."""
-        assert self.settings.metrics_file is not None
+        assert self.settings.metrics_file is not None and self.waits is not None
         try:
-            write_metrics(self.settings.metrics_file, self.ingestor, len(self.queue))
+            write_metrics(self.settings.metrics_file, self.ingestor.totals, self.ingestor.last_append_ns,
+                          len(self.queue), len(self.waits.current))
             self.metrics_failed = False
         except OSError as exc:
             if not self.metrics_failed:
@@ -156,16 +177,19 @@ class Service:
                     pass  # the emitter already stopped itself when the folder was deleted
                 w.watch, w.inode, w.waiting = None, None, True
                 logger.warning(f"{w.folder.path} was removed; waiting for it to come back")
+                self.queue.request_rescan()  # which tells, if something else now has its name
             if w.watch is None and inode is not None:
                 poll = self.settings.poll_seconds
                 handler = Hints(w.folder, self.queue, self.settings.ignore, self.readiness,
                                 markers=(self.settings.start_marker, self.settings.done_marker))
                 try:
+                    # inotify ignores a folder it may not read (watchdog hides the EACCES): no watch until it can
+                    os.close(os.open(w.folder.path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC))
                     if fault_active("watch-limit"):
                         raise OSError(errno.ENOSPC, "inotify watch limit reached")
                     w.watch = observer.schedule(handler, str(w.folder.path), recursive=False)
-                except (FileNotFoundError, NotADirectoryError):
-                    continue
+                except (FileNotFoundError, NotADirectoryError, PermissionError):
+                    continue  # gone again, or not a folder it can read: the worker's scans say which
                 except OSError as exc:  # the inotify watch or instance limit
                     if not w.failed:
                         logger.error(f"cannot watch {w.folder.path}: {exc}; raise fs.inotify.max_user_watches "
@@ -191,7 +215,7 @@ class Service:
 
     def _work(self) -> None:
         unfinished = self.unfinished
-        next_rescan = time.monotonic() + self.settings.rescan_seconds
+        next_rescan = time.monotonic() + self._rescan_delay()
         next_requests = 0.0
         try:
             while not self.control.stop.is_set():
@@ -206,19 +230,28 @@ class Service:
                 for path, u in list(unfinished.items()):
                     if u.due <= now and not self.control.stop.is_set():
                         self._check_still(path, u)
+                if self.ingestor.folder_faults and not self.folder_backoff.tries:
+                    next_rescan = min(next_rescan, now + self._rescan_delay())  # a fault a hint ran into
                 if now >= next_requests:  # once a second: the ledger still there, rotate/finalize from the CLI
                     self.ingestor.check_ledger()
                     take_requests(self.ingestor)
                     next_requests = now + 1.0
                 if self.queue.take_rescan() or now >= next_rescan:
                     self._look_again(self.ingestor.catch_up(stop=self.control.stop, may_be_unfinished=True).unfinished)
-                    next_rescan = time.monotonic() + self.settings.rescan_seconds
+                    next_rescan = time.monotonic() + self._rescan_delay()
             self.ingestor.flush()
         except SidecarError as exc:
             self.worker_error = exc
         except Exception:
             logger.exception("the worker thread failed")
             raise
+
+    def _rescan_delay(self) -> float:
+        """The full rescan interval; while a folder cannot be listed, retries with back-off up to it."""
+        if not self.ingestor.folder_faults:
+            self.folder_backoff.reset()
+            return self.settings.rescan_seconds
+        return min(self.settings.rescan_seconds, self.folder_backoff.next())
 
     def _take(self, hint: Hint) -> None:
         if hint.path.name in (self.settings.start_marker, self.settings.done_marker):
@@ -228,20 +261,27 @@ class Service:
             return
         if not hint.unfinished:
             self.unfinished.pop(hint.path, None)
-            self.ingestor.ingest(hint.path, hint.folder)
+            self._ingest(hint.path, hint.folder)
             return
         if self.readiness.try_unfinished_at_once and \
-                self.ingestor.ingest(hint.path, hint.folder, may_be_unfinished=True) != "unfinished":
+                self._ingest(hint.path, hint.folder, may_be_unfinished=True) != "unfinished":
             self.unfinished.pop(hint.path, None)  # a file renamed in from elsewhere: complete, and now in
             return
         self.unfinished[hint.path] = _Unfinished(hint, _stat(hint.path), time.monotonic() + self.readiness.settle_seconds)
+
+    def _ingest(self, path: Path, folder: Folder, may_be_unfinished: bool = False) -> str:
+        try:
+            return self.ingestor.ingest(path, folder, may_be_unfinished)
+        except FolderError as exc:  # the folder can no longer be searched: the rescans tell when it can
+            self.ingestor.folder_faults = {**self.ingestor.folder_faults, folder.path: str(exc)}
+            return "unfinished"
 
     def _check_still(self, path: Path, u: _Unfinished) -> None:
         now_stat = _stat(path)
         if now_stat is None or now_stat == u.stat:
             del self.unfinished[path]
             if now_stat is not None:
-                self.ingestor.ingest(path, u.hint.folder)
+                self._ingest(path, u.hint.folder)
         else:
             u.stat, u.due = now_stat, time.monotonic() + self.readiness.settle_seconds
 
@@ -264,51 +304,77 @@ def _catch_up_progress(notifier: Notifier) -> Callable[[int, int], None]:
 def _stat(path: Path) -> str | None:
     try:
         return stat_source(path)
-    except OSError:
+    except (OSError, FolderError):
         return None
 
 
-@dataclass
-class Control:
-    """What the signals ask of the service: SIGTERM/SIGINT stop it; SIGHUP stops it to start again with
-    the configuration as it is now. Installed once for the life of the process, across reloads."""
-
-    stop: threading.Event = field(default_factory=threading.Event)
-    reload: bool = False
-
-    @contextlib.contextmanager
-    def signals(self) -> Iterator[None]:
-        def stop(signum: int, frame: object) -> None:
-            self.stop.set()
-
-        def reload(signum: int, frame: object) -> None:
-            self.reload = True
-            self.stop.set()
-
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, reload)
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-
-def serve(settings: Settings, reload_settings: Callable[[], Settings]) -> None:
+def serve(load_settings: Callable[[], Settings]) -> None:
     """The service until SIGTERM/SIGINT. SIGHUP (systemctl reload): the row in hand is finished, systemd
     hears RELOADING=1, the configuration is read again and everything starts anew in the same process;
     READY=1 follows the new catch-up. A configuration that no longer loads is reported and the one in
-    force goes on."""
-    control = Control()
-    with control.signals():
-        while True:
-            Service(settings, control).run()
-            if not control.reload:
-                return
-            control.reload = False
-            control.stop.clear()
-            try:
-                settings = reload_settings()
-                logger.info("reloaded: the configuration as it is now is in force")
-            except ConfigError as exc:
-                logger.error(f"reload refused: {exc}; the configuration in force goes on")
+    force goes on; one that does not load at start, a full disk or a checkpoint folder it cannot create
+    is waited out (READY=1 and STATUS=waiting: ..., retried with back-off, and at once on SIGHUP).
+
+    Raises CheckpointError for what must not be retried in this process (a failed fsync, a lock held by
+    another sidecar, a checkpoint changed by hand) and ServiceFailed when a thread dies: systemd restarts it.
+    """
+    control, notifier = Control(), Notifier()
+    waits, backoff = Waits(notifier), Backoff()
+    settings: Settings | None = None
+    try:
+        with control.signals():
+            while not control.terminated:
+                if settings is None or control.reload:
+                    settings = _load(load_settings, settings, waits)
+                    control.reload = False
+                    control.stop.clear()
+                if settings is None:
+                    _wait(control, waits, backoff.next())
+                    continue
+                try:
+                    Service(settings, control, notifier, waits).run()
+                    backoff.reset()
+                except (DiskFull, ConfigError) as exc:  # a folder it cannot create or list is a ConfigError
+                    waits.set("run", str(exc))
+                    if not control.terminated:
+                        control.stop.clear()
+                        _wait(control, waits, backoff.next(), settings)
+                    if isinstance(exc, ConfigError):
+                        settings = None  # the configuration may be what has to change: read it again
+                    continue
+                if not control.reload:
+                    return
+    finally:
+        notifier.close()
+
+
+def _load(load_settings: Callable[[], Settings], settings: Settings | None, waits: Waits) -> Settings | None:
+    """The configuration as it is now; at a reload that fails, the one in force; at start, None."""
+    try:
+        loaded = load_settings()
+    except (ConfigError, RecursionError, ValueError, MemoryError) as exc:  # whatever a config file can cause
+        reason = str(exc) if isinstance(exc, ConfigError) else f"{type(exc).__name__}: {str(exc)[:200]}"
+        if settings is None:
+            waits.set("config", f"the configuration cannot be loaded: {reason}")
+        else:
+            logger.error(f"reload refused: {reason}; the configuration in force goes on")
+        return settings
+    if settings is not None:
+        logger.info("reloaded: the configuration as it is now is in force")
+    waits.clear("config")
+    return loaded
+
+
+def _wait(control: Control, waits: Waits, seconds: float, settings: Settings | None = None) -> None:
+    """Wait out a fault for seconds, or until a signal: systemd hears READY=1 (so that a wait at start is
+    not killed by TimeoutStartSec) with what is waited for, and the watchdog pings go on."""
+    waits.ready(waits.normal_status)
+    if settings is not None and settings.metrics_file:
+        with contextlib.suppress(OSError):
+            write_metrics(settings.metrics_file, {}, 0, 0, len(waits.current))
+    interval = waits.notifier.watchdog_interval
+    deadline = time.monotonic() + seconds
+    while not control.stop.is_set() and (left := deadline - time.monotonic()) > 0:
+        if interval:
+            waits.notifier.send("WATCHDOG=1")
+        control.stop.wait(min(left, interval or left))

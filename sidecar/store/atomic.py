@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -19,10 +20,12 @@ def fsync_dir(path: Path) -> None:
 
 
 def write_all(fd: int, data: bytes) -> None:
-    """One write(2) for the whole buffer; a short write is an error, never silently continued."""
+    """One write(2) for the whole buffer; a short write is an error, never silently continued. Raises
+    OSError: a disk that fills up mid-write gives a short write, then ENOSPC, which is what is raised."""
     written = os.write(fd, data)
     if written != len(data):
-        raise OSError(f"short write: {written} of {len(data)} bytes")
+        os.write(fd, data[written:])  # only to learn why (ENOSPC, EDQUOT, EIO...); the caller cuts it back
+        raise OSError(errno.EIO, f"short write: {written} of {len(data)} bytes")
 
 
 @contextmanager

@@ -7,12 +7,13 @@ business (ledger.py); this module only moves bytes safely.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DiskFull
 from ..faults import fault_point
 from .atomic import fsync_dir, write_all
 from .ledger import RowRecord
@@ -40,7 +41,7 @@ def create_with_header(path: Path, header: bytes) -> None:
     except FileExistsError:
         raise CheckpointError(f"{path} already exists; it is not the sidecar's to overwrite") from None
     except OSError as exc:
-        raise CheckpointError(f"cannot create {path}: {exc.strerror or exc}") from None
+        raise _failure(exc)(f"cannot create {path}: {exc.strerror or exc}") from None
 
 
 class CheckpointFile:
@@ -72,11 +73,13 @@ class CheckpointFile:
         offset = self.size
         try:
             fault_point("write-eio")
+            fault_point("write-enospc")
             write_all(self.fd, data)
         except OSError as exc:
-            # A partial record must not stay: cut back to the last whole one, then give up.
+            # A partial record must not stay: cut back to the last whole one, then give up. Nothing was
+            # made durable or recorded, so a full disk (DiskFull) may be retried once there is space.
             os.ftruncate(self.fd, offset)
-            raise CheckpointError(f"cannot append to {self.path}: {exc}") from None
+            raise _failure(exc)(f"cannot append to {self.path}: {exc}") from None
         self.size += len(data)
         fault_point("after-write")
         return offset
@@ -122,7 +125,7 @@ class CheckpointFile:
                 os.close(fd)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            raise CheckpointError(f"cannot rewrite {self.path} to replace rows: {exc.strerror or exc}") from None
+            raise _failure(exc)(f"cannot rewrite {self.path} to replace rows: {exc.strerror or exc}") from None
         return tmp
 
     def swap_in(self, tmp: Path) -> None:
@@ -151,6 +154,11 @@ def remove_stale_temp_files(folder: Path, imprints: Iterable[str]) -> None:
     for tmp in folder.iterdir():
         if is_checkpoint_temp(tmp, imprints):
             tmp.unlink(missing_ok=True)
+
+
+def _failure(exc: OSError) -> type[CheckpointError]:
+    """A write that failed for want of space (nothing kept) is DiskFull; any other failure is final."""
+    return DiskFull if exc.errno in (errno.ENOSPC, errno.EDQUOT) else CheckpointError
 
 
 def _copy(src: int, dst: int, offset: int, count: int) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, DiskFull
 from ..rows.columns import Problem, Severity
 from ..rows.lsi_rules import decode_problems
 from .schema import migrate
@@ -163,7 +163,8 @@ class Ledger:
         except sqlite3.Error as exc:
             if self.db.in_transaction:
                 self.db.execute("ROLLBACK")
-            raise CheckpointError(f"cannot write the ledger {self.path}: {exc}") from None
+            full = getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            raise (DiskFull if full else CheckpointError)(f"cannot write the ledger {self.path}: {exc}") from None
 
     # ---------------------------------------------------------------- checkpoints
 

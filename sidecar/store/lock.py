@@ -29,8 +29,12 @@ class DirLock:
                            "stop it first, or give this one another --checkpoint-dir/--state-dir") from None
         info = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                            "since": datetime.now().isoformat(timespec="seconds")})
-        os.ftruncate(self.fd, 0)
-        os.pwrite(self.fd, info.encode() + b"\n", 0)
+        data = info.encode() + b"\n"
+        try:  # written over the previous holder's line, so that a full disk seldom refuses it
+            os.pwrite(self.fd, data, 0)
+            os.ftruncate(self.fd, len(data))
+        except OSError:
+            pass  # the name of the holder is for messages only; the flock is the lock
 
     def release(self) -> None:
         if self.fd >= 0:

@@ -9,8 +9,8 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Sequence
 
-from ..errors import BookError, InputError
-from ..inputs import read_regular_file
+from ..errors import BookError, FolderError, InputError
+from ..inputs import read_regular_file, shown, user_name
 
 
 @dataclass(frozen=True)
@@ -36,19 +36,37 @@ def is_eligible(name: str, ignore: Sequence[str]) -> bool:
 
 
 def scan(folder: Path, ignore: Sequence[str]) -> list[Path]:
-    """Eligible names directly in folder, sorted; folders are skipped, links are kept (and refused later)."""
+    """Eligible names directly in folder, sorted; folders are skipped, links are kept (and refused later).
+    A folder that does not exist (yet) has none. Raises FolderError when it cannot be listed."""
     try:
         with os.scandir(folder) as entries:
             names = [e.name for e in entries
                      if is_eligible(e.name, ignore) and (e.is_symlink() or not e.is_dir(follow_symlinks=False))]
     except FileNotFoundError:
         return []
+    except OSError as exc:
+        raise folder_error(folder, exc) from None
     return [folder / name for name in sorted(names)]
 
 
+def folder_error(folder: Path, exc: OSError) -> FolderError:
+    """Why a watched folder cannot be used, in words a person can act on."""
+    if isinstance(exc, NotADirectoryError):
+        why = "it is not a folder (a file has its name)"
+    elif isinstance(exc, PermissionError):
+        why = f"permission denied for user {user_name()}; make it readable and searchable (r-x) to the sidecar"
+    else:
+        why = exc.strerror or str(exc)
+    return FolderError(f"the watched folder {shown(folder)} cannot be read: {why}")
+
+
 def stat_source(path: Path) -> str:
-    """The file's identity and version, without following links. Raises FileNotFoundError."""
-    return stat_key(os.lstat(path))
+    """The file's identity and version, without following links. Raises FileNotFoundError, or FolderError
+    when its folder cannot be searched or is no longer a folder."""
+    try:
+        return stat_key(os.lstat(path))
+    except (PermissionError, NotADirectoryError) as exc:
+        raise folder_error(path.parent, exc) from None
 
 
 def read_source(path: Path, max_bytes: int) -> Source:

@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from ..errors import CheckpointError, InputError
+from ..errors import CheckpointError, FolderError, InputError
 from ..inputs import BAD_NAME, is_utf8_name, read_regular_file, shown
 from ..rows.lsi_rules import what_fixes
 from ..settings import Settings
@@ -20,6 +20,7 @@ from ..store.checkpoint import first_changed_row
 from ..store.ledger import CheckpointRecord, Ledger, Rejection
 from ..store.names import imprint_of, is_export_of, looks_like_checkpoint
 from ..store.sources import scan, stat_source
+from ..store.waiting import read_waiting
 from .preflight import file_readiness, format_file_readiness, preflight_with
 
 VANISHED_LISTED = 100  # status and recover list this many rows whose source is gone, and count the rest
@@ -44,9 +45,15 @@ def collect_status(settings: Settings, with_done: bool = False) -> dict[str, Any
                 if settings.files is not None and checkpoint.path.exists():  # the PDFs as they are now
                     entry["files"] = file_readiness(preflight_with(settings, checkpoint.path))
                 entry["stale"], entry["stale_count"] = _stale(ledger, checkpoint)
-            for path in scan(folder.path, settings.ignore):
+            try:
+                found = scan(folder.path, settings.ignore)
+            except FolderError as exc:
+                entry.setdefault("unreadable", []).append(str(exc))
+                continue
+            for path in found:
                 _classify(path, ledger, rejections.get(str(path)), entry, settings.max_bytes, with_done)
-        return {"state_dir": str(settings.state_dir), "imprints": imprints}
+        return {"state_dir": str(settings.state_dir), "imprints": imprints,
+                "service_waiting": read_waiting(settings.state_dir)}
 
 
 def _vanished(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[dict[str, str]], int]:
@@ -120,16 +127,18 @@ def _content_is(path: Path, stat: str, sha256: str, max_bytes: int) -> bool:
         if stat_source(path) == stat:
             return True
         data, _ = read_regular_file(path, max_bytes, "books.max_bytes", follow_symlinks=False)
-    except (OSError, InputError):
+    except (OSError, InputError, FolderError):
         return False
     return hashlib.sha256(data).hexdigest() == sha256
 
 
 def format_status(status: dict[str, Any]) -> str:
-    lines = []
+    lines = [f"the service waits (since {w.get('since', '?')}): {w.get('reason', '?')}"
+             for w in status.get("service_waiting", [])]
     for imprint, entry in status["imprints"].items():
         lines.append(f"imprint {imprint}")
         lines.append(f"  folders     {', '.join(entry['folders'])}")
+        lines.extend(f"    {message}" for message in entry.get("unreadable", []))
         if "checkpoint" in entry:
             lines.append(f"  checkpoint  {entry['checkpoint']}")
             lines.append(f"  rows        {entry['rows']}" + (f" (last appended {entry['last_append']})"
