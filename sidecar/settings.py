@@ -87,7 +87,6 @@ class Settings:
     tranche: Path | None = None
     disabled_folders: tuple[Path, ...] = ()  # listed with checkpoint: false
     config_file: Path | None = None
-    metadata_contact: bool = False  # lsi.metadata_contact is set (the ACS sheet's contact cells)
     files: Path | None = None  # the folder the interior and cover PDFs are uploaded from (preflight)
 
     def profile_for(self, folder: Folder) -> Profile:
@@ -143,7 +142,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     return Settings(folders=tuple(folders), disabled_folders=tuple(disabled), checkpoint_dir=checkpoint_dir,
                     state_dir=state_dir, profile=profile, profiles=profiles, log_level=log_level,
                     log_format=log_format, pipeline_configs=choice.root, lsi_config=choice.lsi_config,
-                    tranche=choice.tranche, config_file=config_file, metadata_contact=bool(lsi.get("metadata_contact")),
+                    tranche=choice.tranche, config_file=config_file,
                     **{key: value for key, value in given.items() if value is not None})
 
 

@@ -532,9 +532,7 @@ def test_an_error_nobody_foresaw_exits_5_with_one_line(run, monkeypatch):
         raise RuntimeError("something nobody foresaw")
 
     monkeypatch.setattr(Ingestor, "catch_up", broken)
-    config = run.folder.parent / "contact.yaml"  # a complete configuration: nothing else to say at start
-    config.write_text("lsi: {metadata_contact: {name: Desk, email: desk@example.org, telephone: '+1 555 0100'}}\n")
-    code, _, err = run("--config", str(config))
+    code, _, err = run()
     assert code == cli.EXIT_INTERNAL
     assert err == ("sidecar: internal error (RuntimeError: something nobody foresaw); run with --log-level DEBUG "
                    "for the traceback and report it\n")

@@ -39,8 +39,7 @@ from .reconvert import announce_pass, finish_pass, folder_of, renamed_row, still
 # granularity, so its unchanged stat proves nothing (git's "racy" rule): read it again.
 RACY_NS = 2_000_000_000
 OUTCOMES = ("appended", "replaced", "unchanged", "rejected", "vanished", "unfinished")
-# Replacements wait for one rewrite of the checkpoint; past this many bytes of new rows, the rewrite is made.
-REWRITE_BATCH_BYTES = 64 << 20
+REWRITE_BATCH_BYTES = 64 << 20  # replacements wait for one rewrite of the checkpoint, up to this many bytes
 
 
 @dataclass
@@ -78,8 +77,7 @@ class Ingestor:
             if settings.state_dir != settings.checkpoint_dir:
                 self.locks.append(DirLock(settings.state_dir))
             _refuse_lost_ledger(settings)
-            # left by a process killed mid-write; we hold the lock
-            remove_stale_temp_files(settings.checkpoint_dir, {f.imprint for f in settings.folders})
+            remove_stale_temp_files(settings.checkpoint_dir, {f.imprint for f in settings.folders})  # we hold the lock
             self.ledger = Ledger(settings.state_dir)
             # Open (and repair) each imprint's current checkpoint; an imprint without one gets its
             # checkpoint with its first book.
@@ -99,9 +97,6 @@ class Ingestor:
                 logger.info(f"configuration for {imprint}: {'; '.join(profile.levels)}")
         for problem in dict.fromkeys(p for profile in self.profiles.values() for p in profile.config_problems):
             logger.warning(f"config: {problem}")
-        if not settings.metadata_contact:
-            logger.warning("config: lsi.metadata_contact is not set: LSI's ACS sheet asks for the metadata contact's "
-                           "name, e-mail and telephone (cells G3-G5 of its header), sent with every upload")
         self.digests = {imprint: settings_digest(settings, imprint) for imprint in self.profiles}
         announce_pass(self)
         self.totals: Counter[str] = Counter()  # since start: rows appended and replaced, files rejected

@@ -68,7 +68,8 @@ class _Cells:
             return
         raw = self.book[key]
         self.values.pop(column, None)
-        self.notes = {c: p for c, p in self.notes.items() if c != column}
+        if column in self.notes:
+            self.notes = {c: p for c, p in self.notes.items() if c != column}
         try:
             value = (rule or self.profile.rule(column))(raw)
         except ValueError as exc:
@@ -87,7 +88,8 @@ class _Cells:
         """A value the book decides that no single rule makes (title, annotation, subjects)."""
         self.values.pop(column, None)
         self.unusable.discard(column)
-        self.notes = {c: p for c, p in self.notes.items() if c != column}
+        if column in self.notes:
+            self.notes = {c: p for c, p in self.notes.items() if c != column}
         if value:
             self.values[column] = value
 

@@ -83,6 +83,8 @@ def _separate(text: str, tags: Iterable[str]) -> str:
 
 
 def _join_marks(text: str) -> str:
+    if BLOCK_MARK not in text and ITEM_MARK not in text:
+        return text
     text = _TRAILING.sub(r"\1", _LEADING.sub(r"\1", text))
     # between two list items "; "; where a list starts or ends, or any other block, a space
     return _MARKS.sub(lambda m: "; " if ITEM_MARK in m[0] and BLOCK_MARK not in m[0] else " ", text)
@@ -120,7 +122,7 @@ def fit_html(cleaned: str, tags: Iterable[str], limit: int) -> Fitted:
     end = cleaned.rfind("</p>", 0, limit - 64)  # room for the tags the cut may leave open
     fitted = sanitize(cleaned[: end + 4], tags) if end > 0 else ""
     if not fitted or len(fitted) > limit:
-        fitted = paragraphs(plain_text(cleaned), limit)
+        fitted = fit_paragraphs(plain_text(cleaned), limit).text
     kept = len(" ".join(plain_text(fitted).split()))
     whole = " ".join(plain_text(cleaned).split())
     return Fitted(fitted, f"{len(whole) - kept:,} characters of text from '{_start_of(whole[kept:])}'")
@@ -131,32 +133,24 @@ def _start_of(text: str) -> str:
     return " ".join(words[:6]) + (" ..." if len(words) > 6 else "")
 
 
-def paragraphs(text: str, limit: int) -> str:
-    """Plain text (blank lines between paragraphs) as escaped <p> paragraphs within limit characters:
-    whole paragraphs, then whole sentences of the next one."""
-    out = ""
+def fit_paragraphs(text: str, limit: int) -> Fitted:
+    """Plain text (blank lines between paragraphs) as escaped <p> paragraphs within limit characters: whole
+    paragraphs, then whole sentences of the next one; and what was left out to fit."""
+    out, kept = "", []
     for para in _PARAGRAPHS.split(text):
         para = " ".join(para.split())
         if not para:
             continue
         piece = f"<p>{html.escape(para, quote=False)}</p>"
         if len(out) + len(piece) <= limit:
-            out += piece
+            out, kept = out + piece, kept + [para]
             continue
         cut = _whole_sentences(para, limit - len(out) - len("<p></p>"))
         if cut:
-            out += f"<p>{html.escape(cut, quote=False)}</p>"
-        break
-    return out
-
-
-def fit_paragraphs(text: str, limit: int) -> Fitted:
-    """paragraphs(), and what was left out to fit."""
-    fitted = paragraphs(text, limit)
-    whole = " ".join(text.split())
-    kept = len(" ".join(plain_text(fitted).split()))
-    return Fitted(fitted, f"{len(whole) - kept:,} characters of text from '{_start_of(whole[kept:])}'"
-                  if kept < len(whole) else "")
+            out, kept = out + f"<p>{html.escape(cut, quote=False)}</p>", kept + [cut]
+        whole, shown = " ".join(text.split()), len(" ".join(kept))
+        return Fitted(out, f"{len(whole) - shown:,} characters of text from '{_start_of(whole[shown:])}'")
+    return Fitted(out)
 
 
 def _whole_sentences(text: str, limit: int) -> str:

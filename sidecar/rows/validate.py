@@ -74,15 +74,20 @@ def validate_row(row: Row, context: RuleContext = RuleContext()) -> list[Problem
 def validate_cells(cells: Mapping[str, str], context: RuleContext = RuleContext()) -> list[Problem]:
     """Every cell rule on the ACS columns present in cells (a whole row, or a file with fewer columns); a
     cell of spaces only counts as blank."""
-    cells = {c: (v if v[:1].strip() and v[-1:].strip() else v.strip()) for c, v in cells.items()}
     problems: list[Problem] = []
-    for column in R.REQUIRED_COLUMNS:
-        if cells.get(column) == "":
-            problems.append(R.REQUIRED.at(column, "blank, and LSI rejects the whole file when it is"))
+    stripped: dict[str, str] = {}
     for column, value in cells.items():
+        if not value:
+            continue
+        if value[0].isspace() or value[-1].isspace():
+            value = stripped[column] = value.strip()
         if value:
             problems.extend(_cell_problems(column, value) if len(value) <= 64
                             else _cell_problems.__wrapped__(column, value))
+    if stripped:
+        cells = {**cells, **stripped}
+    problems[:0] = [R.REQUIRED.at(column, "blank, and LSI rejects the whole file when it is")
+                    for column in R.REQUIRED_COLUMNS if cells.get(column) == ""]
     if cells.get("Annotation / Summary") == "":
         problems.append(R.DESCRIPTION.at("Annotation / Summary", "blank: LSI recommends a book description of at "
                                                                  f"least {R.DESCRIPTION_MIN_CHARS} characters",
