@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -21,6 +22,7 @@ class AcsCodes:
     thema: dict[str, str] = field(default_factory=dict)
     audiences: dict[str, str] = field(default_factory=dict)
     location_types: dict[str, str] = field(default_factory=dict)
+    sha256: str = ""  # of the table's text: what the settings digest takes for its content (rows/digest.py)
 
     @cached_property  # looked up for every BISAC cell of every row
     def bisac_names(self) -> frozenset[str]:
@@ -35,7 +37,7 @@ def parse_acs_codes(text: str) -> AcsCodes:
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
     if len(rows) < 3 or not rows[0] or rows[0][0] != "Book Types":
         raise ConfigError("not LSI's ACS-codes-and-descriptions.csv (its first cell should be 'Book Types')")
-    codes = AcsCodes()
+    codes = AcsCodes(sha256=hashlib.sha256(text.encode()).hexdigest())
     for row in rows[2:]:
         row = row + [""] * (23 - len(row))
         if row[0].strip():

@@ -63,10 +63,10 @@ class _Cells:
     def pick(self, column: str, *keys: str, rule: Callable[[Any], str] | None = None) -> None:
         """The book's value under the first of keys it gives (a blank or null value is not given) decides the
         column; else the config levels' value stays. One the rule refuses blanks the cell, with an error."""
-        key = next((k for k in keys if not v.is_blank(self.book.get(k))), None)
-        if key is None:
+        key = keys[0] if len(keys) == 1 else next((k for k in keys if not v.is_blank(self.book.get(k))), keys[0])
+        raw = self.book.get(key)
+        if raw is None or v.is_blank(raw):
             return
-        raw = self.book[key]
         self.values.pop(column, None)
         if column in self.notes:
             self.notes = {c: p for c, p in self.notes.items() if c != column}
@@ -138,14 +138,11 @@ def _finished_row(c: _Cells) -> Row:
     for column, note in c.notes.items():
         if column not in c.blank and (values.get(column) is c.defaults.get(column) or column in c.unusable):
             c.problems.append(note)
-    cells = []
+    cells, own_blanks = [], c.blank is not profile.blank  # books/<isbn>.json blanks columns of its own
     for column, default, done in _finished_defaults(profile):
         value = values.get(column)
-        if column in c.blank:
-            cells.append("")
-            continue
         # the configs' value, untouched: its cell was finished once for the profile
-        cells.append(done if value is default and done is not None
+        cells.append(done if value is default and done is not None and not (own_blanks and column in c.blank)
                      else _cell(c, column, value or "", value is not None and value is c.defaults.get(column)))
     return tuple(cells)
 

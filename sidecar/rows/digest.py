@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import Any, Mapping
 
+from .codes import AcsCodes
 from .columns import Dialect
 from .lsi_rules import RULESET_VERSION
 from .profile import Profile
@@ -31,6 +32,8 @@ def conversion_digest(profile: Profile, strict: bool, dialect: Dialect) -> str:
 def plain(value: Any) -> Any:
     """A JSON form of a setting: dataclasses by their compared fields (not caches or derived callables),
     mappings as ordered pairs, Decimals and paths as tagged text. Raises TypeError for anything else."""
+    if isinstance(value, AcsCodes) and value.sha256:  # the tables' text stands for their 13,000 entries
+        return {"AcsCodes": value.sha256}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {type(value).__name__: {f.name: plain(getattr(value, f.name))
                                        for f in dataclasses.fields(value) if f.compare}}

@@ -79,7 +79,7 @@ def validate_cells(cells: Mapping[str, str], context: RuleContext = RuleContext(
     for column, value in cells.items():
         if not value:
             continue
-        if value[0].isspace() or value[-1].isspace():
+        if value.strip() is not value:  # CPython hands back the same string when there is nothing to strip
             value = stripped[column] = value.strip()
         if value:
             problems.extend(_cell_problems(column, value) if len(value) <= 64

@@ -83,7 +83,8 @@ class Rejection:
     digest: str | None = None  # of the settings it was rejected under
 
 
-_ROW_COLUMNS = ", ".join(f.name for f in dataclasses.fields(RowRecord))
+_ROW_FIELDS = tuple(f.name for f in dataclasses.fields(RowRecord))
+_ROW_COLUMNS = ", ".join(_ROW_FIELDS)
 _ROW_INSERT = f"INSERT INTO rows ({_ROW_COLUMNS}) VALUES ({', '.join('?' * len(dataclasses.fields(RowRecord)))})"
 _REJECTION_COLUMNS = ", ".join(f.name for f in dataclasses.fields(Rejection))
 
@@ -270,7 +271,8 @@ class Ledger:
         reasons: Counter[Problem] = Counter()
         for (recorded,) in self.db.execute("SELECT lsi_errors FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)):
             rows += 1
-            errors = [p for p in decode_problems(recorded) if p.severity == Severity.ERROR]
+            errors = [p for p in decode_problems(recorded) if p.severity == Severity.ERROR] \
+                if recorded and ('"error"' in recorded or not recorded.startswith("[[")) else []  # older: strings
             if errors:
                 not_ready += 1
                 reasons.update(errors)
@@ -378,4 +380,4 @@ class Ledger:
 
 
 def _row_values(r: RowRecord) -> tuple[object, ...]:
-    return dataclasses.astuple(r)
+    return tuple(getattr(r, name) for name in _ROW_FIELDS)  # astuple() would deep-copy every value
