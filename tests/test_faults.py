@@ -221,3 +221,14 @@ def test_a_watched_folder_that_is_a_file_is_a_configuration_error_for_once(tmp_p
     assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(tmp_path / "data")]) == cli.EXIT_USAGE
     assert capsys.readouterr().err == (f"sidecar: the watched folder {folder} cannot be read: it is not a folder "
                                        "(a file has its name)\n")
+
+
+def test_a_watched_folder_that_does_not_exist_is_waited_for_and_said_so(daemons, tmp_path):
+    folder = tmp_path / "processed_json"
+    d = daemons(folder).start()
+    wait_for_log(d, f"waiting: the watched folder {folder} does not exist; retrying until it passes")
+    d.wait_for_message(f"STATUS=waiting: the watched folder {folder} does not exist")
+    write_book(folder, "a.json", book(1))
+    assert isbns(d.wait_for_rows(lambda rows: len(rows) == 1)) == [isbn13(1)]
+    wait_for_log(d, f"resumed: no longer waiting for: the watched folder {folder} does not exist")
+    assert d.stop() == 0

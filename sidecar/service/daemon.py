@@ -96,7 +96,7 @@ class Service:
                 self._look_again(summary.unfinished)
                 waits.normal_status = f"watching {len(watched)} folder(s)"
                 waits.clear("run")  # whatever the service waited for before this start has passed
-                self._report_folders()
+                self._report_folders(watched)
                 worker = threading.Thread(target=self._work, name="worker", daemon=True)
                 worker.start()
                 waits.ready(waits.normal_status)
@@ -132,7 +132,7 @@ class Service:
             if not observer.is_alive():
                 raise ServiceFailed("the filesystem observer thread died; exiting so that the service is restarted")
             self._watch_folders(observer, watched)
-            self._report_folders()
+            self._report_folders(watched)
             if self.settings.metrics_file:
                 self._write_metrics()
             now = time.monotonic()
@@ -141,10 +141,14 @@ class Service:
                 next_ping = now + interval
             self.control.stop.wait(tick)
 
-    def _report_folders(self) -> None:
-        """The watched folders the worker's last pass could not list: waited for, and said so."""
+    def _report_folders(self, watched: list[_Watched]) -> None:
+        """The watched folders the worker's last pass could not list, or that do not exist: waited for, and
+        said so."""
         assert self.waits is not None
-        faults = self.ingestor.folder_faults  # replaced whole by the worker, never changed in place
+        faults = dict(self.ingestor.folder_faults)  # replaced whole by the worker, never changed in place
+        for w in watched:  # one that does not exist (yet, or any more): its books come when it does
+            if w.waiting and str(w.folder.path) not in faults and not os.path.lexists(w.folder.path):
+                faults[str(w.folder.path)] = f"the watched folder {w.folder.path} does not exist"
         for folder, message in faults.items():
             self.waits.set(f"folder:{folder}", message)
         self.waits.keep_only({f"folder:{folder}" for folder in faults}, "folder:")
