@@ -517,3 +517,9 @@ def test_a_reader_that_closes_the_pipe_is_no_internal_error(tmp_path):
     done = subprocess.run(f"'{sidecar}' verify {' '.join(args)} \"$(ls {tmp_path}/data/*.csv)\" | head -1",
                           shell=True, capture_output=True, text=True, timeout=120)
     assert "internal error" not in done.stderr and done.stdout.startswith("checkpoint")
+
+
+def test_a_parent_isbn_keeps_what_the_book_gave_its_x_check_digit_included():
+    cells, problems = made({**BASE, "parent_isbn": "0-8044-2957-X"})
+    assert cells["Parent ISBN"] == "080442957X"
+    assert R.ISBN.at("Parent ISBN", "080442957X is an ISBN-10; LSI takes the ISBN-13 9780804429573") in problems

@@ -6,8 +6,9 @@ from typing import Any, Callable
 
 from .codes import AcsCodes
 from .columns import MARKETS
+from .isbn import cleaned
 from .text import keyword_list, short_description
-from .values import (account, age, as_text, audience, clean, count, digits, discount, language, location_type,
+from .values import (account, age, as_text, audience, clean, count, discount, language, location_type,
                      positive_int, price, rendition, returnable, role, submission_method, to_date)
 
 # Columns whose values are a closed list of LSI's spellings: another spelling of one is read as it, with a
@@ -36,7 +37,7 @@ def respelled(column: str, raw: Any, value: str) -> bool:
 
 _RULES: dict[str, Callable[[Any], str]] = {
     "Lightning Source Account #": account,
-    "Parent ISBN": digits,
+    "Parent ISBN": cleaned,  # as given, an X check digit kept; the cell rule says when it is no ISBN-13
     "Cover/Jacket Submission Method": submission_method,
     "Text Block SubmissionMethod": submission_method,
     "Pages": positive_int, "Edition Number": positive_int, "# in Series": positive_int,

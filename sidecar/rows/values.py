@@ -103,18 +103,6 @@ def split(value: Any, separators: str) -> list[str]:
     return [str(item).strip() for item in items if isinstance(item, (str, int)) and str(item).strip()]
 
 
-def digits(value: Any) -> str:
-    """An ISBN's digits (hyphens and spaces dropped): ASCII 0-9 only, so one book has one ISBN."""
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ValueError(f"{type_name(value)} where an ISBN was expected")
-    text = str(value)
-    if len(text) > NUMBER_MAX_CHARS:
-        raise ValueError(f"{len(text)} characters, too long to be an ISBN")
-    if any(c.isdigit() and not "0" <= c <= "9" for c in text):
-        raise ValueError("it has digits other than ASCII 0-9 (fullwidth or another script); write it with 0-9")
-    return re.sub(r"[^0-9]", "", text)
-
-
 def number(value: Any, what: str) -> Decimal:
     """A finite number of bounded size from a JSON number or text; ValueError otherwise."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
