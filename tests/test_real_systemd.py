@@ -136,7 +136,9 @@ def test_reload_puts_the_new_configuration_in_force_in_the_same_process(box):
     config = box.path("/etc/lsi-sidecar/config.yaml")
     config.write_text(config.read_text().replace("pub_date_format: iso", "pub_date_format: m/d/yy"))
     started = time.monotonic()
-    box.run(["systemctl", "reload", UNIT], timeout=60)
+    box.run(["systemctl", "reload", UNIT], timeout=60)  # ExecReload=kill -HUP may return before RELOADING=1
+    wait_for(lambda: box.show(UNIT, "ActiveState") == "active" and "reloaded: the configuration as it is now is in "
+             "force" in box.journal(UNIT), what="the reload done")
     reload_seconds = time.monotonic() - started
     assert (box.show(UNIT, "ActiveState"), box.show(UNIT, "MainPID")) == ("active", pid)
     assert processes(box) == [pid]  # no stray process left by the reload
