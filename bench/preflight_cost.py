@@ -26,7 +26,7 @@ import time
 from pathlib import Path
 
 from pypdf import PdfWriter
-from pypdf.generic import (ArrayObject, DecodedStreamObject, DictionaryObject, NameObject, NumberObject,
+from pypdf.generic import (DecodedStreamObject, DictionaryObject, NameObject, NumberObject,
                            RectangleObject, StreamObject)
 
 from sidecar.tools.preflight import FILES_PER_CHILD, Places, RowFiles, check_rows

@@ -11,7 +11,7 @@ from sidecar.rows.columns import COLUMNS
 from sidecar.rows.configs import level_of
 from sidecar.rows.profile import BUILTIN_DEFAULTS, build_profile
 from sidecar.rows import lsi_rules as R
-from sidecar.rows.columns import Problem, Severity
+from sidecar.rows.columns import Severity
 from sidecar.rows.convert import convert_book
 from sidecar.rows.validate import RuleContext, validate_row
 from sidecar.rows.profile import Profile

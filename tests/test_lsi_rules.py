@@ -17,9 +17,9 @@ from sidecar.rows.columns import COLUMNS, Severity
 from sidecar.rows.configs import level_of
 from sidecar.rows.convert import convert_book
 from sidecar.rows.profile import BUILTIN_DEFAULTS, Profile, build_profile
-from sidecar.rows.validate import RuleContext, validate_row
+from sidecar.rows.validate import validate_row
 
-from helpers import cell, checkpoints, read_rows, write_book
+from helpers import checkpoints, write_book
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = {"title": "A Book", "isbn13": "9781608883936", "author": "Ann Author", "page_count": 200}

@@ -11,7 +11,7 @@ import errno
 import hashlib
 import os
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from ..errors import CheckpointError, DiskFull
 from ..faults import fault_point

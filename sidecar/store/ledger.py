@@ -9,7 +9,6 @@ synchronous=FULL makes each commit durable.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import sqlite3
 from collections import Counter
