@@ -79,8 +79,9 @@ def validate_cells(cells: Mapping[str, str], context: RuleContext = RuleContext(
     for column, value in cells.items():
         if not value:
             continue
-        if value.strip() is not value:  # CPython hands back the same string when there is nothing to strip
-            value = stripped[column] = value.strip()
+        trimmed = value.strip()
+        if trimmed is not value:  # CPython hands back the same string when there is nothing to strip
+            value = stripped[column] = trimmed
         if value:
             problems.extend(_cell_problems(column, value) if len(value) <= 64
                             else _cell_problems.__wrapped__(column, value))

@@ -195,9 +195,6 @@ class Ledger:
         assert record is not None
         return record
 
-    def latest_created_ns(self, imprint: str) -> int | None:
-        return self.db.execute("SELECT MAX(created_ns) FROM checkpoints WHERE imprint = ?", (imprint,)).fetchone()[0]
-
     def finalized_checkpoints(self) -> list[CheckpointRecord]:
         return [_checkpoint(r) for r in self.db.execute(
             f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints WHERE finalized_ns IS NOT NULL")]
@@ -225,9 +222,6 @@ class Ledger:
         """Forget a checkpoint whose file is gone, so that its books are written again."""
         self._tx([("DELETE FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)),
                   ("UPDATE checkpoints SET closed_ns = ? WHERE id = ?", (time.time_ns(), checkpoint_id))])
-
-    def knows_path(self, path: Path) -> bool:
-        return self.checkpoint_at(path) is not None
 
     def set_pending_rewrite(self, checkpoint_id: int, tmp: str | None) -> None:
         self._tx([("UPDATE checkpoints SET pending_rewrite = ? WHERE id = ?", (tmp, checkpoint_id))])
