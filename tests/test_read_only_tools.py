@@ -16,7 +16,10 @@ from sidecar.store.ledger import Ledger
 
 from helpers import ROOT, book, write_book
 
-READER = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups"] if os.geteuid() == 0 else []
+# nobody, with CAP_DAC_READ_SEARCH only: it may read the project wherever it was cloned (a 0700 folder too),
+# and still may not write anything it does not own, the state folder included.
+READER = ["setpriv", "--reuid", "nobody", "--regid", "nogroup", "--clear-groups", "--inh-caps", "+dac_read_search",
+          "--ambient-caps", "+dac_read_search"] if os.geteuid() == 0 else []
 
 
 @pytest.fixture
