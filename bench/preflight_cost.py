@@ -29,7 +29,8 @@ from pypdf import PdfWriter
 from pypdf.generic import (DecodedStreamObject, DictionaryObject, NameObject, NumberObject,
                            RectangleObject, StreamObject)
 
-from sidecar.tools.preflight import FILES_PER_CHILD, Places, RowFiles, check_rows
+from sidecar.store.pdf_files import FILES_PER_CHILD
+from sidecar.store.preflight import Places, RowFiles, check_rows
 
 BOOK_TYPE = "POD: 6 x 9 in or 229 x 152 mm Perfect Bound WHITE"
 SPINE = 0.6762  # about 300 pages of white paper
@@ -87,7 +88,7 @@ def build_cover(path: Path) -> None:
 def child_peak_mib(interior: Path, cover: Path, books: int) -> float:
     """The peak RSS of one reading child given the files of books rows (as many as one child reads)."""
     paths = [str(interior), str(cover)] * min(books, FILES_PER_CHILD // 2)
-    done = subprocess.run([sys.executable, "-m", "sidecar.tools.pdf_facts", *paths],
+    done = subprocess.run([sys.executable, "-m", "sidecar.store.pdf_facts", *paths],
                           capture_output=True, text=True, check=True)
     return json.loads(done.stdout.splitlines()[-1])["peak_rss_kb"] / 1024
 

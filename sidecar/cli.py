@@ -23,6 +23,7 @@ from .logs import setup_logging
 from .settings import LOG_LEVELS, Settings, load_settings
 from .store.ledger import Ledger
 from .store.names import export_name, review_name
+from .store.preflight import PreflightReport, current_checkpoints, file_readiness, files_warning, preflight_with
 from .tools.batch import write_batch
 from .tools.compare import compare_files, comparison_json, format_comparison
 from .rows.columns import COLUMNS
@@ -30,8 +31,7 @@ from .tools.export import export_checkpoint, export_profile, known_checkpoints, 
 from .tools.review import write_review
 from .tools.status import (collect_status, format_list, format_recovery, format_status, list_checkpoints, recovery,
                            write_resume_list)
-from .tools.preflight import (PreflightReport, current_checkpoints, file_readiness, files_warning, format_preflight,
-                              preflight_with)
+from .tools.preflight import format_preflight
 from .tools.verify import format_report, verify_checkpoint
 
 EXIT_OK = 0  # every eligible book is in the checkpoint with its current content

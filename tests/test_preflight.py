@@ -13,7 +13,8 @@ from sidecar import cli
 from sidecar.rows.columns import Problem, Severity
 from sidecar.rows.lsi_rules import FILE_RULES, RULES
 from sidecar.rows.preflight_rules import page_count_problems, trim_inches
-from sidecar.tools.preflight import Limits, Places, RowFiles, check_row, check_rows, locate
+from sidecar.store.pdf_files import Limits
+from sidecar.store.preflight import Places, RowFiles, check_row, check_rows, locate
 
 from helpers import checkpoints
 from test_config_tree import REAL_BOOK, real_tree
@@ -151,7 +152,7 @@ def test_a_font_that_is_not_embedded_is_named_and_an_embedded_one_is_not(tmp_pat
 def test_a_font_inside_a_form_is_found_without_reading_the_page_s_image(tmp_path, files, monkeypatch):
     from pypdf.generic import DecodedStreamObject, NumberObject
 
-    from sidecar.tools.pdf_facts import read_facts
+    from sidecar.store.pdf_facts import read_facts
 
     writer = PdfWriter()
     form = DecodedStreamObject()

@@ -236,7 +236,7 @@ NOT_SANDBOX = {"Type", "NotifyAccess", "ExecStart", "ExecReload", "Restart", "Re
 PREFLIGHT_PROBE = """
 import ctypes, json, os, resource
 from pathlib import Path
-from sidecar.tools.preflight import Limits, read_files
+from sidecar.store.pdf_files import Limits, read_files
 libc = ctypes.CDLL(None, use_errno=True)
 limit = (ctypes.c_ulong * 2)(1 << 40, 1 << 40)
 raw = libc.syscall(160, resource.RLIMIT_AS, limit)  # setrlimit(2) itself (x86-64 number 160)

@@ -141,7 +141,7 @@ TEMPLATE = Rule("template", WARNING, SOURCE, "file names, config values",
                 "a {placeholder} the sidecar cannot fill: the cell is left blank",
                 "write the value out, or use a placeholder the template knows")
 
-# --------------------------------------------------------------------- file rules (pre-flight, tools/preflight.py)
+# --------------------------------------------------------------------- file rules (pre-flight, store/preflight.py)
 FILE_COLUMNS = {"interior": "Interior Path / Filename", "cover": "Cover Path / Filename"}
 _BOTH, _INT, _COV = "Interior / Cover Path / Filename", "Interior Path / Filename", "Cover Path / Filename"
 

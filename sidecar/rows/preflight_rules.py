@@ -1,5 +1,5 @@
 """LSI's rules for the files a row names (the interior and cover PDFs), as data, and the checks that apply
-them to what was read from each file. Pure: the facts come in as plain values (tools/pdf_facts.py reads
+them to what was read from each file. Pure: the facts come in as plain values (store/pdf_facts.py reads
 them), problems go out; nothing here opens a file.
 
 Lengths are PDF points (1/72 in) unless a name says inches. The rules themselves (Scope.FILE) are in lsi_rules.py, the one rule table;
@@ -75,7 +75,7 @@ def _page_count_findings(pages: int, pages_cell: str) -> list[Finding]:
 
 def file_findings(role: str, facts: Mapping[str, Any], cells: Mapping[str, str],
                   spine_in: float | None) -> list[Finding]:
-    """The rules on one file's facts (see tools/pdf_facts.py for their shape) against the row's cells.
+    """The rules on one file's facts (see store/pdf_facts.py for their shape) against the row's cells.
 
     spine_in: the book's spine_width_in (its JSON), for the cover's width; None when unknown.
     """

@@ -39,7 +39,7 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
     problems are verify's: LSI's cell rules with context, and what the checkpoint's ledger (in state_dirs) kept.
 
     file_problems: by the record's line, the problems of the files the row names and the fix of each
-    (tools/preflight.py); they count among the reasons a row is not ready, and fill the file's cell.
+    (store/preflight.py); they count among the reasons a row is not ready, and fill the file's cell.
     A value longer than a spreadsheet cell holds is cut to what it holds, and the cell is filled and
     carries a comment saying so (and the Summary counts them): never cut without a word.
     Raises TableError when the checkpoint is not a whole ACS checkpoint."""

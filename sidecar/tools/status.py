@@ -19,9 +19,10 @@ from ..settings import Settings
 from ..store.checkpoint import first_changed_row
 from ..store.ledger import CheckpointRecord, Ledger, Rejection
 from ..store.names import imprint_of, is_export_of, looks_like_checkpoint
+from ..store.preflight import file_readiness, preflight_with
 from ..store.sources import scan, stat_source
 from ..store.waiting import read_waiting
-from .preflight import file_readiness, format_file_readiness, preflight_with
+from .preflight import format_file_readiness
 
 VANISHED_LISTED = 100  # status and recover list this many rows whose source is gone, and count the rest
 

@@ -1,9 +1,9 @@
-"""What preflight needs from a PDF, read with pypdf in a child process: `python -m sidecar.tools.pdf_facts FILE...`
+"""What preflight needs from a PDF, read with pypdf in a child process: `python -m sidecar.store.pdf_facts FILE...`
 prints one JSON object per file on one line.
 
 Only what the rules need is read: the trailer and page tree, each page's boxes, the font dictionaries
 its resources name (never a content stream or an image), the Info dictionary and the output intents.
-pypdf's own limits cap any stream it must decode. The parent (tools/preflight.py) bounds the child's
+pypdf's own limits cap any stream it must decode. The parent (store/pdf_files.py) bounds the child's
 time and memory and kills it when it goes over, so a hostile file costs one problem and nothing else.
 
 Shape of a readable file's facts: {"pages": N, "geometry_pages": pages walked (at most MAX_PAGES),
