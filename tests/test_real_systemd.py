@@ -393,3 +393,33 @@ def test_a_disk_that_fails_fsync_exits_3_and_is_restarted_until_it_no_longer_doe
     wait_for(lambda: box.show(UNIT, "ActiveState") == "active" and box.show(UNIT, "SubState") == "running"
              and len(rows(box)) == 1, timeout=30, what="the restart after the disk mends")
     assert isbns(box) == [isbn13(1)]
+
+
+def test_the_service_checks_the_rows_files_under_the_unit_as_shipped_and_again_when_one_is_replaced(box):
+    from test_preflight import interior
+
+    def row_lines() -> list[dict]:
+        return [json.loads(x) for x in box.journal(UNIT).splitlines() if "files of cumulative" in x]
+
+    folder = configure(box, extra="files: /srv/lsi-sidecar/upload\n")
+    upload = box.path("/srv/lsi-sidecar/upload")
+    box.run(["rm", "-rf", str(upload)])
+    upload.mkdir(parents=True)
+    write_book(folder, "b1.json", book(1, page_count=120))
+    box.run(["systemctl", "start", UNIT])
+    [row] = wait_for(lambda: rows(box))
+    assert cell(row, "Pages") == "120"
+    name = cell(row, "Interior Path / Filename")
+    assert "interior: not found" in wait_for(row_lines, timeout=60, what="the first check")[0]["message"]
+    for pages in (118, 120):  # the wrong interior, then the right one, each written beside and renamed in
+        seen = len(row_lines())
+        interior(upload / "new.pdf", pages=pages)
+        box.run(["chmod", "-R", "a+rX", "/srv/lsi-sidecar/upload"])
+        box.run(["mv", "/srv/lsi-sidecar/upload/new.pdf", f"/srv/lsi-sidecar/upload/{name}"])
+        line = wait_for(lambda: len(row_lines()) > seen and row_lines()[-1], timeout=60, what=f"{pages} pages checked")
+        assert line["isbn"] == isbn13(1), line
+        short = "interior: 118 pages in the PDF, the row's Pages says 120 [page-count]"
+        assert (short in line["message"]) == (pages == 118), line
+    assert box.show(UNIT, "ActiveState") == "active"
+    box.run(["systemctl", "stop", UNIT])
+    assert box.show(UNIT, "Result") == "success"

@@ -31,6 +31,7 @@ from ..faults import fault_active
 from ..settings import Folder, Settings
 from ..store.sources import stat_source
 from .control import Control
+from .files import FileChecks
 from .metrics import write_metrics
 from .notify import Notifier
 from .readiness import Readiness
@@ -72,6 +73,7 @@ class Service:
         self.waits = self.waits or Waits(self.notifier)
         self.waits.state_dir = self.settings.state_dir
         self.folder_backoff = Backoff()
+        self.files = FileChecks(self.settings, self.control.stop) if self.settings.files is not None else None
 
     def run(self) -> None:
         """Until the control asks it to stop (returns) or a failure (raises: DiskFull and ConfigError are
@@ -100,6 +102,8 @@ class Service:
                 worker = threading.Thread(target=self._work, name="worker", daemon=True)
                 worker.start()
                 waits.ready(waits.normal_status)
+                if self.files is not None:
+                    self.files.start()
                 try:
                     self._supervise(observer, worker, watched, notifier)
                 finally:
@@ -109,6 +113,8 @@ class Service:
                         notifier.send("STOPPING=1")
                     self.control.stop.set()
                     worker.join(timeout=4)
+                    if self.files is not None:
+                        self.files.join(timeout=4)
                 if worker.is_alive():
                     raise ServiceFailed("the worker did not finish within 4 s")
         finally:
@@ -158,7 +164,7 @@ class Service:
         assert self.settings.metrics_file is not None and self.waits is not None
         try:
             write_metrics(self.settings.metrics_file, self.ingestor.totals, self.ingestor.last_append_ns,
-                          len(self.queue), len(self.waits.current))
+                          len(self.queue), len(self.waits.current), self.files.with_file_errors if self.files else None)
             self.metrics_failed = False
         except OSError as exc:
             if not self.metrics_failed:

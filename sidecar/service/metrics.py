@@ -10,7 +10,8 @@ from ..store.atomic import atomic_write
 _written: dict[Path, str] = {}
 
 
-def render(totals: Mapping[str, int], last_append_ns: int, queue_depth: int, waiting: int) -> str:
+def render(totals: Mapping[str, int], last_append_ns: int, queue_depth: int, waiting: int,
+           file_errors: int | None = None) -> str:
     lines = [
         "# HELP lsi_sidecar_books_total Books handled since the service (re)started, by outcome.",
         "# TYPE lsi_sidecar_books_total counter",
@@ -25,12 +26,17 @@ def render(totals: Mapping[str, int], last_append_ns: int, queue_depth: int, wai
         "# TYPE lsi_sidecar_waiting gauge",
         f"lsi_sidecar_waiting {waiting}",
     ]
+    if file_errors is not None:  # files set, and checked once at least
+        lines += ["# HELP lsi_sidecar_rows_with_file_errors Rows of the current checkpoints whose files LSI would refuse.",
+                  "# TYPE lsi_sidecar_rows_with_file_errors gauge",
+                  f"lsi_sidecar_rows_with_file_errors {file_errors}"]
     return "\n".join(lines) + "\n"
 
 
-def write_metrics(path: Path, totals: Mapping[str, int], last_append_ns: int, queue_depth: int, waiting: int) -> None:
+def write_metrics(path: Path, totals: Mapping[str, int], last_append_ns: int, queue_depth: int, waiting: int,
+                  file_errors: int | None = None) -> None:
     """Write only when something changed; readers never see a half-written file. Raises OSError."""
-    text = render(totals, last_append_ns, queue_depth, waiting)
+    text = render(totals, last_append_ns, queue_depth, waiting, file_errors)
     if _written.get(path) == text:
         return
     atomic_write(path, text.encode(), durable=False)
