@@ -48,11 +48,15 @@ class CheckpointFile:
     """An open checkpoint: appends go to its end; size is what this process has written."""
 
     def __init__(self, path: Path) -> None:
+        """Open path for appends. Raises CheckpointError when it is missing; OSError when it cannot be opened."""
         self.path = path
+        self._open()
+
+    def _open(self) -> None:
         try:
-            self.fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise CheckpointError(f"checkpoint {path} is missing") from None
+            raise CheckpointError(f"checkpoint {self.path} is missing") from None
         self.size = os.fstat(self.fd).st_size
 
     def close(self) -> None:
@@ -133,7 +137,7 @@ class CheckpointFile:
         or the folder's fsync fails (the ledger already describes tmp: the next start finishes the swap)."""
         put_in_place(tmp, self.path)
         self.close()
-        self.__init__(self.path)
+        self._open()
 
 
 def put_in_place(tmp: Path, path: Path) -> None:

@@ -206,11 +206,14 @@ class Ledger:
 
     def append_times(self, checkpoint_id: int) -> tuple[int | None, int | None]:
         """First and last append (ns) of a checkpoint's rows."""
-        return self.db.execute("SELECT MIN(appended_ns), MAX(appended_ns) FROM rows WHERE checkpoint_id = ?",
-                               (checkpoint_id,)).fetchone()
+        first_last: tuple[int | None, int | None] = self.db.execute(
+            "SELECT MIN(appended_ns), MAX(appended_ns) FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)).fetchone()
+        return first_last
 
     def batch_id(self, checkpoint_id: int) -> str | None:
-        return self.db.execute("SELECT batch_id FROM checkpoints WHERE id = ?", (checkpoint_id,)).fetchone()[0]
+        batch: str | None = self.db.execute("SELECT batch_id FROM checkpoints WHERE id = ?",
+                                            (checkpoint_id,)).fetchone()[0]
+        return batch
 
     def marker_seen(self, path: str, stat: str) -> bool:
         return self.db.execute("SELECT 1 FROM markers WHERE path = ? AND stat = ?", (path, stat)).fetchone() is not None
@@ -232,7 +235,8 @@ class Ledger:
         return end if end is not None else checkpoint.header_len
 
     def row_count(self, checkpoint_id: int) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)).fetchone()[0]
+        count: int = self.db.execute("SELECT COUNT(*) FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)).fetchone()[0]
+        return count
 
     # ---------------------------------------------------------------- rows
 
@@ -332,8 +336,9 @@ class Ledger:
             "ORDER BY offset", (checkpoint_id, digest))]
 
     def count_other_digest(self, checkpoint_id: int, digest: str) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM rows WHERE checkpoint_id = ? AND digest IS NOT ?",
-                               (checkpoint_id, digest)).fetchone()[0]
+        count: int = self.db.execute("SELECT COUNT(*) FROM rows WHERE checkpoint_id = ? AND digest IS NOT ?",
+                                     (checkpoint_id, digest)).fetchone()[0]
+        return count
 
     def mark_stale(self, checkpoint_id: int, marks: Sequence[tuple[str, str | None]]) -> None:
         """Set (or with None clear) why each source's row could not be converted under the settings in force.
