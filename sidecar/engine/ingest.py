@@ -24,7 +24,7 @@ from ..inputs import BAD_NAME, is_utf8_name, shown
 from ..rows.book import BookRow, book_to_row
 from ..rows.columns import Problem, Severity
 from ..rows.lsi_rules import what_fixes
-from ..settings import Folder, Settings, ensure_writable_folder
+from ..settings import Folder, Key, Settings, ensure_writable_folder
 from ..store.checkpoint import remove_stale_temp_files
 from ..store.ledger import Ledger, Rejection, RowRecord, ledger_path
 from ..store.lock import DirLock
@@ -70,8 +70,8 @@ class Ingestor:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        ensure_writable_folder(settings.checkpoint_dir, "checkpoint_dir")
-        ensure_writable_folder(settings.state_dir, "state_dir")
+        ensure_writable_folder(settings.checkpoint_dir, Key.CHECKPOINT_DIR)
+        ensure_writable_folder(settings.state_dir, Key.STATE_DIR)
         self.locks = [DirLock(settings.checkpoint_dir)]
         try:
             if settings.state_dir != settings.checkpoint_dir:

@@ -11,6 +11,7 @@ from typing import Sequence
 
 from ..errors import BookError, FolderError, InputError
 from ..inputs import read_regular_file, shown, user_name
+from ..settings import Key
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,7 @@ def stat_source(path: Path) -> str:
 def read_source(path: Path, max_bytes: int) -> Source:
     """The file's bytes, read once. Raises BookError, or FileNotFoundError if it is gone."""
     try:
-        data, st = read_regular_file(path, max_bytes, "books.max_bytes", follow_symlinks=False)
+        data, st = read_regular_file(path, max_bytes, Key.BOOKS_MAX_BYTES, follow_symlinks=False)
     except InputError as exc:
         raise BookError(str(exc)) from None
     return Source(path=path, stat=stat_key(st), sha256=hashlib.sha256(data).hexdigest(), data=data)

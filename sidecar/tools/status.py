@@ -15,7 +15,7 @@ from typing import Any
 from ..errors import CheckpointError, FolderError, InputError
 from ..inputs import BAD_NAME, is_utf8_name, read_regular_file, shown
 from ..rows.lsi_rules import what_fixes
-from ..settings import Settings
+from ..settings import Key, Settings
 from ..store.checkpoint import first_changed_row
 from ..store.ledger import CheckpointRecord, Ledger, Rejection
 from ..store.names import imprint_of, is_export_of, looks_like_checkpoint
@@ -126,7 +126,7 @@ def _content_is(path: Path, stat: str, sha256: str, max_bytes: int) -> bool:
     try:
         if stat_source(path) == stat:
             return True
-        data, _ = read_regular_file(path, max_bytes, "books.max_bytes", follow_symlinks=False)
+        data, _ = read_regular_file(path, max_bytes, Key.BOOKS_MAX_BYTES, follow_symlinks=False)
     except (OSError, InputError, FolderError):
         return False
     return hashlib.sha256(data).hexdigest() == sha256
