@@ -88,7 +88,8 @@ def write_manifest(ledger: Ledger, settings: Settings, record: CheckpointRecord)
 
 
 def write_missing_manifests(ledger: Ledger, settings: Settings) -> None:
-    """A finalize interrupted between its ledger commit and its manifest is completed at the next start."""
+    """A finalize interrupted between its ledger commit and its manifest is completed at the next start.
+    Raises OSError as write_manifest() does."""
     for record in ledger.finalized_checkpoints():
         if record.path.exists() and not manifest_path(record.path).exists():
             write_manifest(ledger, settings, record)

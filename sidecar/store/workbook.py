@@ -106,10 +106,12 @@ class Workbook:
             raise
 
     def close(self) -> None:
+        """Close the zip and its file."""
         self.zip.close()
         self.file.close()
 
     def refuse(self, reason: str) -> TableError:
+        """The TableError (returned, for the caller to raise) that refuses this file as a workbook, and why."""
         return TableError(f"{self.path} is refused as a workbook: {reason}")
 
     def _check_size(self, part: str) -> None:
