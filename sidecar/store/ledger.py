@@ -20,6 +20,7 @@ from typing import Iterable, Iterator, Sequence
 from ..errors import CheckpointError, DiskFull
 from ..rows.columns import Problem, Severity
 from ..rows.lsi_rules import decode_problems
+from .names import imprint_of
 from .records import CheckpointRecord as CheckpointRecord, Rejection as Rejection, RowRecord as RowRecord
 from .schema import migrate
 
@@ -40,6 +41,20 @@ _REJECTION_COLUMNS = ", ".join(f.name for f in dataclasses.fields(Rejection))
 def ledger_path(state_dir: Path) -> Path:
     """The one place that knows where a state folder keeps its ledger."""
     return state_dir / LEDGER_NAME
+
+
+def refuse_lost_ledger(state_dir: Path, checkpoint_dir: Path, imprints: Iterable[str]) -> None:
+    """Checkpoints without their ledger: starting a new ledger would write every book again, silently.
+    Raises CheckpointError when state_dir has no ledger but checkpoint_dir holds a checkpoint of one of the
+    imprints; OSError when checkpoint_dir cannot be listed."""
+    if ledger_path(state_dir).exists():
+        return
+    imprints = set(imprints)
+    found = sorted(p for p in checkpoint_dir.iterdir() if imprint_of(p, imprints) is not None)
+    if found:
+        raise CheckpointError(f"{len(found)} checkpoint(s) such as {found[0].name} are in {checkpoint_dir}, "
+                              f"but their ledger {ledger_path(state_dir)} is missing: restore it (or set "
+                              "state_dir to where it is), or move those checkpoints aside to start over")
 
 
 class Ledger:
@@ -205,7 +220,8 @@ class Ledger:
 
     def row_count(self, checkpoint_id: int) -> int:
         """How many rows the ledger records in the checkpoint."""
-        count: int = self.db.execute("SELECT COUNT(*) FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)).fetchone()[0]
+        count: int = self.db.execute("SELECT COUNT(*) FROM rows WHERE checkpoint_id = ?",
+                                     (checkpoint_id,)).fetchone()[0]
         return count
 
     # ---------------------------------------------------------------- rows

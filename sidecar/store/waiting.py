@@ -56,5 +56,7 @@ def read_waiting(state_dir: Path) -> list[Waiting]:
     except (OSError, ValueError, KeyError, TypeError):
         return []
     waiting = data.get("waiting") if isinstance(data, dict) else None
-    return [{"reason": w["reason"], "since": w["since"]} for w in waiting if isinstance(w, dict)
-            and isinstance(w.get("reason"), str) and isinstance(w.get("since"), str)] if isinstance(waiting, list) else []
+    if not isinstance(waiting, list):
+        return []
+    return [{"reason": w["reason"], "since": w["since"]} for w in waiting
+            if isinstance(w, dict) and isinstance(w.get("reason"), str) and isinstance(w.get("since"), str)]
