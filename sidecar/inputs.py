@@ -13,6 +13,8 @@ import stat
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from .errors import ConfigError, InputError
 
 
@@ -92,6 +94,50 @@ def load_json(text: str, what: str = "a book", max_depth: int | None = None) -> 
     if max_depth is not None and _depth(value, max_depth) > max_depth:
         raise InputError(f"its JSON is nested more than {max_depth} levels deep, too deeply to be {what}")
     return value
+
+
+def load_yaml(text: str, max_depth: int) -> Any:
+    """YAML text (the sidecar's config file) read with the guards every input gets: no anchors' aliases, no
+    key twice in a mapping, nesting at most max_depth deep. Raises yaml.YAMLError saying where and why, and
+    ValueError for an integer over Python's 4,300-digit conversion limit."""
+    loader = _NoAliasLoader(text)
+    loader.max_depth = max_depth
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+class _NoAliasLoader(yaml.SafeLoader):
+    """YAML without anchors' aliases: a settings file needs none, and nested aliases can expand a few
+    hundred bytes into gigabytes (a "billion laughs")."""
+
+    depth = 0
+    max_depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]  # unannotated in types-PyYAML
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in the sidecar's "
+                                              "config file; write the value out", event.start_mark)
+        if self.depth >= self.max_depth:
+            raise yaml.composer.ComposerError(None, None, f"nested more than {self.max_depth} levels deep",
+                                              event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str) and key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"the key '{key}' is there twice",
+                                                        key_node.start_mark)
+            seen.add(key if isinstance(key, str) else id(key_node))
+        return super().construct_mapping(node, deep)
 
 
 def _depth(value: Any, limit: int) -> int:

@@ -9,48 +9,93 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
 import yaml
 
 from .errors import ConfigError
-from .inputs import read_config_text
+from .inputs import load_yaml, read_config_text
 from .rows.columns import Dialect
 from .rows.configs import CONFIG_MAX_DEPTH, TreeChoice
 from .rows.profile import MARKET_PRICE_RULES, Profile, load_profiles
 from .rows.values import DATE_ORDERS
 
+
+class Key(StrEnum):
+    """The sidecar's own keys in config.yaml, a section's dotted (books.max_bytes), as messages name them.
+    A top-level key is also the CLI flag's dest and, upper-cased after SIDECAR_, its environment variable.
+    The lsi section's keys are read by rows/profile.py and listed in _SCHEMA only."""
+
+    WATCH = "watch"
+    IMPRINT = "imprint"
+    CHECKPOINT_DIR = "checkpoint_dir"
+    STATE_DIR = "state_dir"
+    PIPELINE_CONFIGS = "pipeline_configs"
+    PUBLISHER = "publisher"
+    LSI_CONFIG = "lsi_config"
+    TRANCHE = "tranche"
+    ACS_CODES = "acs_codes"
+    LOG_LEVEL = "log_level"
+    LOG_FORMAT = "log_format"
+    POLL_SECONDS = "poll_seconds"
+    RESCAN_SECONDS = "rescan_seconds"
+    METRICS_FILE = "metrics_file"
+    EXPORTS = "exports"
+    LOG_FILE = "log_file"
+    FILES = "files"
+    BOOKS_IGNORE = "books.ignore"
+    BOOKS_MAX_BYTES = "books.max_bytes"
+    BOOKS_STRICT = "books.strict"
+    BOOKS_ON_REWRITE = "books.on_rewrite"
+    BATCHES_START_MARKER = "batches.start_marker"
+    BATCHES_DONE_MARKER = "batches.done_marker"
+    BATCHES_ROTATE = "batches.rotate"
+    CHECKPOINT_BOM = "checkpoint.bom"
+    CHECKPOINT_LINE_TERMINATOR = "checkpoint.line_terminator"
+    CHECKPOINT_ROWS_PER_SYNC = "checkpoint.rows_per_sync"
+
+
 DEFAULT_IGNORE = (".*", "*~", "*.tmp", "*.part", "*.swp", "*_lsi_metadata.json", "*_with_mnemonics.json")
-SECONDS_RANGE = {"poll_seconds": (0.1, 3600.0), "rescan_seconds": (0.1, 86400.0)}
+SECONDS_RANGE = {Key.POLL_SECONDS: (0.1, 3600.0), Key.RESCAN_SECONDS: (0.1, 86400.0)}
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 
-
-_SCHEMA: dict[str, Any] = {
-    "watch": list, "imprint": str, "checkpoint_dir": str, "state_dir": str,
-    "pipeline_configs": str, "publisher": str, "lsi_config": str, "tranche": str, "acs_codes": str,
-    "log_level": str, "log_format": str,
-    "poll_seconds": (int, float), "rescan_seconds": (int, float), "metrics_file": str, "exports": dict,
-    "log_file": str, "files": str,
-    "books": {"ignore": list, "max_bytes": int, "strict": bool, "on_rewrite": str},
-    "batches": {"start_marker": str, "done_marker": str, "rotate": str},
-    "checkpoint": {"bom": bool, "line_terminator": str, "rows_per_sync": int},
+# Each key's type: a Python type, a tuple of them, or a section's own schema.
+_TYPES: dict[str, Any] = {
+    Key.WATCH: list, Key.IMPRINT: str, Key.CHECKPOINT_DIR: str, Key.STATE_DIR: str, Key.PIPELINE_CONFIGS: str,
+    Key.PUBLISHER: str, Key.LSI_CONFIG: str, Key.TRANCHE: str, Key.ACS_CODES: str, Key.LOG_LEVEL: str,
+    Key.LOG_FORMAT: str, Key.POLL_SECONDS: (int, float), Key.RESCAN_SECONDS: (int, float), Key.METRICS_FILE: str,
+    Key.EXPORTS: dict, Key.LOG_FILE: str, Key.FILES: str,
+    Key.BOOKS_IGNORE: list, Key.BOOKS_MAX_BYTES: int, Key.BOOKS_STRICT: bool, Key.BOOKS_ON_REWRITE: str,
+    Key.BATCHES_START_MARKER: str, Key.BATCHES_DONE_MARKER: str, Key.BATCHES_ROTATE: str,
+    Key.CHECKPOINT_BOM: bool, Key.CHECKPOINT_LINE_TERMINATOR: str, Key.CHECKPOINT_ROWS_PER_SYNC: int,
     "lsi": {"pub_date_format": str, "language_code_case": str, "exchange_rates": dict, "file_names": dict,
             "market_price": str, "price_ending": (str, int, float), "price_by_pages": (list, dict),
             "annotation_tags": list, "date_order": str, "subtitle_separator": str,
             "registered_imprints": list, "registered_publishers": list, "markets": list,
             "discount_range": (list, dict), "metadata_contact": dict},
 }
-_CHOICES = {
-    ("log_format",): ("text", "json"),
-    ("books", "on_rewrite"): ("replace", "append", "ignore"),
-    ("batches", "rotate"): ("never", "daily"),
-    ("checkpoint", "line_terminator"): ("crlf", "lf"),
-    ("lsi", "pub_date_format"): ("iso", "m/d/yy"),
-    ("lsi", "language_code_case"): ("lower", "upper"),
-    ("lsi", "market_price"): MARKET_PRICE_RULES,
-    ("lsi", "date_order"): DATE_ORDERS,
+
+
+def _nested(types: Mapping[str, Any]) -> dict[str, Any]:
+    """The schema the config file is checked against: the dotted keys grouped by section, in their order."""
+    schema: dict[str, Any] = {}
+    for key, expected in types.items():
+        section, _, name = str(key).rpartition(".")
+        (schema.setdefault(section, {}) if section else schema)[name] = expected
+    return schema
+
+
+_SCHEMA = _nested(_TYPES)
+_CHOICES: dict[str, tuple[str, ...]] = {
+    Key.LOG_FORMAT: LOG_FORMATS, Key.BOOKS_ON_REWRITE: ("replace", "append", "ignore"),
+    Key.BATCHES_ROTATE: ("never", "daily"), Key.CHECKPOINT_LINE_TERMINATOR: ("crlf", "lf"),
+    "lsi.pub_date_format": ("iso", "m/d/yy"), "lsi.language_code_case": ("lower", "upper"),
+    "lsi.market_price": MARKET_PRICE_RULES, "lsi.date_order": DATE_ORDERS,
 }
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -102,48 +147,52 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
     folders, disabled = _folders(src)
     if not folders and need_watch:
         raise ConfigError("nothing to watch: give --watch DIR, SIDECAR_WATCH, or 'watch:' in the config file")
-    checkpoint_dir = src.path("checkpoint_dir") or (src.base / "data").resolve()
-    state_dir = src.path("state_dir") or checkpoint_dir / "state"
+    checkpoint_dir = src.path(Key.CHECKPOINT_DIR) or (src.base / "data").resolve()
+    state_dir = src.path(Key.STATE_DIR) or checkpoint_dir / "state"
     for folder in folders:
-        for name, own in (("checkpoint_dir", checkpoint_dir), ("state_dir", state_dir)):
+        for name, own in ((Key.CHECKPOINT_DIR, checkpoint_dir), (Key.STATE_DIR, state_dir)):
             if own == folder.path or folder.path in own.parents:
                 raise ConfigError(f"{name} {own} is inside the watched folder {folder.path}; "
                                   "the sidecar writes nothing into a watched folder")
-    log_level = str(src.get("log_level") or Settings.log_level).upper()
+    log_level = str(src.get(Key.LOG_LEVEL) or Settings.log_level).upper()
     if log_level not in LOG_LEVELS:
         raise ConfigError(f"log level '{log_level}' is not one of {', '.join(LOG_LEVELS)}")
-    log_format = src.get("log_format") or Settings.log_format
-    if log_format not in ("text", "json"):
+    log_format = src.get(Key.LOG_FORMAT) or Settings.log_format
+    if log_format not in LOG_FORMATS:
         raise ConfigError(f"log format '{log_format}' is not 'text' or 'json'")
-    books, ckpt, batches = (_present(raw.get(k)) for k in ("books", "checkpoint", "batches"))
     choice = _tree_choice(src)
-    lsi, where, codes = _present(raw.get("lsi")), str(config_file or "the defaults"), src.path("acs_codes")
+    lsi, where, codes = _present(raw.get("lsi")), str(config_file or "the defaults"), src.path(Key.ACS_CODES)
     profiles = load_profiles(choice, codes, lsi, where, [f.imprint for f in folders] or [""])
     profile = next(iter(profiles.values()))
     profiles.pop("", None)  # no folder (the tools): one profile without an imprint level
-    given = {  # None: not set anywhere, the Settings default applies
-        "dialect": Dialect(bom=ckpt.get("bom", Dialect.bom),
-                           line_terminator="\n" if ckpt.get("line_terminator") == "lf" else Dialect.line_terminator),
-        "ignore": tuple(str(p) for p in books["ignore"]) if "ignore" in books else None,
-        "max_bytes": _positive(books.get("max_bytes"), "books.max_bytes", config_file, 1 << 30),
-        "strict": books.get("strict"),
-        "on_rewrite": books.get("on_rewrite"),
-        "rows_per_sync": _positive(ckpt.get("rows_per_sync"), "checkpoint.rows_per_sync", config_file, 100_000),
-        "poll_seconds": src.seconds("poll_seconds"),
-        "rescan_seconds": src.seconds("rescan_seconds"),
-        "metrics_file": _output_file(src.path("metrics_file"), "metrics_file"),
-        "exports": raw.get("exports"),
-        "start_marker": batches.get("start_marker"),
-        "done_marker": batches.get("done_marker"),
-        "rotate": batches.get("rotate"),
-        "log_file": _output_file((src.base / raw["log_file"]).resolve() if raw.get("log_file") else None, "log_file"),
-        "files": _files_folder(src.path("files")),
-    }
-    return Settings(folders=tuple(folders), disabled_folders=tuple(disabled), checkpoint_dir=checkpoint_dir,
-                    state_dir=state_dir, profile=profile, profiles=profiles, log_level=log_level,
-                    log_format=log_format, pipeline_configs=choice.root, lsi_config=choice.lsi_config,
-                    tranche=choice.tranche, config_file=config_file,
-                    **{key: value for key, value in given.items() if value is not None})
+    ignore, log_file = src.file_value(Key.BOOKS_IGNORE), src.file_value(Key.LOG_FILE)
+    return Settings(  # a value set nowhere (None) takes the Settings default
+        config_file=config_file, folders=tuple(folders), disabled_folders=tuple(disabled), log_format=log_format,
+        checkpoint_dir=checkpoint_dir, state_dir=state_dir, profile=profile, profiles=profiles, log_level=log_level,
+        pipeline_configs=choice.root, lsi_config=choice.lsi_config, tranche=choice.tranche_file(),
+        dialect=Dialect(bom=_or(src.file_value(Key.CHECKPOINT_BOM), Dialect.bom),
+                        line_terminator="\n" if src.file_value(Key.CHECKPOINT_LINE_TERMINATOR) == "lf"
+                        else Dialect.line_terminator),
+        ignore=DEFAULT_IGNORE if ignore is None else tuple(str(p) for p in ignore),
+        max_bytes=_or(src.whole_number(Key.BOOKS_MAX_BYTES, 1 << 30), Settings.max_bytes),
+        strict=_or(src.file_value(Key.BOOKS_STRICT), Settings.strict),
+        on_rewrite=_or(src.file_value(Key.BOOKS_ON_REWRITE), Settings.on_rewrite),
+        rows_per_sync=_or(src.whole_number(Key.CHECKPOINT_ROWS_PER_SYNC, 100_000), Settings.rows_per_sync),
+        poll_seconds=src.seconds(Key.POLL_SECONDS),
+        rescan_seconds=_or(src.seconds(Key.RESCAN_SECONDS), Settings.rescan_seconds),
+        metrics_file=_output_file(src.path(Key.METRICS_FILE), Key.METRICS_FILE),
+        exports=_or(src.file_value(Key.EXPORTS), {}),
+        start_marker=_or(src.file_value(Key.BATCHES_START_MARKER), Settings.start_marker),
+        done_marker=_or(src.file_value(Key.BATCHES_DONE_MARKER), Settings.done_marker),
+        rotate=_or(src.file_value(Key.BATCHES_ROTATE), Settings.rotate),
+        log_file=_output_file((src.base / log_file).resolve() if log_file else None, Key.LOG_FILE),
+        files=_files_folder(src.path(Key.FILES)),
+    )
+
+
+def _or(value: _T | None, default: _T) -> _T:
+    """value, or default where the setting is set nowhere (None)."""
+    return default if value is None else value
 
 
 @dataclass(frozen=True)
@@ -166,19 +215,32 @@ class _Sources:
             return self.flags[key], Path.cwd()
         env = self.environ.get(f"SIDECAR_{key.upper()}")
         if env:
-            return (env.split(os.pathsep) if key == "watch" else env), Path.cwd()
+            return (env.split(os.pathsep) if key == Key.WATCH else env), Path.cwd()
         return self.raw.get(key), self.base
 
     def get(self, key: str) -> Any:
         return self.origin(key)[0]
 
+    def file_value(self, key: Key) -> Any:
+        """A key of a section (books.strict), set in the config file only: None when it is not."""
+        section, _, name = key.partition(".")
+        values = self.raw.get(section) if name else self.raw
+        return values.get(name or section) if isinstance(values, dict) else None
+
     def path(self, key: str) -> Path | None:
         value, root = self.origin(key)
         if value is None:
             return None
-        return (root / os.path.expanduser(value)).resolve()
+        return (root / os.path.expanduser(str(value))).resolve()
 
-    def seconds(self, key: str) -> float | None:
+    def whole_number(self, key: Key, high: int) -> int | None:
+        """A count set in the config file, from 1 to high; None when it is not set."""
+        value: int | None = self.file_value(key)
+        if value is not None and not 0 < value <= high:
+            raise ConfigError(f"'{key}' in {self.config_file} must be from 1 to {high:,}, not {value}")
+        return value
+
+    def seconds(self, key: Key) -> float | None:
         value = self.get(key)
         if value is None:
             return None
@@ -192,38 +254,6 @@ class _Sources:
         return number
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """YAML without anchors' aliases: a settings file needs none, and nested aliases can expand a few
-    hundred bytes into gigabytes (a "billion laughs"). Like every input: nested at most CONFIG_MAX_DEPTH
-    deep and no key twice in a mapping."""
-
-    depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
-        if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(None, None, "aliases (*name) are not allowed in the sidecar's "
-                                              "config file; write the value out", event.start_mark)
-        if self.depth >= CONFIG_MAX_DEPTH:
-            raise yaml.composer.ComposerError(None, None, f"nested more than {CONFIG_MAX_DEPTH} levels deep",
-                                              event.start_mark)
-        self.depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, str) and key in seen:
-                raise yaml.constructor.ConstructorError(None, None, f"the key '{key}' is there twice",
-                                                        key_node.start_mark)
-            seen.add(key if isinstance(key, str) else id(key_node))
-        return super().construct_mapping(node, deep)
-
-
 def _output_file(path: Path | None, key: str) -> Path | None:
     """A file the sidecar keeps writing: its folder must exist, and it must not be a folder itself."""
     if path is not None and (not path.parent.is_dir() or path.is_dir()):
@@ -235,7 +265,7 @@ def _output_file(path: Path | None, key: str) -> Path | None:
 def _files_folder(path: Path | None) -> Path | None:
     """The folder of the PDFs a row names: it must exist (the sidecar only reads it)."""
     if path is not None and not path.is_dir():
-        raise ConfigError(f"files {path} is not a folder; give the folder the interior and cover PDFs are "
+        raise ConfigError(f"{Key.FILES} {path} is not a folder; give the folder the interior and cover PDFs are "
                           "uploaded from")
     return path
 
@@ -254,21 +284,21 @@ def ensure_writable_folder(path: Path, key: str) -> None:
 def _tree_choice(src: _Sources) -> TreeChoice:
     """The pipeline's configs/ folder and which of its files to read; --lsi-config and a tranche given as a
     file win over the tree's files. A tranche without '/' or '.json' is a name in the tree's tranches/."""
-    root = src.path("pipeline_configs")
+    root = src.path(Key.PIPELINE_CONFIGS)
     if root is not None and not root.is_dir():
-        raise ConfigError(f"pipeline_configs {root} is not a folder (the pipeline's configs/, with "
+        raise ConfigError(f"{Key.PIPELINE_CONFIGS} {root} is not a folder (the pipeline's configs/, with "
                           "default_lsi_config.json, publishers/, imprints/, tranches/, books/)")
-    tranche, path = src.get("tranche"), src.path("tranche")
+    tranche, path = src.get(Key.TRANCHE), src.path(Key.TRANCHE)
     named = isinstance(tranche, str) and "/" not in tranche and not tranche.endswith(".json")
-    choice = TreeChoice(root=root, lsi_config=src.path("lsi_config"), publisher=src.get("publisher"),
-                        tranche=tranche if named and (root or not path.exists()) else path)
+    choice = TreeChoice(root=root, lsi_config=src.path(Key.LSI_CONFIG), publisher=src.get(Key.PUBLISHER),
+                        tranche=tranche if named and (root or path is None or not path.exists()) else path)
     return dataclasses.replace(choice, tranche=choice.tranche_file())  # a name the tree lacks: an error now
 
 
 def _folders(src: _Sources) -> tuple[list[Folder], list[Path]]:
     """The watched folders that are checkpointed, and those listed with checkpoint: false."""
-    watch, watch_root = src.origin("watch")
-    imprint = src.get("imprint")
+    watch, watch_root = src.origin(Key.WATCH)
+    imprint = src.get(Key.IMPRINT)
     folders: list[Folder] = []
     disabled: list[Path] = []
     for entry in watch or []:
@@ -318,12 +348,6 @@ def _safe_imprint(name: str) -> str:
     return safe
 
 
-def _positive(value: Any, key: str, where: Path | None, high: int) -> int | None:
-    if value is not None and not 0 < value <= high:
-        raise ConfigError(f"'{key}' in {where} must be from 1 to {high:,}, not {value}")
-    return value
-
-
 def _config_path(given: str | None) -> Path | None:
     if given:
         path = Path(given).expanduser().resolve()
@@ -337,7 +361,7 @@ def _config_path(given: str | None) -> Path | None:
 def _read_yaml(path: Path) -> dict[str, Any]:
     text = read_config_text(path, "config file")
     try:
-        data = yaml.load(text, Loader=_NoAliasLoader)
+        data = load_yaml(text, CONFIG_MAX_DEPTH)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path} is not valid YAML: {exc}") from None
     except ValueError as exc:  # an integer over Python's 4,300-digit conversion limit
@@ -365,14 +389,12 @@ def _check(data: Mapping[str, Any], schema: Mapping[str, Any], at: tuple[str, ..
             continue
         if expected in (int, (int, float)) and isinstance(value, bool) or not isinstance(value, expected):
             raise ConfigError(f"'{name}' in {path} must be {_TYPE_NAMES[expected]}, not {value!r}")
-        if expected is list and key != "watch" and not all(isinstance(v, str) for v in value):
+        if expected is list and key != Key.WATCH and not all(isinstance(v, str) for v in value):
             raise ConfigError(f"'{name}' in {path} must be a list of strings")
-        choices = _CHOICES.get((*at, key))
+        choices = _CHOICES.get(name)
         if choices and value not in choices:
             raise ConfigError(f"'{name}' in {path} must be one of {', '.join(choices)}, not {value!r}")
 
 
 _TYPE_NAMES = {str: "text", int: "a whole number", bool: "true or false", list: "a list", dict: "a mapping",
                (int, float): "a number", (str, int, float): "text or a number", (list, dict): "a list or a mapping"}
-
-

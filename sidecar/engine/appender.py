@@ -35,10 +35,13 @@ class StagedRow:
     @classmethod
     def of(cls, data: bytes, source: str, sha256: str, stat: str, checked_ns: int, isbn: str,
            title: str, problems: Sequence[Problem] = (), digest: str | None = None) -> StagedRow:
+        """data (the encoded record) from one version of a source file (its sha256 and stat_key, read at
+        checked_ns, ns since the epoch), with the book's identity, title, problems and settings digest."""
         return cls(data, RowRecord(0, 0, len(data), source, sha256, stat, checked_ns, isbn, title, 0,
                                    hashlib.sha256(data).hexdigest(), encode_problems(problems), digest))
 
     def placed(self, checkpoint_id: int, offset: int) -> RowRecord:
+        """Its ledger record once written at offset (bytes) of the checkpoint, appended now."""
         return dataclasses.replace(self.entry, checkpoint_id=checkpoint_id, offset=offset, appended_ns=time.time_ns())
 
 
@@ -47,7 +50,9 @@ class CheckpointAppender:
 
     def __init__(self, ledger: Ledger, folder: Path, imprint: str, dialect: Dialect,
                  batch_id: str | None = None) -> None:
-        """The imprint's current checkpoint, repaired; a new one when it has none (or batch_id asks)."""
+        """The imprint's current checkpoint, repaired; a new one when it has none (or batch_id asks). Raises
+        CheckpointError when the file was changed outside the sidecar or has another header than the dialect
+        writes, DiskFull or CheckpointError when a repair or a new checkpoint cannot be written."""
         self.ledger, self.imprint, self.dialect = ledger, imprint, dialect
         self.folder = folder
         record = None if batch_id is not None else ledger.current_checkpoint(imprint)
@@ -136,7 +141,8 @@ class CheckpointAppender:
     def commit(self) -> tuple[list[RowRecord], list[RowRecord]]:
         """Append every staged row in one write(2) and fdatasync, record them in one transaction, then put
         in every replacement with one rewrite of the file. Returns the rows appended and those replaced.
-        Raises CheckpointError when the checkpoint or the ledger cannot be written (nothing is retried)."""
+        Raises DiskFull (the disk is full; nothing partial kept) or CheckpointError when the checkpoint or the
+        ledger cannot be written: the rows taken are dropped, never retried."""
         # Taken off the queue first: after a failed write or fsync these rows must never be retried.
         staged, self.staged = self.staged, []
         replacing, self.replacing, self.replacing_bytes = self.replacing, {}, 0
@@ -187,4 +193,5 @@ class CheckpointAppender:
         return record
 
     def close(self) -> None:
+        """Close the checkpoint file; staged rows not committed are dropped (the caller flushes first)."""
         self.file.close()

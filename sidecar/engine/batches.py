@@ -10,7 +10,7 @@ import json
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 from loguru import logger
 
@@ -27,24 +27,35 @@ ACTIONS = ("rotate", "finalize")
 MARKER_MAX_BYTES = 4096  # a marker holds at most a batch id
 
 
+class Request(TypedDict):
+    """A request file's JSON."""
+
+    action: str  # one of ACTIONS
+    imprints: list[str]
+    batch_id: str | None  # rotate's --batch-id
+
+
 def requests_dir(state_dir: Path) -> Path:
-    """Where `sidecar rotate|finalize` leave requests for the process that holds the lock."""
+    """<state_dir>/requests: where `sidecar rotate|finalize` leave requests for the process that holds the lock."""
     return state_dir / "requests"
 
 
 def write_request(state_dir: Path, action: str, imprints: list[str], batch_id: str | None) -> Path:
-    """Leave a request for the running service; it deletes the file once the request is done."""
+    """Leave a request (<state_dir>/requests/<ns>-<pid>.json) for the running service; it deletes the file once
+    the request is done. Raises OSError when the folder or the file cannot be written."""
     folder = requests_dir(state_dir)
     folder.mkdir(parents=True, exist_ok=True)
     request = folder / f"{time.time_ns()}-{os.getpid()}.json"
     # The service reads only whole requests (*.json); the temp name does not match.
-    atomic_write(request, json.dumps({"action": action, "imprints": imprints, "batch_id": batch_id}).encode(),
-                 durable=False)
+    content: Request = {"action": action, "imprints": imprints, "batch_id": batch_id}
+    atomic_write(request, json.dumps(content).encode(), durable=False)
     return request
 
 
 def take_requests(ingestor: Ingestor) -> None:
-    """Carry out every request waiting, oldest first, then delete it."""
+    """Carry out every request waiting, oldest first, then delete it. A malformed request is logged and deleted;
+    the errors of rotate() and finalize() (CheckpointError, DiskFull, OSError) are raised, the request then
+    left in place to be taken again."""
     for request in sorted(requests_dir(ingestor.settings.state_dir).glob("*.json")):
         try:
             wanted = json.loads(read_regular_file(request, MARKER_MAX_BYTES, "a request's size")[0])
@@ -61,14 +72,17 @@ def take_requests(ingestor: Ingestor) -> None:
 
 
 def check_markers(ingestor: Ingestor) -> None:
-    """Every watched folder's markers, as a catch-up finds them."""
+    """Every watched folder's markers, as a catch-up finds them. Raises what check_marker() raises."""
     for folder in ingestor.settings.folders:
         for marker in (ingestor.settings.start_marker, ingestor.settings.done_marker):
             check_marker(ingestor, folder.path / marker, folder)
 
 
 def check_marker(ingestor: Ingestor, path: Path, folder: Folder) -> None:
-    """A batch marker the pipeline dropped: act on each new version of it once."""
+    """A batch marker the pipeline dropped: act on each new version of it (by its stat) once. The start marker's
+    text, printable characters only and at most 200, is the new checkpoint's batch id. A marker that is no
+    regular file or over MARKER_MAX_BYTES is logged and ignored. Raises what Ingestor.rotate() and finalize()
+    raise (CheckpointError, DiskFull), and CheckpointError when the ledger cannot record the marker."""
     ledger = ingestor.ledger
     try:
         stat = stat_source(path)

@@ -24,12 +24,11 @@ from ..inputs import BAD_NAME, is_utf8_name, shown
 from ..rows.book import BookRow, book_to_row
 from ..rows.columns import Problem, Severity
 from ..rows.lsi_rules import what_fixes
-from ..settings import Folder, Settings, ensure_writable_folder
+from ..settings import Folder, Key, Settings, ensure_writable_folder
 from ..store.checkpoint import remove_stale_temp_files
-from ..store.ledger import Ledger, Rejection, RowRecord, ledger_path
+from ..store.ledger import Ledger, Rejection, RowRecord, refuse_lost_ledger
 from ..store.lock import DirLock
 from ..store.manifest import settings_digest, write_manifest, write_missing_manifests
-from ..store.names import imprint_of
 from ..store.sources import Source, mtime_ns, read_source, scan, stat_source
 from .appender import CheckpointAppender, StagedRow
 from .batches import check_markers, take_requests
@@ -53,6 +52,7 @@ class Summary:
     stale: int = 0  # rows of the current checkpoints that could not be converted under the settings in force
 
     def line(self) -> str:
+        """What --once prints: files appended, replaced, unchanged, rejected; rows not LSI-ready; the checkpoints."""
         parts = ", ".join(f"{self.counts[o]} {o}" for o in OUTCOMES[:4])
         where = ", ".join(str(p) for p in self.checkpoints) or "none yet"
         stale = f", {self.stale} stale (see sidecar status)" if self.stale else ""
@@ -69,14 +69,17 @@ class Ingestor:
     """Holds the locks, the ledger and one appender per imprint for the life of a run."""
 
     def __init__(self, settings: Settings) -> None:
+        """Take the folders' locks, open the ledger, repair each imprint's open checkpoint. Raises ConfigError when
+        checkpoint_dir or state_dir cannot be made or written to, LockHeld when another sidecar holds one, DiskFull
+        or CheckpointError when the ledger or a checkpoint cannot be used as it is, OSError from the file system."""
         self.settings = settings
-        ensure_writable_folder(settings.checkpoint_dir, "checkpoint_dir")
-        ensure_writable_folder(settings.state_dir, "state_dir")
+        ensure_writable_folder(settings.checkpoint_dir, Key.CHECKPOINT_DIR)
+        ensure_writable_folder(settings.state_dir, Key.STATE_DIR)
         self.locks = [DirLock(settings.checkpoint_dir)]
         try:
             if settings.state_dir != settings.checkpoint_dir:
                 self.locks.append(DirLock(settings.state_dir))
-            _refuse_lost_ledger(settings)
+            refuse_lost_ledger(settings.state_dir, settings.checkpoint_dir, {f.imprint for f in settings.folders})
             remove_stale_temp_files(settings.checkpoint_dir, {f.imprint for f in settings.folders})  # we hold the lock
             self.ledger = Ledger(settings.state_dir)
             # Open (and repair) each imprint's current checkpoint; an imprint without one gets its
@@ -105,6 +108,7 @@ class Ingestor:
         self.folder_faults: dict[Path, str] = {}  # watched folders the last pass could not list, and why
 
     def close(self) -> None:
+        """Flush, then close the checkpoints and the ledger and release the locks even when flush() raises."""
         try:
             self.flush()
         finally:
@@ -125,6 +129,7 @@ class Ingestor:
 
     @property
     def checkpoints(self) -> list[Path]:
+        """The current checkpoint of each imprint that has one open in this run."""
         return [a.record.path for a in self.appenders.values()]
 
     # ------------------------------------------------------------------ checkpoints
@@ -144,7 +149,8 @@ class Ingestor:
         return appender
 
     def rotate(self, imprint: str, batch_id: str | None = None) -> Path:
-        """Start a new checkpoint for the imprint now; the previous one stays as it is (closed)."""
+        """Start a new checkpoint for the imprint now; the previous one stays as it is (closed). Raises
+        CheckpointError (DiskFull) when what is staged or the new checkpoint cannot be written."""
         self.flush()
         previous = self.appenders.pop(imprint, None)
         if previous is not None:
@@ -155,7 +161,8 @@ class Ingestor:
         return appender.record.path
 
     def finalize(self, imprint: str) -> Path | None:
-        """Mark the imprint's checkpoint complete, with a manifest beside it; the next book starts a new one."""
+        """Mark the imprint's checkpoint complete, with a manifest beside it; the next book starts a new one.
+        Raises CheckpointError (DiskFull) as flush() does, OSError when the manifest cannot be written."""
         self.flush()
         appender = self.appenders.pop(imprint, None)
         if appender is None:
@@ -175,6 +182,7 @@ class Ingestor:
 
         Raises FolderError for a watched folder that cannot be listed, after the other folders' books, unless
         may_be_unfinished (the service): then the folder is in folder_faults until a later pass can list it.
+        Raises CheckpointError (DiskFull) when a row or the ledger cannot be written, as flush() does.
         """
         take_requests(self)
         check_markers(self)
@@ -220,7 +228,8 @@ class Ingestor:
         return summary
 
     def flush(self) -> None:
-        """Make every staged row and replacement durable and recorded."""
+        """Make every staged row and replacement durable and recorded. Raises CheckpointError (DiskFull: the
+        disk is full, nothing partial kept) as CheckpointAppender.commit() does; the rows staged are dropped."""
         for appender in self.appenders.values():
             appended, replaced = appender.commit()
             for outcome, records, word in (("appended", appended, "to"), ("replaced", replaced, "in")):
@@ -245,7 +254,9 @@ class Ingestor:
         may_be_unfinished: the file may still be being written, so a recently modified file that cannot
         be read as a book yet is "unfinished" rather than rejected (the service looks again once it is
         closed or stops changing). recheck: convert it even when its row or rejection looks current (another
-        file it was measured against changed).
+        file it was measured against changed). The outcome is one of OUTCOMES; a bad book is recorded as
+        "rejected", never raised. Raises FolderError when the file's folder cannot be searched, and
+        CheckpointError (DiskFull) when a row or the ledger cannot be written.
         """
         source = str(path)
         if not is_utf8_name(path):
@@ -359,7 +370,8 @@ class Ingestor:
         return "rejected"
 
     def check_ledger(self) -> None:
-        """The ledger must stay where it was opened: deleted under a running process, nothing it writes counts."""
+        """The ledger must stay where it was opened: deleted under a running process, nothing it writes counts.
+        Raises CheckpointError when it was deleted or replaced."""
         if not self.ledger.still_in_place():
             raise CheckpointError(f"the ledger {self.ledger.path} was deleted or replaced while the sidecar ran; "
                                   "restore it from a backup, or move the checkpoints aside to start over")
@@ -373,18 +385,6 @@ class Ingestor:
             logger.bind(source=shown(rejection.source), reason=rejection.reason).warning(
                 f"rejected {shown(rejection.source)}: {rejection.reason}")
         return "rejected"
-
-
-def _refuse_lost_ledger(settings: Settings) -> None:
-    """Checkpoints without their ledger: starting a new ledger would write every book again, silently."""
-    if ledger_path(settings.state_dir).exists():
-        return
-    imprints = {f.imprint for f in settings.folders}
-    found = sorted(p for p in settings.checkpoint_dir.iterdir() if imprint_of(p, imprints) is not None)
-    if found:
-        raise CheckpointError(f"{len(found)} checkpoint(s) such as {found[0].name} are in {settings.checkpoint_dir}, "
-                              f"but their ledger {ledger_path(settings.state_dir)} is missing: restore it (or set "
-                              "state_dir to where it is), or move those checkpoints aside to start over")
 
 
 def _proven(recorded: str, checked_ns: int, current: str) -> bool:

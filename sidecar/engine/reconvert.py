@@ -47,8 +47,8 @@ def announce_pass(ingestor: Ingestor) -> None:
 def finish_pass(ingestor: Ingestor) -> int:
     """Convert every row of the current checkpoints still made under other settings after a scan; mark
     stale, with the reason, each one whose source is gone, unwatched or rejected, and clear the mark of a
-    row that is current again. Returns the number of stale rows. Raises CheckpointError when the checkpoint
-    or the ledger cannot be written."""
+    row that is current again. Returns the number of stale rows. Raises CheckpointError (DiskFull) when the
+    checkpoint or the ledger cannot be written, FolderError when a source's folder can no longer be searched."""
     if ingestor.settings.on_rewrite != "replace":
         return 0
     stale = 0

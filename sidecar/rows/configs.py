@@ -194,7 +194,8 @@ def level_of(name: str, path: Path, data: Mapping[str, Any]) -> Level:
 
 def _tranche_rules(level: Level, data: Mapping[str, Any]) -> None:
     """field_overrides (column names), append_fields, blank_fields and field_exclusions, a required BISAC."""
-    overrides = data.get("field_overrides") if isinstance(data.get("field_overrides"), dict) else {}
+    given = data.get("field_overrides")
+    overrides: Mapping[str, Any] = given if isinstance(given, dict) else {}
     appended = [n for n in _list(level, data, "append_fields") if isinstance(n, str)]
     for key, raw in overrides.items():
         column = APPEND_ALIASES.get(key) or CONFIG_KEYS.get(key) or key
@@ -206,9 +207,9 @@ def _tranche_rules(level: Level, data: Mapping[str, Any]) -> None:
             level.values.append((column, raw, f"field_overrides.{key}"))
     for rule in ("blank_fields", "field_exclusions"):
         for key in _list(level, data, rule):
-            column = CONFIG_KEYS.get(key, key) if isinstance(key, str) else None
-            if column in COLUMNS:
-                level.blank[column] = rule
+            blanked = CONFIG_KEYS.get(key, key) if isinstance(key, str) else None
+            if blanked is not None and blanked in COLUMNS:
+                level.blank[blanked] = rule
     level.required_bisac = next(((data[k].strip(), k) for k in BISAC_KEYS if isinstance(data.get(k), str)
                                  and data[k].strip()), ("", ""))
 

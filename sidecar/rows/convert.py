@@ -158,7 +158,8 @@ def _finished_defaults(profile: Profile) -> list[tuple[str, str | None, str | No
         for problem in probe.problems:
             finished[problem.column] = None
         profile.cache["finished"] = [(column, profile.defaults.get(column), finished[column]) for column in COLUMNS]
-    return profile.cache["finished"]
+    finished_defaults: list[tuple[str, str | None, str | None]] = profile.cache["finished"]
+    return finished_defaults
 
 
 def _cell(c: _Cells, column: str, value: str, from_config: bool) -> str:

@@ -16,7 +16,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from .columns import Problem, Severity
 from .configs import CONFIG_KEYS
@@ -243,7 +243,7 @@ def what_fixes(problem: Problem) -> str:
     return f"{fix.format(column=problem.column, setting=setting_for(problem.column))}; {AGAIN}"
 
 
-def encode_problems(problems: list[Problem] | tuple[Problem, ...]) -> str:
+def encode_problems(problems: Sequence[Problem]) -> str:
     """The ledger's form of a row's problems: a JSON list of [rule, severity, column, message]."""
     return json.dumps([[p.rule, str(p.severity), p.column, p.message] for p in problems])
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from .columns import Problem
-from .lsi_rules import FILE_COLUMNS, RULES
+from .lsi_rules import FILE_COLUMNS as FILE_COLUMNS, RULES as RULES  # tools/preflight.py takes them from here
 
 POINTS = 72.0  # a PDF unit is 1/72 in
 BLEED_IN = 0.125  # LSI: 1/8" on the three trim edges of an interior; the cover's bleed, all round

@@ -43,7 +43,7 @@ def fill_prices(c: _Cells, book: Mapping[str, Any], isbn: str) -> None:
 
 def market_prices(profile: Profile, us: str) -> dict[str, str]:
     """Every other market's price from the US price, worked out once per profile and US price."""
-    known = profile.cache.setdefault("market prices", {})
+    known: dict[str, dict[str, str]] = profile.cache.setdefault("market prices", {})
     if us in known:
         return known[us]
     prices = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 from .codes import AcsCodes
@@ -49,5 +50,5 @@ _RULES: dict[str, Callable[[Any], str]] = {
     "Min Age": age, "Max Age": age,
     "Contributor One Location Type Code": location_type,
 }
-_RULES.update({m.price: (lambda x, currency=m.currency: price(x, currency)) for m in MARKETS})
+_RULES.update({m.price: functools.partial(price, currency=m.currency) for m in MARKETS})
 _RULES.update({m.discount: discount for m in MARKETS})

@@ -136,7 +136,8 @@ def _start_of(text: str) -> str:
 def fit_paragraphs(text: str, limit: int) -> Fitted:
     """Plain text (blank lines between paragraphs) as escaped <p> paragraphs within limit characters: whole
     paragraphs, then whole sentences of the next one; and what was left out to fit."""
-    out, kept = "", []
+    out = ""
+    kept: list[str] = []
     for para in _PARAGRAPHS.split(text):
         para = " ".join(para.split())
         if not para:

@@ -289,7 +289,7 @@ def _folded(name: str) -> str:
 def _check_codes(cells: Mapping[str, str], codes: AcsCodes) -> list[Problem]:
     problems: list[Problem] = []
 
-    def check(column: str, value: str, table: Mapping[str, str] | frozenset[str], what: str) -> None:
+    def check(column: str, value: str, table: Mapping[str, object] | frozenset[str], what: str) -> None:
         if value and value not in table:
             problems.append(R.CODE.at(column, f"'{value}' is not {what} in LSI's code tables"))
 

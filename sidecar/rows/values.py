@@ -350,7 +350,8 @@ def basic_info(book: Mapping[str, Any]) -> Mapping[str, Any]:
         for answer in answers if isinstance(answers, list) else []:
             if isinstance(answer, dict) and answer.get("prompt_key") == "gemini_get_basic_info" \
                     and isinstance(answer.get("parsed_content"), dict):
-                return answer["parsed_content"]
+                parsed: Mapping[str, Any] = answer["parsed_content"]
+                return parsed
     return {}
 
 

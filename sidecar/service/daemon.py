@@ -153,8 +153,8 @@ class Service:
         assert self.waits is not None
         faults = dict(self.ingestor.folder_faults)  # replaced whole by the worker, never changed in place
         for w in watched:  # one that does not exist (yet, or any more): its books come when it does
-            if w.waiting and str(w.folder.path) not in faults and not os.path.lexists(w.folder.path):
-                faults[str(w.folder.path)] = f"the watched folder {w.folder.path} does not exist"
+            if w.waiting and w.folder.path not in faults and not os.path.lexists(w.folder.path):
+                faults[w.folder.path] = f"the watched folder {w.folder.path} does not exist"
         for folder, message in faults.items():
             self.waits.set(f"folder:{folder}", message)
         self.waits.keep_only({f"folder:{folder}" for folder in faults}, "folder:")

@@ -122,7 +122,7 @@ def _log_row(checkpoint: Path, book: BookCheck, problems: tuple[str, ...], known
 
 def _stats(paths: Sequence[Path]) -> Signature:
     """Each path with what tells that it changed (device, inode, size, modification time), None when absent."""
-    found = []
+    found: list[tuple[str, tuple[int, ...] | None]] = []
     for path in paths:
         try:
             st = os.stat(path)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import AbstractSet
 
 from loguru import logger
 
@@ -62,7 +63,7 @@ class Waits:
             self._tell()
             logger.info(f"resumed: no longer waiting for: {message}")
 
-    def keep_only(self, keys: set[str], prefix: str) -> None:
+    def keep_only(self, keys: AbstractSet[str], prefix: str) -> None:
         """Clear every fault whose key starts with prefix and is not in keys."""
         for key in [k for k in self.current if k.startswith(prefix) and k not in keys]:
             self.clear(key)

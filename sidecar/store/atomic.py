@@ -12,6 +12,7 @@ from .names import temp_name
 
 
 def fsync_dir(path: Path) -> None:
+    """Make the folder's entries (a file created, renamed or removed in it) durable. Raises OSError."""
     fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
     try:
         os.fsync(fd)
@@ -36,6 +37,7 @@ def atomic_writer(path: Path, durable: bool) -> Iterator[BinaryIO]:
     durable: the data and the rename are on disk when this returns (fsync of the file and its folder),
     for files the sidecar's own state depends on. Without it a crash may leave the old version, which is
     enough for outputs that are simply written again (exports, metrics, requests).
+    Raises OSError as atomic_write() does; an exception in the block removes the temp file and is raised.
     """
     tmp = temp_name(path, os.getpid())
     try:
@@ -53,6 +55,7 @@ def atomic_writer(path: Path, durable: bool) -> Iterator[BinaryIO]:
 
 
 def atomic_write(path: Path, data: bytes, durable: bool) -> None:
-    """Replace path with data (see atomic_writer)."""
+    """Replace path with data (see atomic_writer). Raises OSError when the temp file cannot be written, synced
+    or renamed (it is then removed, path left as it was), or, when durable, the folder cannot be synced."""
     with atomic_writer(path, durable) as f:
         f.write(data)

@@ -24,7 +24,8 @@ EDITED_ADVICE = ("put back the file as the sidecar wrote it, or move it aside to
 
 
 def create_with_header(path: Path, header: bytes) -> None:
-    """Make path hold exactly header, atomically; never touches an existing file."""
+    """Make path hold exactly header, atomically; never touches an existing file. Raises CheckpointError when
+    path exists, DiskFull when the disk or quota is full, CheckpointError for any other I/O error."""
     tmp = temp_name(path, os.getpid())
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
@@ -48,14 +49,19 @@ class CheckpointFile:
     """An open checkpoint: appends go to its end; size is what this process has written."""
 
     def __init__(self, path: Path) -> None:
+        """Open path for appends. Raises CheckpointError when it is missing; OSError when it cannot be opened."""
         self.path = path
+        self._open()
+
+    def _open(self) -> None:
         try:
-            self.fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
+            self.fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CLOEXEC)
         except FileNotFoundError:
-            raise CheckpointError(f"checkpoint {path} is missing") from None
+            raise CheckpointError(f"checkpoint {self.path} is missing") from None
         self.size = os.fstat(self.fd).st_size
 
     def close(self) -> None:
+        """Close the descriptor; closing twice is harmless."""
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1
@@ -68,7 +74,10 @@ class CheckpointFile:
                                   f"the sidecar while it ran; {EDITED_ADVICE}")
 
     def append(self, data: bytes) -> int:
-        """Write data at the end in one write(2); returns its offset. Durable only after sync()."""
+        """Write data at the end in one write(2); returns its offset (bytes). Durable only after sync().
+        Raises CheckpointError when the file's size is not what this process wrote (edited meanwhile), and
+        DiskFull (the disk or quota is full) or CheckpointError when the write fails: the file is then cut
+        back to where it was."""
         self._check_size()
         offset = self.size
         try:
@@ -85,6 +94,8 @@ class CheckpointFile:
         return offset
 
     def sync(self) -> None:
+        """fdatasync the file. Raises CheckpointError when it fails: never retried (the page cache may have
+        dropped the data already), the caller stops and the next start re-derives the file from the ledger."""
         try:
             fault_point("fsync-eio")
             os.fdatasync(self.fd)
@@ -95,6 +106,7 @@ class CheckpointFile:
         fault_point("after-fsync")
 
     def truncate(self, size: int) -> None:
+        """Cut the file to size bytes, durably (fsync). Raises CheckpointError when it cannot."""
         try:
             os.ftruncate(self.fd, size)
             os.fsync(self.fd)
@@ -103,6 +115,7 @@ class CheckpointFile:
         self.size = size
 
     def read_at(self, offset: int, length: int) -> bytes:
+        """Up to length bytes from offset (fewer at the end of the file). Raises OSError."""
         return os.pread(self.fd, length, offset)
 
     def rewrite_tmp(self, replacements: Sequence[tuple[int, int, bytes]]) -> Path:
@@ -133,7 +146,7 @@ class CheckpointFile:
         or the folder's fsync fails (the ledger already describes tmp: the next start finishes the swap)."""
         put_in_place(tmp, self.path)
         self.close()
-        self.__init__(self.path)
+        self._open()
 
 
 def put_in_place(tmp: Path, path: Path) -> None:
@@ -173,6 +186,7 @@ def _copy(src: int, dst: int, offset: int, count: int) -> None:
 
 def first_changed_row(path: Path, rows: Iterable[RowRecord], header_len: int) -> str | None:
     """What is wrong with the first recorded row whose bytes are not what was written; None when all hold.
+    rows: the checkpoint's ledger rows in file order. Raises OSError when the file cannot be read.
 
     The rows tile the file from the header on, so it is read once, front to back, in large reads. Rows
     recorded before the ledger kept row hashes are checked for their place only.

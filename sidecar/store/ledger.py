@@ -11,75 +11,25 @@ from __future__ import annotations
 import dataclasses
 import os
 import sqlite3
-from collections import Counter
 import time
 import urllib.parse
-from dataclasses import dataclass
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..errors import CheckpointError, DiskFull
 from ..rows.columns import Problem, Severity
 from ..rows.lsi_rules import decode_problems
+from .names import imprint_of
+from .records import CheckpointRecord as CheckpointRecord, Rejection as Rejection, RowRecord as RowRecord
 from .schema import migrate
 
 LEDGER_NAME = "ledger.sqlite3"
-
-
-
-@dataclass(frozen=True)
-class CheckpointRecord:
-    id: int
-    imprint: str
-    path: Path
-    header_len: int
-    pending_rewrite: str | None
-    created_ns: int
-    closed_ns: int | None = None
-    finalized_ns: int | None = None
-
-    @property
-    def state(self) -> str:
-        return "open" if self.closed_ns is None else "finalized" if self.finalized_ns else "rotated"
-
-
 _CHECKPOINT_COLUMNS = "id, imprint, path, header_len, pending_rewrite, created_ns, closed_ns, finalized_ns"
 
 
 def _checkpoint(found: Sequence[object]) -> CheckpointRecord:
     return CheckpointRecord(found[0], found[1], Path(str(found[2])), *found[3:])  # type: ignore[arg-type]
-
-
-@dataclass(frozen=True)
-class RowRecord:
-    checkpoint_id: int
-    offset: int
-    length: int
-    source: str
-    sha256: str
-    stat: str
-    checked_ns: int
-    isbn: str
-    title: str
-    appended_ns: int
-    row_sha256: str | None  # None for rows recorded before the ledger kept it
-    lsi_errors: str | None = None  # the row's problems (lsi_rules.encode_problems); None in older ledgers
-    digest: str | None = None  # of the settings it was converted under; None for rows recorded before it was kept
-    stale: str | None = None  # why it could not be converted under the settings in force (its source is gone...)
-
-    @property
-    def end(self) -> int:
-        return self.offset + self.length
-
-
-@dataclass(frozen=True)
-class Rejection:
-    source: str
-    sha256: str
-    stat: str
-    checked_ns: int
-    reason: str
-    digest: str | None = None  # of the settings it was rejected under
 
 
 _ROW_FIELDS = tuple(f.name for f in dataclasses.fields(RowRecord))
@@ -93,10 +43,32 @@ def ledger_path(state_dir: Path) -> Path:
     return state_dir / LEDGER_NAME
 
 
+def refuse_lost_ledger(state_dir: Path, checkpoint_dir: Path, imprints: Iterable[str]) -> None:
+    """Checkpoints without their ledger: starting a new ledger would write every book again, silently.
+    Raises CheckpointError when state_dir has no ledger but checkpoint_dir holds a checkpoint of one of the
+    imprints; OSError when checkpoint_dir cannot be listed."""
+    if ledger_path(state_dir).exists():
+        return
+    imprints = set(imprints)
+    found = sorted(p for p in checkpoint_dir.iterdir() if imprint_of(p, imprints) is not None)
+    if found:
+        raise CheckpointError(f"{len(found)} checkpoint(s) such as {found[0].name} are in {checkpoint_dir}, "
+                              f"but their ledger {ledger_path(state_dir)} is missing: restore it (or set "
+                              "state_dir to where it is), or move those checkpoints aside to start over")
+
+
 class Ledger:
-    """The ledger of one state folder, opened for writing (under the folder's lock) or read-only."""
+    """The ledger of one state folder, opened for writing (under the folder's lock) or read-only.
+
+    Every write is one transaction: it raises DiskFull when SQLite finds the disk full and CheckpointError for
+    any other failure, and is then rolled back (none of it is recorded). Reads raise sqlite3.Error when the
+    ledger file cannot be read (damaged, or removed under a reader). Times are nanoseconds since the epoch
+    (time.time_ns()); offsets and lengths are bytes in the checkpoint file.
+    """
 
     def __init__(self, state_dir: Path) -> None:
+        """Open (or create) <state_dir>/ledger.sqlite3 for writing, brought to this version's schema. Raises
+        CheckpointError when it cannot be opened, is damaged, or was made by a newer sidecar."""
         self.path = path = ledger_path(state_dir)
         try:
             self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
@@ -152,6 +124,7 @@ class Ledger:
         self.close()
 
     def close(self) -> None:
+        """Close the connection (a writer's last commit is already durable)."""
         self.db.close()
 
     def _tx(self, statements: Iterable[tuple[str, Sequence[object]]]) -> None:
@@ -180,11 +153,14 @@ class Ledger:
         return [_checkpoint(r) for r in self.db.execute(f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints ORDER BY id")]
 
     def checkpoint_at(self, path: Path) -> CheckpointRecord | None:
+        """The checkpoint recorded at path (open or closed); None when the ledger never had one there."""
         found = self.db.execute(f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints WHERE path = ?",
                                 (str(path),)).fetchone()
         return _checkpoint(found) if found else None
 
     def add_checkpoint(self, imprint: str, path: Path, header_len: int, batch_id: str | None = None) -> CheckpointRecord:
+        """Record a new open checkpoint of the imprint (its file already holds header_len bytes of header),
+        closing the imprint's previous one in the same transaction."""
         now = time.time_ns()
         self._tx([
             ("UPDATE checkpoints SET closed_ns = ? WHERE imprint = ? AND closed_ns IS NULL", (now, imprint)),
@@ -196,26 +172,34 @@ class Ledger:
         return record
 
     def finalized_checkpoints(self) -> list[CheckpointRecord]:
+        """Every checkpoint closed by finalize (each should have a manifest beside it)."""
         return [_checkpoint(r) for r in self.db.execute(
             f"SELECT {_CHECKPOINT_COLUMNS} FROM checkpoints WHERE finalized_ns IS NOT NULL")]
 
     def close_checkpoint(self, checkpoint_id: int, finalized: bool) -> None:
+        """Close a checkpoint now: rotated, or with finalized the batch is complete."""
         now = time.time_ns()
         self._tx([("UPDATE checkpoints SET closed_ns = ?, finalized_ns = ? WHERE id = ?",
                    (now, now if finalized else None, checkpoint_id))])
 
     def append_times(self, checkpoint_id: int) -> tuple[int | None, int | None]:
         """First and last append (ns) of a checkpoint's rows."""
-        return self.db.execute("SELECT MIN(appended_ns), MAX(appended_ns) FROM rows WHERE checkpoint_id = ?",
-                               (checkpoint_id,)).fetchone()
+        first_last: tuple[int | None, int | None] = self.db.execute(
+            "SELECT MIN(appended_ns), MAX(appended_ns) FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)).fetchone()
+        return first_last
 
     def batch_id(self, checkpoint_id: int) -> str | None:
-        return self.db.execute("SELECT batch_id FROM checkpoints WHERE id = ?", (checkpoint_id,)).fetchone()[0]
+        """The batch id a start marker or `sidecar rotate --batch-id` gave the checkpoint; None when none did."""
+        batch: str | None = self.db.execute("SELECT batch_id FROM checkpoints WHERE id = ?",
+                                            (checkpoint_id,)).fetchone()[0]
+        return batch
 
     def marker_seen(self, path: str, stat: str) -> bool:
+        """Whether this version of a batch marker (its stat_source() key) was already acted on."""
         return self.db.execute("SELECT 1 FROM markers WHERE path = ? AND stat = ?", (path, stat)).fetchone() is not None
 
     def record_marker(self, path: str, stat: str) -> None:
+        """Remember that this version of a batch marker was acted on."""
         self._tx([("INSERT OR REPLACE INTO markers VALUES (?, ?)", (path, stat))])
 
     def drop_checkpoint(self, checkpoint_id: int) -> None:
@@ -224,19 +208,26 @@ class Ledger:
                   ("UPDATE checkpoints SET closed_ns = ? WHERE id = ?", (time.time_ns(), checkpoint_id))])
 
     def set_pending_rewrite(self, checkpoint_id: int, tmp: str | None) -> None:
+        """Record (or with None clear) the replacement copy that is to be renamed over the checkpoint."""
         self._tx([("UPDATE checkpoints SET pending_rewrite = ? WHERE id = ?", (tmp, checkpoint_id))])
 
     def recorded_end(self, checkpoint: CheckpointRecord) -> int:
+        """Where the checkpoint's last recorded row ends (its header's length when it has none): any bytes
+        after it are an unfinished append."""
         end = self.db.execute("SELECT MAX(offset + length) FROM rows WHERE checkpoint_id = ?",
                               (checkpoint.id,)).fetchone()[0]
         return end if end is not None else checkpoint.header_len
 
     def row_count(self, checkpoint_id: int) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)).fetchone()[0]
+        """How many rows the ledger records in the checkpoint."""
+        count: int = self.db.execute("SELECT COUNT(*) FROM rows WHERE checkpoint_id = ?",
+                                     (checkpoint_id,)).fetchone()[0]
+        return count
 
     # ---------------------------------------------------------------- rows
 
     def latest_row(self, source: str) -> RowRecord | None:
+        """The source file's row in the newest checkpoint that has one; None when no checkpoint has it."""
         found = self.db.execute(
             f"SELECT {_ROW_COLUMNS} FROM rows WHERE source = ? ORDER BY checkpoint_id DESC, offset DESC LIMIT 1",
             (source,)).fetchone()
@@ -272,6 +263,7 @@ class Ledger:
         return rows, not_ready, reasons
 
     def isbn_holder(self, checkpoint_id: int, isbn: str, source: str) -> str | None:
+        """Another source file whose row in the checkpoint has this book identity (rows/isbn.py); None if none."""
         found = self.db.execute(
             "SELECT source FROM rows WHERE checkpoint_id = ? AND isbn = ? AND source != ? LIMIT 1",
             (checkpoint_id, isbn, source)).fetchone()
@@ -286,6 +278,7 @@ class Ledger:
         self._tx(statements)
 
     def forget_row(self, row: RowRecord) -> None:
+        """Delete a row's record. Its bytes stay in the file: the newest row's become an unrecorded tail."""
         self._tx([("DELETE FROM rows WHERE checkpoint_id = ? AND offset = ?", (row.checkpoint_id, row.offset))])
 
     def replace_rows(self, pairs: Sequence[tuple[RowRecord, RowRecord]], pending: str) -> None:
@@ -332,8 +325,10 @@ class Ledger:
             "ORDER BY offset", (checkpoint_id, digest))]
 
     def count_other_digest(self, checkpoint_id: int, digest: str) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM rows WHERE checkpoint_id = ? AND digest IS NOT ?",
-                               (checkpoint_id, digest)).fetchone()[0]
+        """How many of the checkpoint's rows were made under other settings than digest (or before digests)."""
+        count: int = self.db.execute("SELECT COUNT(*) FROM rows WHERE checkpoint_id = ? AND digest IS NOT ?",
+                                     (checkpoint_id, digest)).fetchone()[0]
+        return count
 
     def mark_stale(self, checkpoint_id: int, marks: Sequence[tuple[str, str | None]]) -> None:
         """Set (or with None clear) why each source's row could not be converted under the settings in force.
@@ -347,6 +342,7 @@ class Ledger:
                                     "GROUP BY digest ORDER BY COUNT(*) DESC", (checkpoint_id,)).fetchall())
 
     def stale_rows(self, checkpoint_id: int) -> list[RowRecord]:
+        """The checkpoint's rows marked stale (see mark_stale), in file order."""
         return [RowRecord(*r) for r in self.db.execute(
             f"SELECT {_ROW_COLUMNS} FROM rows WHERE checkpoint_id = ? AND stale IS NOT NULL ORDER BY offset",
             (checkpoint_id,))]
@@ -361,14 +357,17 @@ class Ledger:
     # ---------------------------------------------------------------- rejections
 
     def rejection(self, source: str) -> Rejection | None:
+        """Why the source file's last version was refused; None when it was not (or is in a checkpoint since)."""
         found = self.db.execute(f"SELECT {_REJECTION_COLUMNS} FROM rejections WHERE source = ?", (source,)).fetchone()
         return Rejection(*found) if found else None
 
     def record_rejection(self, rejection: Rejection) -> None:
+        """Record (or replace) why a source file was refused; a later row of it deletes this record."""
         self._tx([(f"INSERT OR REPLACE INTO rejections ({_REJECTION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
                    dataclasses.astuple(rejection))])
 
     def rejections(self) -> list[Rejection]:
+        """Every source file refused and not in a checkpoint since, by path."""
         return [Rejection(*r) for r in self.db.execute(f"SELECT {_REJECTION_COLUMNS} FROM rejections ORDER BY source")]
 
 

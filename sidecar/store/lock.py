@@ -18,6 +18,7 @@ class DirLock:
     """One writer per folder: an flock on <folder>/.sidecar.lock that names its holder."""
 
     def __init__(self, folder: Path) -> None:
+        """Take the lock, or raise LockHeld naming its holder; OSError when the lock file cannot be opened."""
         self.path = folder / LOCK_NAME
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         try:
@@ -37,6 +38,7 @@ class DirLock:
             pass  # the name of the holder is for messages only; the flock is the lock
 
     def release(self) -> None:
+        """Let the lock go (closing the file releases the flock); releasing twice is harmless."""
         if self.fd >= 0:
             os.close(self.fd)
             self.fd = -1

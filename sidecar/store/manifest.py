@@ -7,7 +7,7 @@ import hashlib
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from ..rows.digest import conversion_digest
 from ..settings import Settings
@@ -16,7 +16,29 @@ from .ledger import CheckpointRecord, Ledger
 from .names import manifest_name
 
 
+class Manifest(TypedDict):
+    """The manifest's JSON. Times are local, ISO 8601 to the second; None where the ledger has none."""
+
+    checkpoint: str  # the checkpoint's file name
+    imprint: str
+    batch_id: str | None  # given with `sidecar rotate --batch-id`
+    books: int  # rows in the checkpoint
+    bytes: int  # the file's size when finalized
+    sha256: str  # of the whole file, hex
+    created: str | None
+    first_append: str | None
+    last_append: str | None
+    finalized: str
+    source_folders: list[str]  # the watched folders of the imprint
+    pipeline_configs: str | None
+    lsi_config: str | None
+    tranche: str | None
+    settings_digest: str  # of the settings in force when finalized (rows/digest.py)
+    rows_by_settings_digest: dict[str, int]  # rows made under each digest, most first ('' for none recorded)
+
+
 def manifest_path(checkpoint: Path) -> Path:
+    """The manifest's path: the checkpoint's name + .manifest.json, beside it (store/names.py)."""
     return manifest_name(checkpoint)
 
 
@@ -34,11 +56,14 @@ def _iso(ns: int | None) -> str | None:
 
 
 def write_manifest(ledger: Ledger, settings: Settings, record: CheckpointRecord) -> Path:
+    """Write a finalized checkpoint's manifest durably (atomic_write) and return its path; the counts and
+    times come from the ledger, the size and sha256 from reading the file. Raises OSError when the checkpoint
+    cannot be read or the manifest written."""
     first, last = ledger.append_times(record.id)
     with open(record.path, "rb") as f:
         digest = hashlib.file_digest(f, "sha256")
         size = f.tell()
-    manifest: dict[str, Any] = {
+    manifest: Manifest = {
         "checkpoint": record.path.name,
         "imprint": record.imprint,
         "batch_id": ledger.batch_id(record.id),
@@ -63,7 +88,8 @@ def write_manifest(ledger: Ledger, settings: Settings, record: CheckpointRecord)
 
 
 def write_missing_manifests(ledger: Ledger, settings: Settings) -> None:
-    """A finalize interrupted between its ledger commit and its manifest is completed at the next start."""
+    """A finalize interrupted between its ledger commit and its manifest is completed at the next start.
+    Raises OSError as write_manifest() does."""
     for record in ledger.finalized_checkpoints():
         if record.path.exists() and not manifest_path(record.path).exists():
             write_manifest(ledger, settings, record)

@@ -37,6 +37,7 @@ class CheckpointName:
 
     @property
     def file_name(self) -> str:
+        """cumulative_checkpoint_<stamp>_<imprint>[_<sequence>].csv, the sequence left out when it is 1."""
         return f"{PREFIX}{self.stamp}_{self.imprint}{'' if self.sequence == 1 else f'_{self.sequence}'}{EXTENSION}"
 
     @classmethod

@@ -130,7 +130,9 @@ def _embedded(font: Any) -> bool:
         descendants = _resolved(font.get("/DescendantFonts")) or []
         font = _resolved(descendants[0]) if len(descendants) else {}
     descriptor = _resolved(font.get("/FontDescriptor")) if hasattr(font, "get") else None
-    return bool(descriptor) and any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
+    if not descriptor:
+        return False
+    return any(k in descriptor for k in ("/FontFile", "/FontFile2", "/FontFile3"))
 
 
 def _resolved(value: Any) -> Any:

@@ -12,7 +12,11 @@ from typing import Any, Iterable, Iterator
 
 
 class Scratch:
+    """One throwaway database: its tables made from schema, one transaction never committed (nothing is synced),
+    its file deleted by close(). Every method raises sqlite3.Error on a bad statement or a full disk."""
+
     def __init__(self, schema: str) -> None:
+        """A new temp database with schema's tables. Raises OSError when no temp file can be made."""
         self._file = tempfile.NamedTemporaryFile(prefix="sidecar-scratch-", suffix=".sqlite3")
         self.db = sqlite3.connect(self._file.name, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=OFF")
@@ -22,12 +26,15 @@ class Scratch:
         self.db.execute("BEGIN")
 
     def execute(self, sql: str, args: Iterable[Any] = ()) -> sqlite3.Cursor:
+        """Run one statement with its ? arguments."""
         return self.db.execute(sql, tuple(args))
 
     def rows(self, sql: str, args: Iterable[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """A query's rows, fetched as they are used."""
         yield from self.db.execute(sql, tuple(args))
 
     def close(self) -> None:
+        """Close the database and delete its file."""
         self.db.close()
         self._file.close()
 

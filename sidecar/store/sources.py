@@ -11,6 +11,7 @@ from typing import Sequence
 
 from ..errors import BookError, FolderError, InputError
 from ..inputs import read_regular_file, shown, user_name
+from ..settings import Key
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,17 @@ class Source:
 
 
 def stat_key(st: os.stat_result) -> str:
+    """A file version's key for the ledger: "size:mtime_ns:inode:ctime_ns" (bytes, nanoseconds)."""
     return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ino}:{st.st_ctime_ns}"
 
 
 def mtime_ns(key: str) -> int:
+    """The modification time (ns since the epoch) in a stat_key(). Raises IndexError, ValueError for another text."""
     return int(key.split(":")[1])
 
 
 def is_eligible(name: str, ignore: Sequence[str]) -> bool:
+    """A .json name that none of the ignore patterns (books.ignore, fnmatch, case-sensitive) matches."""
     return name.endswith(".json") and not any(fnmatchcase(name, pattern) for pattern in ignore)
 
 
@@ -70,9 +74,10 @@ def stat_source(path: Path) -> str:
 
 
 def read_source(path: Path, max_bytes: int) -> Source:
-    """The file's bytes, read once. Raises BookError, or FileNotFoundError if it is gone."""
+    """The file's bytes, read once, at most max_bytes (books.max_bytes), never through a symbolic link.
+    Raises BookError saying why it cannot be read, or FileNotFoundError if it is gone."""
     try:
-        data, st = read_regular_file(path, max_bytes, "books.max_bytes", follow_symlinks=False)
+        data, st = read_regular_file(path, max_bytes, Key.BOOKS_MAX_BYTES, follow_symlinks=False)
     except InputError as exc:
         raise BookError(str(exc)) from None
     return Source(path=path, stat=stat_key(st), sha256=hashlib.sha256(data).hexdigest(), data=data)

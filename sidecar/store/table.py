@@ -33,6 +33,7 @@ class Record:
 
     @property
     def length(self) -> int:
+        """The record's size in bytes (0 for a workbook's rows: they have no bytes of their own)."""
         return len(self.data)
 
 
@@ -61,6 +62,8 @@ class Table(_Opened):
     kind = "csv"
 
     def __init__(self, path: Path) -> None:
+        """Open path and read its header. Raises ConfigError when it does not exist, TableError when it cannot
+        be read as a table (not a regular file, empty, or a header that is not UTF-8 text)."""
         self.path = path
         try:
             fd, _ = open_regular_file(path)
@@ -83,9 +86,12 @@ class Table(_Opened):
         self.header: Record = header
 
     def records(self) -> Iterator[Record]:
+        """The records after the header, in file order. Raises TableError at a record over MAX_RECORD_BYTES, a
+        NUL byte or bytes that are not UTF-8; OSError when the file cannot be read."""
         return self._records
 
     def close(self) -> None:
+        """Close the file."""
         self.file.close()
 
     def _split(self, offset: int) -> Iterator[Record]:
@@ -169,6 +175,7 @@ class XlsxTable(_Opened):
         self.header = Record(line=first.number, offset=0, data=b"", cells=cells, terminator="\n")
 
     def records(self) -> Iterator[Record]:
+        """The rows after the header, each as wide as the header. Raises TableError (workbook.py's limits)."""
         width = len(self.columns)
         for row in self._rows:
             cells = row.cells
@@ -177,9 +184,11 @@ class XlsxTable(_Opened):
             yield Record(line=row.number, offset=0, data=b"", cells=cells + [""] * (width - len(cells)), terminator="\n")
 
     def close(self) -> None:
+        """Close the workbook."""
         self.book.close()
 
 
 def open_table(path: Path) -> Table | XlsxTable:
-    """The file as an ACS table: a workbook by its .xlsx name, otherwise a CSV."""
+    """The file as an ACS table: a workbook by its .xlsx name, otherwise a CSV. Raises what Table() and
+    XlsxTable() raise."""
     return XlsxTable(path) if path.suffix.lower() == ".xlsx" else Table(path)

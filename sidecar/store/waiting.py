@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from loguru import logger
 
@@ -15,20 +15,37 @@ from .atomic import atomic_write
 WAITING_FILE = "waiting.json"
 
 
-def write_waiting(state_dir: Path, faults: list[dict[str, str]]) -> None:
-    """Best effort: on a full disk it may not be written (the log and `systemctl status` still say it)."""
+class Waiting(TypedDict):
+    """One fault the service waits on."""
+
+    reason: str  # what it waits for, as the log says it
+    since: str  # local time it began, ISO 8601 to the second
+
+
+class WaitingFile(TypedDict):
+    """The whole of waiting.json."""
+
+    pid: int  # the service's process: a file whose process is gone is ignored
+    waiting: list[Waiting]
+
+
+def write_waiting(state_dir: Path, faults: list[Waiting]) -> None:
+    """Write <state_dir>/waiting.json, or remove it when faults is empty. Best effort: an OSError (a full disk)
+    is logged at DEBUG and not raised (the log and `systemctl status` still say what the service waits for)."""
     path = state_dir / WAITING_FILE
     try:
         if faults:
-            atomic_write(path, json.dumps({"pid": os.getpid(), "waiting": faults}).encode(), durable=False)
+            content: WaitingFile = {"pid": os.getpid(), "waiting": faults}
+            atomic_write(path, json.dumps(content).encode(), durable=False)
         else:
             path.unlink(missing_ok=True)
     except OSError as exc:
         logger.debug(f"cannot write {path}: {exc.strerror or exc}")
 
 
-def read_waiting(state_dir: Path) -> list[dict[str, str]]:
-    """What the service that wrote the file waits for; nothing when that process is gone."""
+def read_waiting(state_dir: Path) -> list[Waiting]:
+    """What the service that wrote <state_dir>/waiting.json waits for; nothing when that process is gone or
+    the file is missing or unreadable. Raises nothing. An entry without a text reason and since is skipped."""
     try:
         data: Any = json.loads((state_dir / WAITING_FILE).read_text())
         os.kill(int(data["pid"]), 0)
@@ -39,4 +56,7 @@ def read_waiting(state_dir: Path) -> list[dict[str, str]]:
     except (OSError, ValueError, KeyError, TypeError):
         return []
     waiting = data.get("waiting") if isinstance(data, dict) else None
-    return [w for w in waiting if isinstance(w, dict)] if isinstance(waiting, list) else []
+    if not isinstance(waiting, list):
+        return []
+    return [{"reason": w["reason"], "since": w["since"]} for w in waiting
+            if isinstance(w, dict) and isinstance(w.get("reason"), str) and isinstance(w.get("since"), str)]

@@ -66,7 +66,7 @@ def _directory_entries(f: BinaryIO) -> int | None:
     at = tail.rfind(b"PK\x05\x06")
     if at < 0 or len(tail) < at + 22:
         return None
-    entries = struct.unpack_from("<H", tail, at + 10)[0]
+    entries: int = struct.unpack_from("<H", tail, at + 10)[0]
     locator = at - 20
     if entries == 0xFFFF and locator >= 0 and tail[locator:locator + 4] == b"PK\x06\x07":
         return MAX_PARTS + 1  # a zip64 directory: no workbook has 65,535 parts
@@ -106,10 +106,12 @@ class Workbook:
             raise
 
     def close(self) -> None:
+        """Close the zip and its file."""
         self.zip.close()
         self.file.close()
 
     def refuse(self, reason: str) -> TableError:
+        """The TableError (returned, for the caller to raise) that refuses this file as a workbook, and why."""
         return TableError(f"{self.path} is refused as a workbook: {reason}")
 
     def _check_size(self, part: str) -> None:

@@ -5,10 +5,29 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 from ..store.scratch import Scratch
 from ..store.table import Record, open_table
+
+
+class Difference(TypedDict):
+    column: str
+    left: str
+    right: str
+
+
+class ComparisonJson(TypedDict):
+    """`sidecar compare --json`."""
+
+    same: bool
+    common_columns: list[str]
+    only_left: list[str]
+    only_right: list[str]
+    missing: list[str]
+    extra: list[str]
+    differing: dict[str, list[Difference]]
+    duplicates: dict[str, list[str]]
 
 
 @dataclass
@@ -18,7 +37,7 @@ class Comparison:
     only_right: list[str]
     missing: list[str] = field(default_factory=list)  # books in the right file only
     extra: list[str] = field(default_factory=list)  # books in the left file only
-    differing: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    differing: dict[str, list[Difference]] = field(default_factory=dict)
     duplicates: dict[str, list[str]] = field(default_factory=dict)  # "left"/"right" -> books there twice or more
 
     @property
@@ -106,6 +125,6 @@ def format_comparison(left: Path, right: Path, c: Comparison) -> str:
     return "\n".join(lines)
 
 
-def comparison_json(c: Comparison) -> dict[str, Any]:
+def comparison_json(c: Comparison) -> ComparisonJson:
     return {"same": c.same, "common_columns": c.common, "only_left": c.only_left, "only_right": c.only_right,
             "missing": c.missing, "extra": c.extra, "differing": c.differing, "duplicates": c.duplicates}

@@ -10,38 +10,103 @@ import hashlib
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, NotRequired, TypedDict
 
 from ..errors import CheckpointError, FolderError, InputError
 from ..inputs import BAD_NAME, is_utf8_name, read_regular_file, shown
 from ..rows.lsi_rules import what_fixes
-from ..settings import Settings
+from ..settings import Key, Settings
 from ..store.checkpoint import first_changed_row
 from ..store.ledger import CheckpointRecord, Ledger, Rejection
 from ..store.names import imprint_of, is_export_of, looks_like_checkpoint
 from ..store.preflight import file_readiness, preflight_with
 from ..store.sources import scan, stat_source
-from ..store.waiting import read_waiting
+from ..store.waiting import Waiting, read_waiting
 from .preflight import format_file_readiness
 
 VANISHED_LISTED = 100  # status and recover list this many rows whose source is gone, and count the rest
 
 
-def collect_status(settings: Settings, with_done: bool = False) -> dict[str, Any]:
+class Rejected(TypedDict):
+    source: str
+    reason: str
+
+
+class Vanished(TypedDict):
+    source: str
+    isbn: str
+    title: str
+
+
+class Stale(Vanished):
+    reason: str
+
+
+class TopReason(TypedDict):
+    rule: str
+    reason: str  # "<column>: <message>"
+    rows: int
+    fix: str
+
+
+class Recovery(TypedDict):
+    waiting: list[str]  # source files not in a checkpoint yet
+    rejected: list[Rejected]
+    vanished: list[Vanished]  # the first VANISHED_LISTED
+    vanished_count: int
+    stale: list[Stale]  # the first VANISHED_LISTED
+    stale_count: int
+
+
+class ImprintStatus(Recovery):
+    """An imprint's entry of `sidecar status --json`, keys in this order; the checkpoint's keys only once
+    there is one."""
+
+    folders: list[str]
+    done: NotRequired[list[tuple[str, str]]]  # (ISBN, title), with --resume-list
+    checkpoint: NotRequired[str]
+    rows: NotRequired[int]
+    not_lsi_ready: NotRequired[int]
+    top_reasons: NotRequired[list[TopReason]]
+    last_append: NotRequired[str | None]  # local time, ISO 8601 to the second
+    ledger_and_csv: NotRequired[str]  # "agree", or how the file and the ledger differ
+    files: NotRequired[dict[str, Any]]  # file readiness (tools/preflight.py), with a files folder set
+    unreadable: NotRequired[list[str]]  # why a watched folder could not be listed
+
+
+class Status(TypedDict):
+    state_dir: str
+    imprints: dict[str, ImprintStatus]
+    service_waiting: list[Waiting]
+
+
+class ListEntry(TypedDict):
+    """A checkpoint as `sidecar list --json` shows it."""
+
+    checkpoint: str
+    size: int  # bytes
+    imprint: str | None  # None: named for an imprint no folder or ledger knows
+    rows: int | None  # None: not in the ledger
+    state: str  # open, rotated, finalized, or "not in the ledger"
+    created: str  # local time, ISO 8601 to the second (the file's mtime when not in the ledger)
+
+
+def collect_status(settings: Settings, with_done: bool = False) -> Status:
     """Per imprint: the checkpoint, and which source files are rejected or waiting. with_done adds the
     (ISBN, title) of every book in a checkpoint with its current content: what a restarted batch can skip."""
     with Ledger.read_only(settings.state_dir) as ledger:
         rejections = {r.source: r for r in ledger.rejections()}
-        imprints: dict[str, Any] = {}
+        imprints: dict[str, ImprintStatus] = {}
         for folder in settings.folders:
             entry = imprints.setdefault(folder.imprint, {"folders": [], "rejected": [], "waiting": [],
                                                          "vanished": [], "vanished_count": 0, "stale": [],
-                                                         "stale_count": 0,
-                                                         **({"done": []} if with_done else {})})
+                                                         "stale_count": 0})
+            if with_done:
+                entry.setdefault("done", [])
             entry["folders"].append(str(folder.path))
             checkpoint = ledger.current_checkpoint(folder.imprint)
             if checkpoint is not None and "checkpoint" not in entry:
-                entry.update(_checkpoint_state(ledger, checkpoint))
+                _add_checkpoint_state(entry, ledger, checkpoint)
                 entry["vanished"], entry["vanished_count"] = _vanished(ledger, checkpoint)
                 if settings.files is not None and checkpoint.path.exists():  # the PDFs as they are now
                     entry["files"] = file_readiness(preflight_with(settings, checkpoint.path))
@@ -57,9 +122,9 @@ def collect_status(settings: Settings, with_done: bool = False) -> dict[str, Any
                 "service_waiting": read_waiting(settings.state_dir)}
 
 
-def _vanished(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[dict[str, str]], int]:
+def _vanished(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[Vanished], int]:
     """Rows whose source file is gone: the first VANISHED_LISTED of them, and how many there are."""
-    listed: list[dict[str, str]] = []
+    listed: list[Vanished] = []
     count = 0
     for row in ledger.rows(checkpoint.id):
         if not os.path.lexists(row.source):
@@ -69,14 +134,14 @@ def _vanished(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[dict[s
     return listed, count
 
 
-def _stale(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[dict[str, str]], int]:
+def _stale(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[Stale], int]:
     """Rows kept as converted under other settings (their source is gone or rejected), with the reason."""
     rows = ledger.stale_rows(checkpoint.id)
     return [{"source": shown(r.source), "isbn": r.isbn, "title": r.title, "reason": r.stale or ""}
             for r in rows[:VANISHED_LISTED]], len(rows)
 
 
-def _classify(path: Path, ledger: Ledger, rejection: Rejection | None, entry: dict[str, Any], max_bytes: int,
+def _classify(path: Path, ledger: Ledger, rejection: Rejection | None, entry: ImprintStatus, max_bytes: int,
               with_done: bool) -> None:
     """One source file: rejected (with the reason), waiting, or in the checkpoint with its current content."""
     if not is_utf8_name(path):
@@ -90,10 +155,10 @@ def _classify(path: Path, ledger: Ledger, rejection: Rejection | None, entry: di
     if row is None or not _content_is(path, row.stat, row.sha256, max_bytes):
         entry["waiting"].append(shown(source))
     elif with_done:
-        entry["done"].append((row.isbn, row.title))
+        entry.setdefault("done", []).append((row.isbn, row.title))
 
 
-def _checkpoint_state(ledger: Ledger, checkpoint: CheckpointRecord) -> dict[str, Any]:
+def _add_checkpoint_state(entry: ImprintStatus, ledger: Ledger, checkpoint: CheckpointRecord) -> None:
     path: Path = checkpoint.path
     size = path.stat().st_size if path.exists() else None
     end = ledger.recorded_end(checkpoint)
@@ -111,15 +176,13 @@ def _checkpoint_state(ledger: Ledger, checkpoint: CheckpointRecord) -> dict[str,
     else:
         agreement = f"{size - end} bytes after the last recorded row (being written, or cut at the next start)"
     rows, not_ready, reasons = ledger.readiness(checkpoint.id)
-    return {
-        "checkpoint": str(path),
-        "rows": rows,
-        "not_lsi_ready": not_ready,
-        "top_reasons": [{"rule": p.rule, "reason": f"{p.column}: {p.message}", "rows": n, "fix": what_fixes(p)}
-                        for p, n in reasons.most_common(3)],
-        "last_append": datetime.fromtimestamp(last / 1e9).isoformat(timespec="seconds") if last else None,
-        "ledger_and_csv": agreement,
-    }
+    entry["checkpoint"] = str(path)
+    entry["rows"] = rows
+    entry["not_lsi_ready"] = not_ready
+    entry["top_reasons"] = [{"rule": p.rule, "reason": f"{p.column}: {p.message}", "rows": n, "fix": what_fixes(p)}
+                            for p, n in reasons.most_common(3)]
+    entry["last_append"] = datetime.fromtimestamp(last / 1e9).isoformat(timespec="seconds") if last else None
+    entry["ledger_and_csv"] = agreement
 
 
 def _content_is(path: Path, stat: str, sha256: str, max_bytes: int) -> bool:
@@ -127,13 +190,13 @@ def _content_is(path: Path, stat: str, sha256: str, max_bytes: int) -> bool:
     try:
         if stat_source(path) == stat:
             return True
-        data, _ = read_regular_file(path, max_bytes, "books.max_bytes", follow_symlinks=False)
+        data, _ = read_regular_file(path, max_bytes, Key.BOOKS_MAX_BYTES, follow_symlinks=False)
     except (OSError, InputError, FolderError):
         return False
     return hashlib.sha256(data).hexdigest() == sha256
 
 
-def format_status(status: dict[str, Any]) -> str:
+def format_status(status: Status) -> str:
     lines = [f"the service waits (since {w.get('since', '?')}): {w.get('reason', '?')}"
              for w in status.get("service_waiting", [])]
     for imprint, entry in status["imprints"].items():
@@ -168,9 +231,16 @@ def format_status(status: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def list_checkpoints(settings: Settings) -> list[dict[str, Any]]:
+class _Known(NamedTuple):
+    imprint: str | None
+    rows: int | None
+    created_ns: int
+    state: str
+
+
+def list_checkpoints(settings: Settings) -> list[ListEntry]:
     """Every checkpoint in the checkpoint folder, newest first, with what the ledger knows of it."""
-    known: dict[str, dict[str, Any]] = {}
+    known: dict[str, _Known] = {}
     try:
         ledger = Ledger.read_only(settings.state_dir)
     except CheckpointError:
@@ -178,21 +248,16 @@ def list_checkpoints(settings: Settings) -> list[dict[str, Any]]:
     if ledger is not None:
         with ledger:
             for record in ledger.checkpoints():
-                known[str(record.path)] = {"imprint": record.imprint, "rows": ledger.row_count(record.id),
-                                           "created_ns": record.created_ns, "state": record.state}
-    imprints = {e["imprint"] for e in known.values()} | {f.imprint for f in settings.folders}
-    entries = []
+                known[str(record.path)] = _Known(record.imprint, ledger.row_count(record.id), record.created_ns,
+                                                 record.state)
+    imprints = {k.imprint for k in known.values() if k.imprint is not None} | {f.imprint for f in settings.folders}
     for path in _unknown_checkpoints(settings.checkpoint_dir, set(known), imprints):
-        known[str(path)] = {"imprint": imprint_of(path, imprints), "rows": None, "state": "not in the ledger",
-                            "created_ns": path.stat().st_mtime_ns}
-    for name, entry in known.items():
-        path = Path(name)
-        if path.parent == settings.checkpoint_dir and path.exists():
-            entries.append({"checkpoint": name, "size": path.stat().st_size, **entry})
-    entries.sort(key=lambda e: (e["created_ns"], e["checkpoint"]), reverse=True)
-    for e in entries:
-        e["created"] = datetime.fromtimestamp(e.pop("created_ns") / 1e9).isoformat(timespec="seconds")
-    return entries
+        known[str(path)] = _Known(imprint_of(path, imprints), None, path.stat().st_mtime_ns, "not in the ledger")
+    present = [(k.created_ns, name, Path(name).stat().st_size, k) for name, k in known.items()
+               if Path(name).parent == settings.checkpoint_dir and Path(name).exists()]
+    return [{"checkpoint": name, "size": size, "imprint": k.imprint, "rows": k.rows, "state": k.state,
+             "created": datetime.fromtimestamp(ns / 1e9).isoformat(timespec="seconds")}
+            for ns, name, size, k in sorted(present, key=lambda p: (p[0], p[1]), reverse=True)]
 
 
 def _unknown_checkpoints(folder: Path, known: set[str], imprints: set[str]) -> list[Path]:
@@ -205,7 +270,7 @@ def _unknown_checkpoints(folder: Path, known: set[str], imprints: set[str]) -> l
             or not any(is_export_of(p, other) for other in others if other != p)]
 
 
-def format_list(entries: list[dict[str, Any]]) -> str:
+def format_list(entries: list[ListEntry]) -> str:
     lines = [f"{'checkpoint':60} {'imprint':16} {'rows':>6} {'size':>10}  state"]
     for e in entries:
         rows = "?" if e["rows"] is None else str(e["rows"])
@@ -213,9 +278,9 @@ def format_list(entries: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_resume_list(status: dict[str, Any], path: Path) -> int:
+def write_resume_list(status: Status, path: Path) -> int:
     """ISBN,Title of every book already done, for a restarted batch to skip; returns how many."""
-    done = [book for entry in status["imprints"].values() for book in entry["done"]]
+    done = [book for entry in status["imprints"].values() for book in entry.get("done", [])]
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
         writer.writerow(["ISBN", "Title"])
@@ -223,14 +288,14 @@ def write_resume_list(status: dict[str, Any], path: Path) -> int:
     return len(done)
 
 
-def recovery(status: dict[str, Any]) -> dict[str, Any]:
+def recovery(status: Status) -> dict[str, Recovery]:
     """Status narrowed to what a person needs after a crash: per imprint, what is waiting or rejected."""
     return {imprint: {"waiting": e["waiting"], "rejected": e["rejected"], "vanished": e["vanished"],
                       "vanished_count": e["vanished_count"], "stale": e["stale"], "stale_count": e["stale_count"]}
             for imprint, e in status["imprints"].items()}
 
 
-def format_recovery(recovered: dict[str, Any]) -> str:
+def format_recovery(recovered: dict[str, Recovery]) -> str:
     lines = []
     for imprint, entry in recovered.items():
         lines.append(f"imprint {imprint}: {len(entry['waiting'])} not in a checkpoint yet, "

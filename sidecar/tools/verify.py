@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Sequence
+from typing import Callable, Iterator, Sequence, TypedDict
 
 from ..errors import CheckpointError
 from ..rows.columns import COLUMNS, INDEX, Problem, Severity
@@ -28,13 +28,27 @@ from ..store.table import Record, open_table
 LISTED = 1000  # problems of each kind listed one by one; the rest are counted (a report stays readable and flat)
 
 
+class FileProblem(TypedDict):
+    line: int | None  # None: the file as a whole
+    message: str
+
+
+class RowProblem(TypedDict):
+    line: int
+    isbn: str
+    severity: str  # "error" or "warning"
+    rule: str
+    column: str
+    message: str
+
+
 @dataclass
 class Report:
     path: Path
     rows: int = 0
     dialect: str = ""
-    problems: list[dict[str, Any]] = field(default_factory=list)  # structural: the file is not whole
-    row_problems: list[dict[str, Any]] = field(default_factory=list)  # LSI validation of each row
+    problems: list[FileProblem] = field(default_factory=list)  # structural: the file is not whole
+    row_problems: list[RowProblem] = field(default_factory=list)  # LSI validation of each row
     ledger: str = "no ledger found"
     kind: str = "checkpoint"  # or "ACS file": another shape of the ACS columns
     absent: list[str] = field(default_factory=list)  # ACS columns the file does not have
@@ -274,9 +288,9 @@ def format_report(report: Report) -> str:
         lines.append(f"  ... and {report.counts['structural'] - len(report.problems)} more")
     lines.append(f"LSI checks  {report.counts['error']} error(s), {report.counts['warning']} warning(s); LSI-ready "
                  f"{report.rows - report.not_ready} of {report.rows} rows")
-    for p in report.row_problems:
-        lines.append(f"  line {p['line']} ({p['isbn'] or 'no ISBN'}) {p['severity']}: {p['column']}: {p['message']} "
-                     f"[{p['rule']}]")
+    for r in report.row_problems:
+        lines.append(f"  line {r['line']} ({r['isbn'] or 'no ISBN'}) {r['severity']}: {r['column']}: {r['message']} "
+                     f"[{r['rule']}]")
     if report.counts["error"] + report.counts["warning"] > len(report.row_problems):
         lines.append(f"  ... and {report.counts['error'] + report.counts['warning'] - len(report.row_problems)} more")
     lines.append("clean" if report.clean else "NOT CLEAN")
