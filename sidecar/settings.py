@@ -25,8 +25,8 @@ from .rows.values import DATE_ORDERS
 
 class Key(StrEnum):
     """The sidecar's own keys in config.yaml, a section's dotted (books.max_bytes), as messages name them.
-    A top-level key is also the CLI flag's dest and, upper-cased after SIDECAR_, its environment variable.
-    The lsi section's keys are read by rows/profile.py and listed in _SCHEMA only."""
+    A top-level key that a flag or a SIDECAR_* variable may give is the flag's dest, upper-cased in the variable.
+    The lsi section's keys are read by rows/profile.py and listed in _TYPES only."""
 
     WATCH = "watch"
     IMPRINT = "imprint"
