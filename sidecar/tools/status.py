@@ -129,14 +129,14 @@ def _vanished(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[Vanish
         if not os.path.lexists(row.source):
             count += 1
             if len(listed) < VANISHED_LISTED:
-                listed.append({"source": shown(row.source), "isbn": row.isbn, "title": row.title})
+                listed.append(Vanished(source=shown(row.source), isbn=row.isbn, title=row.title))
     return listed, count
 
 
 def _stale(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[Stale], int]:
     """Rows kept as converted under other settings (their source is gone or rejected), with the reason."""
     rows = ledger.stale_rows(checkpoint.id)
-    return [{"source": shown(r.source), "isbn": r.isbn, "title": r.title, "reason": r.stale or ""}
+    return [Stale(source=shown(r.source), isbn=r.isbn, title=r.title, reason=r.stale or "")
             for r in rows[:VANISHED_LISTED]], len(rows)
 
 
@@ -254,8 +254,8 @@ def list_checkpoints(settings: Settings) -> list[ListEntry]:
         known[str(path)] = _Known(imprint_of(path, imprints), None, path.stat().st_mtime_ns, "not in the ledger")
     present = [(k.created_ns, name, Path(name).stat().st_size, k) for name, k in known.items()
                if Path(name).parent == settings.checkpoint_dir and Path(name).exists()]
-    return [{"checkpoint": name, "size": size, "imprint": k.imprint, "rows": k.rows, "state": k.state,
-             "created": datetime.fromtimestamp(ns / 1e9).isoformat(timespec="seconds")}
+    return [ListEntry(checkpoint=name, size=size, imprint=k.imprint, rows=k.rows, state=k.state,
+                      created=datetime.fromtimestamp(ns / 1e9).isoformat(timespec="seconds"))
             for ns, name, size, k in sorted(present, key=lambda p: (p[0], p[1]), reverse=True)]
 
 
