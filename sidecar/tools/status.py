@@ -6,8 +6,10 @@ Read-only, safe beside the running service.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import os
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple, NotRequired, TypedDict
@@ -79,8 +81,9 @@ class Status(TypedDict):
     service_waiting: list[Waiting]
 
 
-class ListEntry(TypedDict):
-    """A checkpoint as `sidecar list --json` shows it."""
+@dataclass(frozen=True)
+class ListEntry:
+    """A checkpoint as `sidecar list` shows it; json() is its object in `sidecar list --json`."""
 
     checkpoint: str
     size: int  # bytes
@@ -88,6 +91,10 @@ class ListEntry(TypedDict):
     rows: int | None  # None: not in the ledger
     state: str  # open, rotated, finalized, or "not in the ledger"
     created: str  # local time, ISO 8601 to the second (the file's mtime when not in the ledger)
+
+    def json(self) -> dict[str, object]:
+        """The fields by name, in this order."""
+        return dataclasses.asdict(self)
 
 
 def collect_status(settings: Settings, with_done: bool = False) -> Status:
@@ -272,8 +279,8 @@ def _unknown_checkpoints(folder: Path, known: set[str], imprints: set[str]) -> l
 def format_list(entries: list[ListEntry]) -> str:
     lines = [f"{'checkpoint':60} {'imprint':16} {'rows':>6} {'size':>10}  state"]
     for e in entries:
-        rows = "?" if e["rows"] is None else str(e["rows"])
-        lines.append(f"{Path(e['checkpoint']).name:60} {e['imprint'] or '?':16} {rows:>6} {e['size']:>10,}  {e['state']}")
+        rows = "?" if e.rows is None else str(e.rows)
+        lines.append(f"{Path(e.checkpoint).name:60} {e.imprint or '?':16} {rows:>6} {e.size:>10,}  {e.state}")
     return "\n".join(lines)
 
 
