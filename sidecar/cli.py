@@ -212,7 +212,7 @@ def show_status(settings: Settings, args: argparse.Namespace) -> int:
 
 def show_list(settings: Settings, args: argparse.Namespace) -> int:
     entries = list_checkpoints(settings)
-    print(json.dumps(entries, indent=2) if args.json else format_list(entries))
+    print(json.dumps([e.json() for e in entries], indent=2) if args.json else format_list(entries))
     return EXIT_OK
 
 

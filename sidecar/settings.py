@@ -9,7 +9,7 @@ import dataclasses
 import os
 import re
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import StrEnum, auto
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
@@ -24,27 +24,27 @@ from .rows.values import DATE_ORDERS
 
 
 class Key(StrEnum):
-    """The sidecar's own keys in config.yaml, a section's dotted (books.max_bytes), as messages name them.
-    A top-level key is also the CLI flag's dest and, upper-cased after SIDECAR_, its environment variable.
-    The lsi section's keys are read by rows/profile.py and listed in _SCHEMA only."""
+    """The sidecar's own keys in config.yaml as messages name them: a top-level key is its name in lower case
+    (auto()), also a flag's dest and, upper-cased, a SIDECAR_* variable's; a section's is dotted (books.max_bytes).
+    The lsi section's keys, read by rows/profile.py, are listed in _TYPES only."""
 
-    WATCH = "watch"
-    IMPRINT = "imprint"
-    CHECKPOINT_DIR = "checkpoint_dir"
-    STATE_DIR = "state_dir"
-    PIPELINE_CONFIGS = "pipeline_configs"
-    PUBLISHER = "publisher"
-    LSI_CONFIG = "lsi_config"
-    TRANCHE = "tranche"
-    ACS_CODES = "acs_codes"
-    LOG_LEVEL = "log_level"
-    LOG_FORMAT = "log_format"
-    POLL_SECONDS = "poll_seconds"
-    RESCAN_SECONDS = "rescan_seconds"
-    METRICS_FILE = "metrics_file"
-    EXPORTS = "exports"
-    LOG_FILE = "log_file"
-    FILES = "files"
+    WATCH = auto()
+    IMPRINT = auto()
+    CHECKPOINT_DIR = auto()
+    STATE_DIR = auto()
+    PIPELINE_CONFIGS = auto()
+    PUBLISHER = auto()
+    LSI_CONFIG = auto()
+    TRANCHE = auto()
+    ACS_CODES = auto()
+    LOG_LEVEL = auto()
+    LOG_FORMAT = auto()
+    POLL_SECONDS = auto()
+    RESCAN_SECONDS = auto()
+    METRICS_FILE = auto()
+    EXPORTS = auto()
+    LOG_FILE = auto()
+    FILES = auto()
     BOOKS_IGNORE = "books.ignore"
     BOOKS_MAX_BYTES = "books.max_bytes"
     BOOKS_STRICT = "books.strict"

@@ -63,25 +63,25 @@ def write_manifest(ledger: Ledger, settings: Settings, record: CheckpointRecord)
     with open(record.path, "rb") as f:
         digest = hashlib.file_digest(f, "sha256")
         size = f.tell()
-    manifest: Manifest = {
-        "checkpoint": record.path.name,
-        "imprint": record.imprint,
-        "batch_id": ledger.batch_id(record.id),
-        "books": ledger.row_count(record.id),
-        "bytes": size,
-        "sha256": digest.hexdigest(),
-        "created": _iso(record.created_ns),
-        "first_append": _iso(first),
-        "last_append": _iso(last),
-        "finalized": datetime.now().isoformat(timespec="seconds"),
-        "source_folders": [str(f.path) for f in settings.folders if f.imprint == record.imprint],
-        "pipeline_configs": str(settings.pipeline_configs) if settings.pipeline_configs else None,
-        "lsi_config": str(settings.lsi_config) if settings.lsi_config else None,
-        "tranche": str(settings.tranche) if settings.tranche else None,
-        "settings_digest": settings_digest(settings, record.imprint),
+    manifest = Manifest(
+        checkpoint=record.path.name,
+        imprint=record.imprint,
+        batch_id=ledger.batch_id(record.id),
+        books=ledger.row_count(record.id),
+        bytes=size,
+        sha256=digest.hexdigest(),
+        created=_iso(record.created_ns),
+        first_append=_iso(first),
+        last_append=_iso(last),
+        finalized=datetime.now().isoformat(timespec="seconds"),
+        source_folders=[str(f.path) for f in settings.folders if f.imprint == record.imprint],
+        pipeline_configs=str(settings.pipeline_configs) if settings.pipeline_configs else None,
+        lsi_config=str(settings.lsi_config) if settings.lsi_config else None,
+        tranche=str(settings.tranche) if settings.tranche else None,
+        settings_digest=settings_digest(settings, record.imprint),
         # A batch is closed as it is: the settings its rows were made under, with how many rows each.
-        "rows_by_settings_digest": ledger.digests(record.id),
-    }
+        rows_by_settings_digest=ledger.digests(record.id),
+    )
     path = manifest_path(record.path)
     atomic_write(path, (json.dumps(manifest, indent=2) + "\n").encode(), durable=True)
     return path

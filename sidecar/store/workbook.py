@@ -128,7 +128,8 @@ class Workbook:
                               "a zip bomb")
 
     def parse(self, part: str, target: _Target) -> Iterator[None]:
-        """Feed a part to target; yields after each chunk so that a caller can take what it made."""
+        """Feed a part to target; yields after each chunk (CHUNK_BYTES) so that a caller can take what it made.
+        Raises TableError (refuse()) when the part is missing, over a limit, not plain well-formed XML or unreadable."""
         try:
             self._check_size(part)
             with self.zip.open(part) as member:

@@ -6,8 +6,10 @@ Read-only, safe beside the running service.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import hashlib
 import os
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple, NotRequired, TypedDict
@@ -80,8 +82,9 @@ class Status(TypedDict):
     service_waiting: list[Waiting]
 
 
-class ListEntry(TypedDict):
-    """A checkpoint as `sidecar list --json` shows it."""
+@dataclass(frozen=True)
+class ListEntry:
+    """A checkpoint as `sidecar list` shows it; json() is its object in `sidecar list --json`."""
 
     checkpoint: str
     size: int  # bytes
@@ -89,6 +92,10 @@ class ListEntry(TypedDict):
     rows: int | None  # None: not in the ledger
     state: str  # open, rotated, finalized, or "not in the ledger"
     created: str  # local time, ISO 8601 to the second (the file's mtime when not in the ledger)
+
+    def json(self) -> dict[str, object]:
+        """The fields by name, in this order."""
+        return dataclasses.asdict(self)
 
 
 def collect_status(settings: Settings, with_done: bool = False) -> Status:
@@ -130,14 +137,14 @@ def _vanished(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[Vanish
         if not os.path.lexists(row.source):
             count += 1
             if len(listed) < VANISHED_LISTED:
-                listed.append({"source": shown(row.source), "isbn": row.isbn, "title": row.title})
+                listed.append(Vanished(source=shown(row.source), isbn=row.isbn, title=row.title))
     return listed, count
 
 
 def _stale(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[Stale], int]:
     """Rows kept as converted under other settings (their source is gone or rejected), with the reason."""
     rows = ledger.stale_rows(checkpoint.id)
-    return [{"source": shown(r.source), "isbn": r.isbn, "title": r.title, "reason": r.stale or ""}
+    return [Stale(source=shown(r.source), isbn=r.isbn, title=r.title, reason=r.stale or "")
             for r in rows[:VANISHED_LISTED]], len(rows)
 
 
@@ -255,8 +262,8 @@ def list_checkpoints(settings: Settings) -> list[ListEntry]:
         known[str(path)] = _Known(imprint_of(path, imprints), None, path.stat().st_mtime_ns, "not in the ledger")
     present = [(k.created_ns, name, Path(name).stat().st_size, k) for name, k in known.items()
                if Path(name).parent == settings.checkpoint_dir and Path(name).exists()]
-    return [{"checkpoint": name, "size": size, "imprint": k.imprint, "rows": k.rows, "state": k.state,
-             "created": datetime.fromtimestamp(ns / 1e9).isoformat(timespec="seconds")}
+    return [ListEntry(checkpoint=name, size=size, imprint=k.imprint, rows=k.rows, state=k.state,
+                      created=datetime.fromtimestamp(ns / 1e9).isoformat(timespec="seconds"))
             for ns, name, size, k in sorted(present, key=lambda p: (p[0], p[1]), reverse=True)]
 
 
@@ -273,8 +280,8 @@ def _unknown_checkpoints(folder: Path, known: set[str], imprints: set[str]) -> l
 def format_list(entries: list[ListEntry]) -> str:
     lines = [f"{'checkpoint':60} {'imprint':16} {'rows':>6} {'size':>10}  state"]
     for e in entries:
-        rows = "?" if e["rows"] is None else str(e["rows"])
-        lines.append(f"{Path(e['checkpoint']).name:60} {e['imprint'] or '?':16} {rows:>6} {e['size']:>10,}  {e['state']}")
+        rows = "?" if e.rows is None else str(e.rows)
+        lines.append(f"{Path(e.checkpoint).name:60} {e.imprint or '?':16} {rows:>6} {e.size:>10,}  {e.state}")
     return "\n".join(lines)
 
 
