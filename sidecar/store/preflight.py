@@ -22,7 +22,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any, Iterator, Mapping, Sequence, TypedDict
 
 from ..errors import CheckpointError, ConfigError
 from ..inputs import read_config_text, read_regular_file, shown
@@ -30,7 +30,7 @@ from ..rows.book import parse_book
 from ..rows.columns import INDEX, Problem
 from ..rows.preflight_rules import COVER, FILE_COLUMNS, INTERIOR, RULES, Finding, file_findings
 from ..rows.values import sanitize_filename
-from ..settings import Settings
+from ..settings import Key, Settings
 from .ledger import Ledger
 from .pdf_files import FILES_PER_CHILD, Limits, Memo, read_files
 from .table import open_table
@@ -47,6 +47,30 @@ class Places:
     templates: Mapping[str, str] = field(default_factory=dict)  # INTERIOR/COVER -> path under output/
 
 
+class FileProblemJson(TypedDict):
+    rule: str
+    severity: str
+    file: str  # INTERIOR or COVER
+    message: str
+    fix: str
+
+
+class BookCheckJson(TypedDict):
+    line: int
+    isbn: str
+    title: str
+    files: dict[str, str | None]
+    problems: list[FileProblemJson]
+
+
+class PreflightJson(TypedDict):
+    """`sidecar preflight --json` for one checkpoint (and verify --json's "files")."""
+
+    checkpoint: str
+    clean: bool
+    books: list[BookCheckJson]
+
+
 @dataclass
 class BookCheck:
     line: int
@@ -56,10 +80,10 @@ class BookCheck:
     findings: list[Finding]
     looked_at: list[Path] = field(default_factory=list)  # every place a file of the row may be
 
-    def json(self) -> dict[str, Any]:
-        return {"line": self.line, "isbn": self.isbn, "title": self.title, "files": self.files,
-                "problems": [{"rule": f.rule, "severity": f.severity, "file": f.role, "message": f.message,
-                              "fix": RULES[f.rule].fix} for f in self.findings]}
+    def json(self) -> BookCheckJson:
+        problems = [FileProblemJson(rule=f.rule, severity=f.severity, file=f.role, message=f.message,
+                                    fix=RULES[f.rule].fix) for f in self.findings]
+        return BookCheckJson(line=self.line, isbn=self.isbn, title=self.title, files=self.files, problems=problems)
 
 
 @dataclass
@@ -72,8 +96,8 @@ class PreflightReport:
     def clean(self) -> bool:
         return not any(f.severity == "error" for book in self.books for f in book.findings)
 
-    def json(self) -> dict[str, Any]:
-        return {"checkpoint": str(self.checkpoint), "clean": self.clean, "books": [b.json() for b in self.books]}
+    def json(self) -> PreflightJson:
+        return PreflightJson(checkpoint=str(self.checkpoint), clean=self.clean, books=[b.json() for b in self.books])
 
     def by_line(self) -> dict[int, list[tuple[Problem, str]]]:
         """Each row's file problems (as row Problems on the file's column) with their fixes, by the row's line."""
@@ -234,7 +258,7 @@ def _book(source: Path, max_bytes: int, memo: Memo | None) -> Mapping[str, Any]:
         st = os.stat(source, follow_symlinks=False)
         known = memo.get("book", source, st) if memo is not None else None
         if known is None:
-            data, _ = read_regular_file(source, max_bytes, "books.max_bytes", follow_symlinks=False)
+            data, _ = read_regular_file(source, max_bytes, Key.BOOKS_MAX_BYTES, follow_symlinks=False)
             book = parse_book(data)
             known = {key: book[key] for key in BOOK_KEYS if key in book}
         if memo is not None:
@@ -270,7 +294,21 @@ def current_checkpoints(state_dir: Path, imprints: Sequence[str]) -> Iterator[Pa
                 yield record.path
 
 
-def file_readiness(report: PreflightReport) -> dict[str, Any]:
+class FileReason(TypedDict):
+    reason: str  # the file and the rule, e.g. "interior page-count"
+    rows: int
+    fix: str
+
+
+class FileReadiness(TypedDict):
+    """The files of one checkpoint, as status --json gives them (key "files")."""
+
+    rows: int
+    with_file_errors: int
+    top_reasons: list[FileReason]
+
+
+def file_readiness(report: PreflightReport) -> FileReadiness:
     """What status and the summaries show: rows, rows with a file error, and the three most common
     rules broken with the fix of each."""
     reasons: Counter[str] = Counter()
@@ -279,11 +317,11 @@ def file_readiness(report: PreflightReport) -> dict[str, Any]:
         errors = {(f.role, f.rule) for f in book.findings if f.severity == "error"}
         failing += bool(errors)
         reasons.update(f"{role} {rule}" for role, rule in sorted(errors))  # ties keep this order
-    return {"rows": len(report.books), "with_file_errors": failing,
-            "top_reasons": [{"reason": r, "rows": n, "fix": RULES[r.split()[1]].fix} for r, n in reasons.most_common(3)]}
+    top = [FileReason(reason=r, rows=n, fix=RULES[r.split()[1]].fix) for r, n in reasons.most_common(3)]
+    return FileReadiness(rows=len(report.books), with_file_errors=failing, top_reasons=top)
 
 
-def files_warning(entries: Sequence[Mapping[str, Any]]) -> str | None:
+def files_warning(entries: Sequence[FileReadiness]) -> str | None:
     """The summaries' warning when rows' files have errors (None when none has), like their readiness
     line: how many, the top reasons and what fixes each."""
     rows, failing = sum(e["rows"] for e in entries), sum(e["with_file_errors"] for e in entries)

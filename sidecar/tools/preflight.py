@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
-
-from ..store.preflight import PreflightReport
+from ..store.preflight import FileReadiness, PreflightReport
 
 
 def format_preflight(report: PreflightReport) -> str:
@@ -22,7 +20,7 @@ def format_preflight(report: PreflightReport) -> str:
     return "\n".join(lines)
 
 
-def format_file_readiness(entry: Mapping[str, Any]) -> list[str]:
+def format_file_readiness(entry: FileReadiness) -> list[str]:
     """status's lines for the files of the current checkpoint."""
     lines = [f"  files       {entry['rows'] - entry['with_file_errors']} of {entry['rows']} rows' files agree with them"]
     lines += [f"    file problem: {r['reason']} ({r['rows']} rows): {r['fix']}" for r in entry["top_reasons"]]

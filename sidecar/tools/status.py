@@ -21,7 +21,7 @@ from ..settings import Key, Settings
 from ..store.checkpoint import first_changed_row
 from ..store.ledger import CheckpointRecord, Ledger, Rejection
 from ..store.names import imprint_of, is_export_of, looks_like_checkpoint
-from ..store.preflight import file_readiness, preflight_with
+from ..store.preflight import FileReadiness, file_readiness, preflight_with
 from ..store.sources import scan, stat_source
 from ..store.waiting import Waiting, read_waiting
 from .preflight import format_file_readiness
@@ -72,7 +72,7 @@ class ImprintStatus(Recovery):
     top_reasons: NotRequired[list[TopReason]]
     last_append: NotRequired[str | None]  # local time, ISO 8601 to the second
     ledger_and_csv: NotRequired[str]  # "agree", or how the file and the ledger differ
-    files: NotRequired[dict[str, Any]]  # file readiness (tools/preflight.py), with a files folder set
+    files: NotRequired[FileReadiness]  # file readiness (store/preflight.py), with a files folder set
     unreadable: NotRequired[list[str]]  # why a watched folder could not be listed
 
 
