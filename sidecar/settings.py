@@ -16,7 +16,7 @@ import yaml
 
 from .errors import ConfigError
 from .inputs import read_config_text
-from .rows.columns import Dialect
+from .rows.columns import IMPRINT, KEY, PUBLISHER, Dialect
 from .rows.configs import CONFIG_MAX_DEPTH, TreeChoice
 from .rows.profile import MARKET_PRICE_RULES, Profile, load_profiles
 from .rows.values import DATE_ORDERS
@@ -27,8 +27,8 @@ LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "SUCCESS", "WARNING", "ERROR", "CRITICAL
 
 
 _SCHEMA: dict[str, Any] = {
-    "watch": list, "imprint": str, "checkpoint_dir": str, "state_dir": str,
-    "pipeline_configs": str, "publisher": str, "lsi_config": str, "tranche": str, "acs_codes": str,
+    "watch": list, KEY[IMPRINT]: str, "checkpoint_dir": str, "state_dir": str,
+    "pipeline_configs": str, KEY[PUBLISHER]: str, "lsi_config": str, "tranche": str, "acs_codes": str,
     "log_level": str, "log_format": str,
     "poll_seconds": (int, float), "rescan_seconds": (int, float), "metrics_file": str, "exports": dict,
     "log_file": str, "files": str,
@@ -260,7 +260,7 @@ def _tree_choice(src: _Sources) -> TreeChoice:
                           "default_lsi_config.json, publishers/, imprints/, tranches/, books/)")
     tranche, path = src.get("tranche"), src.path("tranche")
     named = isinstance(tranche, str) and "/" not in tranche and not tranche.endswith(".json")
-    choice = TreeChoice(root=root, lsi_config=src.path("lsi_config"), publisher=src.get("publisher"),
+    choice = TreeChoice(root=root, lsi_config=src.path("lsi_config"), publisher=src.get(KEY[PUBLISHER]),
                         tranche=tranche if named and (root or not path.exists()) else path)
     return dataclasses.replace(choice, tranche=choice.tranche_file())  # a name the tree lacks: an error now
 
@@ -268,7 +268,7 @@ def _tree_choice(src: _Sources) -> TreeChoice:
 def _folders(src: _Sources) -> tuple[list[Folder], list[Path]]:
     """The watched folders that are checkpointed, and those listed with checkpoint: false."""
     watch, watch_root = src.origin("watch")
-    imprint = src.get("imprint")
+    imprint = src.get(KEY[IMPRINT])
     folders: list[Folder] = []
     disabled: list[Path] = []
     for entry in watch or []:
@@ -280,7 +280,7 @@ def _folders(src: _Sources) -> tuple[list[Folder], list[Path]]:
         if folder_path in disabled or any(f.path == folder_path for f in folders):
             raise ConfigError(f"the folder {folder_path} is listed twice in 'watch' (as {spec['path']!r}); "
                               "list each folder once")
-        name = spec.get("imprint") or imprint
+        name = spec.get(KEY[IMPRINT]) or imprint
         folders.append(Folder(folder_path, _safe_imprint(name) if name else derive_imprint(Path(spec["path"]))))
     return folders, disabled
 
@@ -294,7 +294,7 @@ def _watch_entry(entry: Any, config_file: Path | None) -> dict[str, Any]:
     """A watch entry: a folder, or {path: folder, imprint: name, checkpoint: true|false}."""
     if isinstance(entry, str):
         return {"path": entry}
-    allowed = {"path": str, "imprint": str, "checkpoint": bool}
+    allowed = {"path": str, KEY[IMPRINT]: str, "checkpoint": bool}
     if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or any(
             k not in allowed or not isinstance(v, allowed[k]) for k, v in entry.items() if v is not None):
         raise ConfigError(f"'watch' in {config_file}: each entry is a folder or a mapping of path (text), "

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ..rows.columns import IMPRINT, KEY
 from ..rows.digest import conversion_digest
 from ..settings import Settings
 from .atomic import atomic_write
@@ -40,7 +41,7 @@ def write_manifest(ledger: Ledger, settings: Settings, record: CheckpointRecord)
         size = f.tell()
     manifest: dict[str, Any] = {
         "checkpoint": record.path.name,
-        "imprint": record.imprint,
+        KEY[IMPRINT]: record.imprint,
         "batch_id": ledger.batch_id(record.id),
         "books": ledger.row_count(record.id),
         "bytes": size,

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..errors import CheckpointError, FolderError, InputError
 from ..inputs import BAD_NAME, is_utf8_name, read_regular_file, shown
+from ..rows.columns import IMPRINT, KEY, TITLE
 from ..rows.lsi_rules import what_fixes
 from ..settings import Settings
 from ..store.checkpoint import first_changed_row
@@ -64,14 +65,14 @@ def _vanished(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[dict[s
         if not os.path.lexists(row.source):
             count += 1
             if len(listed) < VANISHED_LISTED:
-                listed.append({"source": shown(row.source), "isbn": row.isbn, "title": row.title})
+                listed.append({"source": shown(row.source), "isbn": row.isbn, KEY[TITLE]: row.title})
     return listed, count
 
 
 def _stale(ledger: Ledger, checkpoint: CheckpointRecord) -> tuple[list[dict[str, str]], int]:
     """Rows kept as converted under other settings (their source is gone or rejected), with the reason."""
     rows = ledger.stale_rows(checkpoint.id)
-    return [{"source": shown(r.source), "isbn": r.isbn, "title": r.title, "reason": r.stale or ""}
+    return [{"source": shown(r.source), "isbn": r.isbn, KEY[TITLE]: r.title, "reason": r.stale or ""}
             for r in rows[:VANISHED_LISTED]], len(rows)
 
 
@@ -177,12 +178,12 @@ def list_checkpoints(settings: Settings) -> list[dict[str, Any]]:
     if ledger is not None:
         with ledger:
             for record in ledger.checkpoints():
-                known[str(record.path)] = {"imprint": record.imprint, "rows": ledger.row_count(record.id),
+                known[str(record.path)] = {KEY[IMPRINT]: record.imprint, "rows": ledger.row_count(record.id),
                                            "created_ns": record.created_ns, "state": record.state}
-    imprints = {e["imprint"] for e in known.values()} | {f.imprint for f in settings.folders}
+    imprints = {e[KEY[IMPRINT]] for e in known.values()} | {f.imprint for f in settings.folders}
     entries = []
     for path in _unknown_checkpoints(settings.checkpoint_dir, set(known), imprints):
-        known[str(path)] = {"imprint": imprint_of(path, imprints), "rows": None, "state": "not in the ledger",
+        known[str(path)] = {KEY[IMPRINT]: imprint_of(path, imprints), "rows": None, "state": "not in the ledger",
                             "created_ns": path.stat().st_mtime_ns}
     for name, entry in known.items():
         path = Path(name)
@@ -205,10 +206,11 @@ def _unknown_checkpoints(folder: Path, known: set[str], imprints: set[str]) -> l
 
 
 def format_list(entries: list[dict[str, Any]]) -> str:
-    lines = [f"{'checkpoint':60} {'imprint':16} {'rows':>6} {'size':>10}  state"]
+    lines = [f"{'checkpoint':60} {KEY[IMPRINT]:16} {'rows':>6} {'size':>10}  state"]
     for e in entries:
         rows = "?" if e["rows"] is None else str(e["rows"])
-        lines.append(f"{Path(e['checkpoint']).name:60} {e['imprint'] or '?':16} {rows:>6} {e['size']:>10,}  {e['state']}")
+        imprint = e[KEY[IMPRINT]] or "?"
+        lines.append(f"{Path(e['checkpoint']).name:60} {imprint:16} {rows:>6} {e['size']:>10,}  {e['state']}")
     return "\n".join(lines)
 
 
@@ -217,7 +219,7 @@ def write_resume_list(status: dict[str, Any], path: Path) -> int:
     done = [book for entry in status["imprints"].values() for book in entry["done"]]
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["ISBN", "Title"])
+        writer.writerow(["ISBN", TITLE])
         writer.writerows(done)
     return len(done)
 

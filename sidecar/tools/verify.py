@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import CheckpointError
-from ..rows.columns import COLUMNS, INDEX, Problem, Severity
+from ..rows.columns import COLUMNS, INDEX, ISBN_OR_SKU, Problem, Severity
 from ..rows.isbn import identity
 from ..rows.lsi_rules import REQUIRED_COLUMNS, source_problems
 from ..rows.validate import RuleContext, validate_cells
@@ -122,7 +122,7 @@ def record_problems(cells: dict[str, str], context: RuleContext, recorded: RowRe
 
 
 def _isbn_of(record: Record, columns: list[str]) -> str:
-    at = columns.index("ISBN or SKU") if "ISBN or SKU" in columns else None
+    at = columns.index(ISBN_OR_SKU) if ISBN_OR_SKU in columns else None
     return record.cells[at] if at is not None and at < len(record.cells) else ""
 
 
@@ -153,7 +153,7 @@ class _BookRows:
 def _check_record(record: Record, columns: list[str], report: Report, context: RuleContext,
                   isbn_at: Scratch, recorded: RowRecord | None = None, foreign: bool = False) -> None:
     cells = {c: v for c, v in zip(columns, record.cells) if c in INDEX}
-    isbn = cells.get("ISBN or SKU", "")
+    isbn = cells.get(ISBN_OR_SKU, "")
     if isbn and not isbn_at.execute("INSERT OR IGNORE INTO isbns VALUES (?, ?)", (isbn, record.line)).rowcount:
         [(first,)] = isbn_at.rows("SELECT line FROM isbns WHERE isbn = ?", (isbn,))
         report.add(record.line, f"duplicate ISBN {isbn} (also on line {first})")
@@ -231,7 +231,8 @@ class _RowCheck:
             return None
         row = self._take()
         cells = record.cells
-        if row.length != record.length or len(cells) <= INDEX["ISBN or SKU"] or identity(cells[INDEX["ISBN or SKU"]]) != row.isbn:
+        isbn_at = INDEX[ISBN_OR_SKU]
+        if row.length != record.length or len(cells) <= isbn_at or identity(cells[isbn_at]) != row.isbn:
             self.disagree(record.line, f"the ledger's row for {row.source} is not at byte {row.offset}")
         elif row.row_sha256 is not None and hashlib.sha256(record.data).hexdigest() != row.row_sha256:
             self.disagree(record.line, f"the row of {row.source} is not what was written (edited by hand?)")
