@@ -18,6 +18,7 @@ from loguru import logger
 from . import __version__
 from .engine.batches import write_request
 from .engine.ingest import Ingestor
+from .engine.outcome import Outcome
 from .errors import CheckpointError, ConfigError, LockHeld, ServiceFailed, SidecarError
 from .logs import setup_logging
 from .settings import LOG_LEVELS, Settings, load_settings
@@ -199,7 +200,7 @@ def run_once(settings: Settings, require_ready: bool = False) -> int:
                           if settings.files is not None else [])
     if files:
         logger.warning(files)
-    if summary.counts["rejected"]:
+    if summary.counts[Outcome.REJECTED]:
         return EXIT_REJECTED
     return EXIT_NOT_READY if require_ready and (summary.not_ready or files) else EXIT_OK
 

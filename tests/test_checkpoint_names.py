@@ -11,7 +11,7 @@ import pytest
 from sidecar import cli
 from sidecar.store.checkpoint import remove_stale_temp_files
 from sidecar.store.names import (CheckpointName, export_name, is_checkpoint_of, is_checkpoint_temp,
-                                 new_checkpoint_name)
+                                 new_checkpoint_name, temp_name, temp_target)
 
 from helpers import book, write_book
 
@@ -148,3 +148,13 @@ def test_only_temp_files_of_the_imprint_s_checkpoints_and_manifests_are_removed_
     assert [is_checkpoint_temp(tmp_path / n, ["imp"]) for n in stale + kept] == [True] * 2 + [False] * 4
     remove_stale_temp_files(tmp_path, ["imp"])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
+
+
+@pytest.mark.parametrize("name, target", [
+    (".a.csv.4242.tmp", "a.csv"), (".a.manifest.json.1.tmp", "a.manifest.json"),
+    ("a.csv.4242.tmp", None), (".a.csv.tmp", None), (".a.csv.42x.tmp", None), (".4242.tmp", None), (".a.csv", None),
+])
+def test_a_temp_file_name_is_read_back_by_the_rule_that_makes_it(tmp_path, name, target):
+    assert temp_target(name) == target
+    if target is not None:
+        assert temp_name(tmp_path / target, int(name.split(".")[-2])).name == name

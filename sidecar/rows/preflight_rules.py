@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .columns import KEY, PAGES, RENDITION_BOOKTYPE, Problem
+from .columns import KEY, PAGES, RENDITION_BOOKTYPE, Problem, Severity
 from .lsi_rules import FILE_COLUMNS, RULES
 
 POINTS = 72.0  # a PDF unit is 1/72 in
@@ -31,7 +31,7 @@ class Finding:
     message: str
 
     @property
-    def severity(self) -> str:
+    def severity(self) -> Severity:
         return RULES[self.rule].severity
 
     def problem(self) -> Problem:

@@ -38,12 +38,12 @@ class Report:
     ledger: str = "no ledger found"
     kind: str = "checkpoint"  # or "ACS file": another shape of the ACS columns
     absent: list[str] = field(default_factory=list)  # ACS columns the file does not have
-    counts: Counter[str] = field(default_factory=Counter)  # "structural", "error", "warning": all, listed or not
+    counts: Counter[str] = field(default_factory=Counter)  # "structural" and each Severity: all, listed or not
     not_ready: int = 0  # rows with an error: LSI would refuse them
 
     @property
     def clean(self) -> bool:
-        return not self.counts["structural"] and not self.counts["error"]
+        return not self.counts["structural"] and not self.counts[Severity.ERROR]
 
     def add(self, line: int | None, message: str) -> None:
         self.counts["structural"] += 1
@@ -273,12 +273,13 @@ def format_report(report: Report) -> str:
         lines.append(f"  {'line ' + str(p['line']) if p['line'] else 'file'}: {p['message']}")
     if report.counts["structural"] > len(report.problems):
         lines.append(f"  ... and {report.counts['structural'] - len(report.problems)} more")
-    lines.append(f"LSI checks  {report.counts['error']} error(s), {report.counts['warning']} warning(s); LSI-ready "
+    errors, warnings = report.counts[Severity.ERROR], report.counts[Severity.WARNING]
+    lines.append(f"LSI checks  {errors} error(s), {warnings} warning(s); LSI-ready "
                  f"{report.rows - report.not_ready} of {report.rows} rows")
     for p in report.row_problems:
         lines.append(f"  line {p['line']} ({p['isbn'] or 'no ISBN'}) {p['severity']}: {p['column']}: {p['message']} "
                      f"[{p['rule']}]")
-    if report.counts["error"] + report.counts["warning"] > len(report.row_problems):
-        lines.append(f"  ... and {report.counts['error'] + report.counts['warning'] - len(report.row_problems)} more")
+    if errors + warnings > len(report.row_problems):
+        lines.append(f"  ... and {errors + warnings - len(report.row_problems)} more")
     lines.append("clean" if report.clean else "NOT CLEAN")
     return "\n".join(lines)
