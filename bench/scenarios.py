@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from sidecar.exits import EXIT_CHECKPOINT, EXIT_OK
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from invariants import check_invariants  # noqa: E402
@@ -110,7 +112,7 @@ def _complete(folder: Path, data: Path, written: Written, service: Service, writ
     """The simulated batch ends; the service must then hold every book, and stop cleanly."""
     writer.join()
     settle(folder, data, written, service)
-    assert service.stop() == 0
+    assert service.stop() == EXIT_OK
 
 
 def _finish(figures: Figures, service: Service, written: Written, start: float) -> Figures:
@@ -166,7 +168,7 @@ def failing_disk(work: Path, point: str, books: int = 60, rate: float = 30, seed
             except subprocess.TimeoutExpired:
                 raise AssertionError(f"the service did not stop after the I/O error at {point}") from None
             figures.exit_codes[code] += 1
-            if code != 3:
+            if code != EXIT_CHECKPOINT:
                 raise AssertionError(f"the service went on after an I/O error (exit {code})")
             check_invariants(folder, data, complete=False)
         service.start()
@@ -208,8 +210,8 @@ def full_disk(work: Path, books: int = 60, size_kib: int = 96, seed: int = 3) ->
         subprocess.run(["mount", "-o", f"remount,size={size_kib * 1000}k", str(data)], check=True)
         rows = settle(folder, data, written, service, state_dir=state)
         figures.notes.append(f"{len(rows)} rows after space came back, {service.starts - 1} restarts")
-        assert service.stop() == 0
-        figures.exit_codes[0] += 1
+        assert service.stop() == EXIT_OK
+        figures.exit_codes[EXIT_OK] += 1
     finally:
         service.close()
         subprocess.run(["umount", str(data)], check=False)
@@ -230,10 +232,10 @@ def second_instance(work: Path) -> Figures:
             time.sleep(0.02)
         second = subprocess.run(service.args, cwd=work, capture_output=True, text=True, timeout=30)
         figures.exit_codes[second.returncode] += 1
-        if second.returncode != 3 or f"is in use by another sidecar ({{\"pid\": {service.proc.pid}" not in second.stderr:
+        if second.returncode != EXIT_CHECKPOINT or f"is in use by another sidecar ({{\"pid\": {service.proc.pid}" not in second.stderr:
             raise AssertionError(f"the second instance was not refused as expected: {second.stderr}")
         figures.notes.append(second.stderr.strip())
-        assert service.stop() == 0
+        assert service.stop() == EXIT_OK
     finally:
         service.close()
     return figures

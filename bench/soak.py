@@ -17,6 +17,8 @@ import threading
 import time
 from pathlib import Path
 
+from sidecar.exits import EXIT_OK
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from invariants import check_invariants  # noqa: E402
@@ -67,7 +69,7 @@ def soak(work: Path, minutes: float, rate: float, seed: int = 11) -> dict[str, f
         writer.join()
         rows = settle(folder, data, written, service)
         peak = max(peak, peak_rss_kib(service.proc.pid))
-        assert service.stop() == 0
+        assert service.stop() == EXIT_OK
     finally:
         stop.set()
         service.close()
