@@ -22,6 +22,7 @@ from pathlib import Path
 from sidecar.exits import EXIT_CHECKPOINT, EXIT_OK
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the invariants the test suite checks too
 
 from invariants import check_invariants  # noqa: E402
 from simulate import Written, simulate  # noqa: E402

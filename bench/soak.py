@@ -20,6 +20,7 @@ from pathlib import Path
 from sidecar.exits import EXIT_OK
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the invariants the test suite checks too
 
 from invariants import check_invariants  # noqa: E402
 from scenarios import Service, log_latencies, settle  # noqa: E402
