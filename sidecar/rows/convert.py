@@ -15,7 +15,7 @@ import re
 import string
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Container, Iterable, Mapping
 
 from ..errors import BookError
 from . import isbn as isbns, lsi_rules as R, text, values as v
@@ -106,10 +106,8 @@ def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
     c = _Cells(profile, book)
     title, isbn = _identity(c, book)
     c.use_book_config(isbn)
-    c.pick(PARENT_ISBN, KEY[PARENT_ISBN])
-    c.pick(RENDITION_BOOKTYPE, KEY[RENDITION_BOOKTYPE])
-    c.pick(PUBLISHER, KEY[PUBLISHER])
-    c.pick(IMPRINT, KEY[IMPRINT])
+    for column in (PARENT_ISBN, RENDITION_BOOKTYPE, PUBLISHER, IMPRINT):
+        c.pick(column, KEY[column])
     _contributors(c)
     c.pick(PAGES, "page_count")
     c.pick(PUB_DATE, "publication_date")
@@ -316,16 +314,23 @@ def _bisac(c: _Cells, book: Mapping[str, Any]) -> None:
     for field_name in ("bisac_categories", "bisac_text"):
         names.extend(v.strip_bisac_code(n) for n in v.split(book.get(field_name), ";"))
     names.extend(v.strip_bisac_code(n) for n in v.split(v.basic_info(book).get("bisac_categories"), ";"))
-    kept: list[str] = names[:1] if required else []
-    for name in dict.fromkeys(names[len(kept):]):
-        if name in kept:
-            continue
-        if codes is not None and name not in codes.bisac_names:
-            c.problems.append(R.LEFT_OUT.at(BISAC_CATEGORY, f"BISAC subject '{name}' is not in LSI's list; left out"))
-        else:
-            kept.append(name)
+    kept = names[:1] if required else []
+    rest = [name for name in names[len(kept):] if name not in kept]
+    kept += _listed(c, rest, codes and codes.bisac_names, BISAC_CATEGORY, lambda name: f"BISAC subject '{name}'")
     for column, name in zip(BISAC_CATEGORIES, kept):
         c.set(column, name)
+
+
+def _listed(c: _Cells, found: Iterable[str], known: Container[str] | None, column: str,
+            what: Callable[[str], str]) -> list[str]:
+    """found, each once, without those LSI's code tables (known) lack: each of those named in a warning."""
+    kept: list[str] = []
+    for item in dict.fromkeys(found):
+        if known is not None and item not in known:
+            c.problems.append(R.LEFT_OUT.at(column, f"{what(item)} is not in LSI's list; left out"))
+        else:
+            kept.append(item)
+    return kept
 
 
 _BISAC_CODE = re.compile(r"[A-Z]{3}[0-9]{6}")
@@ -341,18 +346,12 @@ def _bisac_name(subject: str, codes: Any) -> str | None:
 
 
 def _thema(c: _Cells, book: Mapping[str, Any]) -> None:
-    subjects = [book.get(KEY[column]) for column in THEMA_SUBJECTS]
-    listed = [s for s in subjects if isinstance(s, str) and s.strip()]
+    listed = [s for s in (book.get(KEY[column]) for column in THEMA_SUBJECTS) if isinstance(s, str) and s.strip()]
     if not listed:
         keys = THEMA_LIST_KEYS
         listed = v.split(next((book[k] for k in keys[:-1] if book.get(k)), book.get(keys[-1])), ";,")
-    codes = c.profile.codes
-    kept: list[str] = []
-    for code in dict.fromkeys(s.strip().upper() for s in listed):
-        if codes is not None and code not in codes.thema:
-            c.problems.append(R.LEFT_OUT.at(THEMA_SUBJECT_1, f"Thema subject {code} is not in LSI's list; left out"))
-        else:
-            kept.append(code)
+    kept = _listed(c, (s.strip().upper() for s in listed), c.profile.codes and c.profile.codes.thema,
+                   THEMA_SUBJECT_1, lambda code: f"Thema subject {code}")
     for column, code in zip(THEMA_SUBJECTS, kept):
         c.set(column, code)
 
