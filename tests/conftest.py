@@ -1,11 +1,15 @@
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+THREAD_GRACE_SECONDS = 5.0  # a thread a test started may take this long to finish once the test is done
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +28,16 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         if key.startswith("SIDECAR_") and key != "SIDECAR_SHARED_LSI":
             monkeypatch.delenv(key)
     monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_left_running() -> Iterator[None]:
+    """A test that leaves a thread running fails (as in watchdog's own suite): a thread it started must have
+    finished, or finish within THREAD_GRACE_SECONDS, once the test is done."""
+    before = set(threading.enumerate())
+    yield
+    deadline = time.monotonic() + THREAD_GRACE_SECONDS
+    for thread in set(threading.enumerate()) - before:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    left = sorted(t.name for t in set(threading.enumerate()) - before if t.is_alive())
+    assert not left, f"the test left threads running: {', '.join(left)}"

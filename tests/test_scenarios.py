@@ -1,8 +1,7 @@
-"""The fault scenarios of bench/scenarios.py in their short form: real service, simulated pipeline."""
+"""The fault scenarios (scenarios.py) in their short form: real service, simulated pipeline."""
 
 import os
 import subprocess
-import sys
 from datetime import datetime, timedelta
 
 import pytest
@@ -10,11 +9,8 @@ import pytest
 from sidecar import cli
 from sidecar.exits import EXIT_CHECKPOINT, EXIT_OK
 
-from helpers import ROOT, book, checkpoints, write_book
-
-sys.path.insert(0, str(ROOT / "bench"))
-
-import scenarios  # noqa: E402
+import scenarios
+from helpers import book, checkpoints, write_book
 
 
 @pytest.mark.parametrize("poll", [None, 0.2], ids=["inotify", "polling"])
@@ -68,9 +64,6 @@ def test_a_clock_set_back_never_gives_a_checkpoint_name_that_goes_backwards(tmp_
 
 
 def test_a_short_soak_with_kills_and_rotations_keeps_every_invariant(tmp_path):
-    sys.path.insert(0, str(ROOT / "bench"))
-    import soak
-
-    result = soak.soak(tmp_path, minutes=0.4, rate=5)
+    result = scenarios.soak(tmp_path, minutes=0.4, rate=5)
     assert result["breaches"] == 0 and result["books"] + result["malformed"] == 120
     assert result["kills"] + result["rotations"] >= 2
