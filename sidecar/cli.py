@@ -18,7 +18,10 @@ from loguru import logger
 from . import __version__
 from .engine.batches import write_request
 from .engine.ingest import Ingestor
+from .engine.outcome import Outcome
 from .errors import CheckpointError, ConfigError, LockHeld, ServiceFailed, SidecarError
+from .exits import (EXIT_CHECKPOINT, EXIT_CODES, EXIT_INTERNAL, EXIT_NOT_READY, EXIT_OK, EXIT_REJECTED,
+                    EXIT_SERVICE_FAILED, EXIT_USAGE)
 from .logs import setup_logging
 from .settings import LOG_LEVELS, Settings, load_settings
 from .store.ledger import Ledger
@@ -33,14 +36,6 @@ from .tools.status import (collect_status, format_list, format_recovery, format_
                            write_resume_list)
 from .tools.preflight import format_preflight
 from .tools.verify import format_report, verify_checkpoint
-
-EXIT_OK = 0  # every eligible book is in the checkpoint with its current content
-EXIT_REJECTED = 1  # some books were rejected (see the log or `sidecar status`); the others are in
-EXIT_USAGE = 2  # bad flags, settings or configuration files
-EXIT_CHECKPOINT = 3  # the checkpoint, ledger or lock cannot be used (another instance, disk error, torn file...)
-EXIT_SERVICE_FAILED = 4  # the service's observer or worker thread died (systemd restarts it)
-EXIT_INTERNAL = 5  # an error the sidecar did not foresee (a bug): one line on stderr, the traceback at DEBUG
-EXIT_NOT_READY = 6  # --once --require-ready: every book is in, but some rows are not LSI-ready
 
 
 def _settings_flags(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -67,15 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
         prog="sidecar",
         description="Keep a crash-proof LSI ACS checkpoint CSV of the books a pipeline writes. "
                     "Without --once it runs as a service: it catches up, then watches.",
-        epilog="Exit codes: 0 all books in; 1 some books rejected; 2 usage or configuration error; "
-               "3 checkpoint, ledger or lock error; 4 the service's observer or worker died; 5 internal error; "
-               "6 (--once --require-ready) rows not LSI-ready.",
+        epilog="Exit codes: " + "; ".join(f"{code} {meaning}" for code, meaning in EXIT_CODES.items()) + ".",
     )
     parser.add_argument("--version", action="version", version=f"sidecar {__version__}")
     _settings_flags(parser, None)
     parser.add_argument("--once", action="store_true", help="catch up on every book present, then exit")
     parser.add_argument("--require-ready", action="store_true",
-                        help="with --once: exit 6 when a row in the checkpoint is not LSI-ready (and none was rejected)")
+                        help=f"with --once: exit {EXIT_NOT_READY} when a row in the checkpoint is not LSI-ready (and none was rejected)")
     parser.add_argument("--poll", dest="poll_seconds", metavar="SECONDS",
                         help="poll the folders instead of inotify (NFS, SMB, bind mounts)")
     parser.add_argument("--rescan", dest="rescan_seconds", metavar="SECONDS",
@@ -199,7 +192,7 @@ def run_once(settings: Settings, require_ready: bool = False) -> int:
                           if settings.files is not None else [])
     if files:
         logger.warning(files)
-    if summary.counts["rejected"]:
+    if summary.counts[Outcome.REJECTED]:
         return EXIT_REJECTED
     return EXIT_NOT_READY if require_ready and (summary.not_ready or files) else EXIT_OK
 

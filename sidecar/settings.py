@@ -17,7 +17,7 @@ import yaml
 
 from .errors import ConfigError
 from .inputs import load_yaml, read_config_text
-from .rows.columns import Dialect
+from .rows.columns import IMPRINT, KEY, Dialect
 from .rows.configs import CONFIG_MAX_DEPTH, TreeChoice
 from .rows.profile import MARKET_PRICE_RULES, Profile, load_profiles
 from .rows.values import DATE_ORDERS
@@ -310,7 +310,7 @@ def _folders(src: _Sources) -> tuple[list[Folder], list[Path]]:
         if folder_path in disabled or any(f.path == folder_path for f in folders):
             raise ConfigError(f"the folder {folder_path} is listed twice in 'watch' (as {spec['path']!r}); "
                               "list each folder once")
-        name = spec.get("imprint") or imprint
+        name = spec.get(KEY[IMPRINT]) or imprint
         folders.append(Folder(folder_path, _safe_imprint(name) if name else derive_imprint(Path(spec["path"]))))
     return folders, disabled
 
@@ -324,7 +324,7 @@ def _watch_entry(entry: Any, config_file: Path | None) -> dict[str, Any]:
     """A watch entry: a folder, or {path: folder, imprint: name, checkpoint: true|false}."""
     if isinstance(entry, str):
         return {"path": entry}
-    allowed = {"path": str, "imprint": str, "checkpoint": bool}
+    allowed = {"path": str, KEY[IMPRINT]: str, "checkpoint": bool}
     if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) or any(
             k not in allowed or not isinstance(v, allowed[k]) for k, v in entry.items() if v is not None):
         raise ConfigError(f"'watch' in {config_file}: each entry is a folder or a mapping of path (text), "

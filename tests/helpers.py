@@ -14,10 +14,9 @@ from typing import Any
 
 from sidecar.rows.columns import COLUMNS
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
+import invariants
 
-import invariants  # noqa: E402  (bench/invariants.py)
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def isbn13(n: int) -> str:
@@ -110,5 +109,5 @@ def run_child(args: list[str], env: dict[str, str] | None = None, cwd: Path | No
 
 
 def check_invariants(folder: Path, checkpoint_dir: Path, complete: bool = True, **more: Any) -> list[list[str]]:
-    """The scenarios' invariant (bench/invariants.py), for the test suite's own checkpoints."""
+    """The scenarios' invariant (invariants.py), for the test suite's own checkpoints."""
     return invariants.check_invariants(folder, checkpoint_dir, complete, **more)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from sidecar import cli
+from sidecar.exits import EXIT_OK, EXIT_REJECTED
 from sidecar.store import sources
 from sidecar.store.ledger import Ledger
 
@@ -115,7 +116,7 @@ def test_bad_input_gets_its_outcome_and_costs_nothing_else(tmp_path, capsys, mak
     good = write_book(folder, "Good.json", GOOD)
     config = tmp_path / "config.yaml"
     config.write_text(f"watch: [{folder}]\ncheckpoint_dir: {data}\nbooks: {{max_bytes: 4096}}\n")
-    assert cli.main(["--config", str(config), "--once"]) == 0
+    assert cli.main(["--config", str(config), "--once"]) == EXIT_OK
     [checkpoint] = checkpoints(data)
     before = checkpoint.read_bytes()
     sources = set(folder.iterdir())
@@ -131,7 +132,7 @@ def test_bad_input_gets_its_outcome_and_costs_nothing_else(tmp_path, capsys, mak
     assert cell(rows[0], "Title") == "Good Book"
     if outcome == "rejected":
         reason = reason.format(isbn=GOOD["isbn13"], good=good)
-        assert code == cli.EXIT_REJECTED
+        assert code == EXIT_REJECTED
         assert f"rejected {bad}: {reason}\n" in err
         assert "Traceback" not in err
         assert after == before
@@ -141,11 +142,11 @@ def test_bad_input_gets_its_outcome_and_costs_nothing_else(tmp_path, capsys, mak
         assert ledger.rejection(str(bad)).reason == reason
         ledger.close()
     elif outcome == "row":
-        assert code == cli.EXIT_OK
+        assert code == EXIT_OK
         assert after.startswith(before) and len(rows) == 2
         assert out.startswith("sidecar: 1 appended, 0 replaced, 1 unchanged, 0 rejected")
     else:
-        assert code == cli.EXIT_OK
+        assert code == EXIT_OK
         assert after == before
         assert out.startswith("sidecar: 0 appended, 0 replaced, 1 unchanged, 0 rejected")
     new_files = set(folder.iterdir()) - sources
@@ -157,7 +158,7 @@ def test_values_with_newlines_quotes_and_commas_come_back_exactly(tmp_path):
     folder, data = tmp_path / "in", tmp_path / "data"
     title = 'Line one,\n"two"\r\nthree'
     write_book(folder, "a.json", {**book(6), "title": title, "table_of_contents": "A\nB, \"C\""})
-    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == 0
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == EXIT_OK
     [row] = read_rows(checkpoints(data)[0])
     assert cell(row, "Title") == 'Line one,\n"two"\nthree'
     assert cell(row, "Table of Contents") == 'A\nB, "C"'
@@ -166,7 +167,7 @@ def test_values_with_newlines_quotes_and_commas_come_back_exactly(tmp_path):
 def test_a_bad_check_digit_keeps_the_row_and_logs_the_problem(tmp_path, capsys):
     folder, data = tmp_path / "in", tmp_path / "data"
     path = write_book(folder, "a.json", {**book(4), "isbn13": "9781608883937"})
-    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == 0
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == EXIT_OK
     [row] = read_rows(checkpoints(data)[0])
     assert cell(row, "ISBN or SKU") == "9781608883937"
     [line] = [line for line in capsys.readouterr().err.splitlines() if f"WARNING {path}: " in line]
@@ -178,7 +179,7 @@ def test_strict_mode_rejects_a_row_with_validation_errors(tmp_path, capsys):
     path = write_book(folder, "a.json", {**book(4), "isbn13": "9781608883937"})
     config = tmp_path / "config.yaml"
     config.write_text(f"watch: [{folder}]\ncheckpoint_dir: {data}\nbooks: {{strict: true}}\n")
-    assert cli.main(["--config", str(config), "--once"]) == cli.EXIT_REJECTED
+    assert cli.main(["--config", str(config), "--once"]) == EXIT_REJECTED
     assert checkpoints(data) == []  # a checkpoint starts with its first book
     [line] = [line for line in capsys.readouterr().err.splitlines() if f"rejected {path}: " in line]
     assert line.endswith(f"rejected {path}: strict mode: Lightning Source Account #: blank, and LSI rejects the "
@@ -194,7 +195,7 @@ def test_a_file_removed_between_listing_and_reading_is_skipped(tmp_path, monkeyp
     write_book(folder, "a.json", book(1))
     real_scan = sources.scan
     monkeypatch.setattr("sidecar.engine.ingest.scan", lambda f, i: [*real_scan(f, i), f / "gone.json"])
-    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == 0
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == EXIT_OK
     assert len(read_rows(checkpoints(data)[0])) == 1
 
 
@@ -210,11 +211,11 @@ def test_a_file_the_sidecar_may_not_read_is_rejected_and_retried_when_readable(t
 
     monkeypatch.setattr("sidecar.store.sources.os.open", denied)
     args = ["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]
-    assert cli.main(args) == cli.EXIT_REJECTED
+    assert cli.main(args) == EXIT_REJECTED
     assert f"rejected {path}: cannot read it: permission denied for user " in capsys.readouterr().err
     monkeypatch.setattr("sidecar.store.sources.os.open", real_open)
     os.chmod(path, 0o644)  # the fix a person makes changes the file's ctime, so it is looked at again
-    assert cli.main(args) == cli.EXIT_OK
+    assert cli.main(args) == EXIT_OK
     assert len(read_rows(checkpoints(data)[0])) == 1
 
 
@@ -224,12 +225,12 @@ def test_a_rejected_file_is_picked_up_once_fixed(tmp_path, capsys):
     folder.mkdir()
     path.write_text('{"title": "Half')
     args = ["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]
-    assert cli.main(args) == cli.EXIT_REJECTED
-    assert cli.main(args) == cli.EXIT_REJECTED  # still bad: still reported, not logged again
+    assert cli.main(args) == EXIT_REJECTED
+    assert cli.main(args) == EXIT_REJECTED  # still bad: still reported, not logged again
     err = capsys.readouterr().err
     assert err.count(f"rejected {path}") == 1
     write_book(folder, "a.json", book(1))
-    assert cli.main(args) == cli.EXIT_OK
+    assert cli.main(args) == EXIT_OK
     [row] = read_rows(checkpoints(data)[0])
     assert cell(row, "Title") == "Book 1"
     ledger = Ledger(data / "state")

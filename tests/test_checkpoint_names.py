@@ -9,9 +9,10 @@ from datetime import datetime
 import pytest
 
 from sidecar import cli
+from sidecar.exits import EXIT_CHECKPOINT, EXIT_OK
 from sidecar.store.checkpoint import remove_stale_temp_files
 from sidecar.store.names import (CheckpointName, export_name, is_checkpoint_of, is_checkpoint_temp,
-                                 new_checkpoint_name)
+                                 new_checkpoint_name, temp_name, temp_target)
 
 from helpers import book, write_book
 
@@ -76,10 +77,10 @@ def test_after_a_time_zone_change_a_new_checkpoint_still_sorts_after_the_older_o
     try:
         monkeypatch.setenv("TZ", "Etc/GMT-5")  # UTC+5, as the POSIX sign goes
         time.tzset()
-        assert cli.main(["--once", *args]) == 0
+        assert cli.main(["--once", *args]) == EXIT_OK
         monkeypatch.setenv("TZ", "UTC")
         time.tzset()
-        assert cli.main(["rotate", *args]) == 0
+        assert cli.main(["rotate", *args]) == EXIT_OK
     finally:
         monkeypatch.undo()
         time.tzset()
@@ -91,13 +92,13 @@ def test_after_a_time_zone_change_a_new_checkpoint_still_sorts_after_the_older_o
 def test_list_does_not_show_a_csv_export_as_a_checkpoint(tmp_path, capsys):
     folder, data = tmp_path / "output" / "harbor_light_build" / "processed_json", tmp_path / "data"
     write_book(folder, "a.json", book(1))
-    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == 0
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == EXIT_OK
     [checkpoint] = data.glob("*.csv")
-    assert cli.main(["export", str(checkpoint), "--profile", "submission", "--checkpoint-dir", str(data)]) == 0
+    assert cli.main(["export", str(checkpoint), "--profile", "submission", "--checkpoint-dir", str(data)]) == EXIT_OK
     exported = data / checkpoint.name.replace(".csv", "_submission.csv")
     assert exported.exists()
     capsys.readouterr()
-    assert cli.main(["list", "--checkpoint-dir", str(data), "--json"]) == 0
+    assert cli.main(["list", "--checkpoint-dir", str(data), "--json"]) == EXIT_OK
     entries = json.loads(capsys.readouterr().out)
     assert [(e["checkpoint"], e["imprint"], e["rows"], e["state"]) for e in entries] == [
         (str(checkpoint), "harbor_light", 1, "open")]
@@ -109,7 +110,7 @@ def test_list_without_a_ledger_shows_checkpoints_but_not_their_exports(tmp_path,
     for name in ("cumulative_checkpoint_20261126_0930_imp.csv", "cumulative_checkpoint_20261126_0930_imp_2.csv",
                  "cumulative_checkpoint_20261126_0930_imp_submission.csv", "notes.csv"):
         (data / name).write_text("x")
-    assert cli.main(["list", "--checkpoint-dir", str(data), "--json"]) == 0
+    assert cli.main(["list", "--checkpoint-dir", str(data), "--json"]) == EXIT_OK
     entries = json.loads(capsys.readouterr().out)
     assert sorted(os.path.basename(e["checkpoint"]) for e in entries) == [
         "cumulative_checkpoint_20261126_0930_imp.csv", "cumulative_checkpoint_20261126_0930_imp_2.csv"]
@@ -119,10 +120,10 @@ def test_list_without_a_ledger_shows_checkpoints_but_not_their_exports(tmp_path,
 def test_an_imprint_whose_name_begins_another_s_does_not_claim_its_checkpoints(tmp_path, capsys):
     folder, data = tmp_path / "processed_json", tmp_path / "data"
     write_book(folder, "a.json", book(1))
-    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data), "--imprint", "harbor_light"]) == 0
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data), "--imprint", "harbor_light"]) == EXIT_OK
     capsys.readouterr()
     assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data), "--imprint", "harbor",
-                     "--state-dir", str(tmp_path / "other_state")]) == 0, capsys.readouterr().err
+                     "--state-dir", str(tmp_path / "other_state")]) == EXIT_OK, capsys.readouterr().err
     assert len([p for p in data.glob("*_harbor.csv")]) == 1
 
 
@@ -130,10 +131,10 @@ def test_a_lost_ledger_is_still_refused_for_the_imprint_s_own_checkpoints(tmp_pa
     folder, data = tmp_path / "processed_json", tmp_path / "data"
     write_book(folder, "a.json", book(1))
     args = ["--once", "--watch", str(folder), "--checkpoint-dir", str(data), "--imprint", "harbor"]
-    assert cli.main(args) == 0
+    assert cli.main(args) == EXIT_OK
     [checkpoint] = data.glob("*.csv")
     capsys.readouterr()
-    assert cli.main([*args, "--state-dir", str(tmp_path / "other_state")]) == cli.EXIT_CHECKPOINT
+    assert cli.main([*args, "--state-dir", str(tmp_path / "other_state")]) == EXIT_CHECKPOINT
     assert f"checkpoint(s) such as {checkpoint.name} are in {data}" in capsys.readouterr().err
 
 
@@ -148,3 +149,13 @@ def test_only_temp_files_of_the_imprint_s_checkpoints_and_manifests_are_removed_
     assert [is_checkpoint_temp(tmp_path / n, ["imp"]) for n in stale + kept] == [True] * 2 + [False] * 4
     remove_stale_temp_files(tmp_path, ["imp"])
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(kept)
+
+
+@pytest.mark.parametrize("name, target", [
+    (".a.csv.4242.tmp", "a.csv"), (".a.manifest.json.1.tmp", "a.manifest.json"),
+    ("a.csv.4242.tmp", None), (".a.csv.tmp", None), (".a.csv.42x.tmp", None), (".4242.tmp", None), (".a.csv", None),
+])
+def test_a_temp_file_name_is_read_back_by_the_rule_that_makes_it(tmp_path, name, target):
+    assert temp_target(name) == target
+    if target is not None:
+        assert temp_name(tmp_path / target, int(name.split(".")[-2])).name == name

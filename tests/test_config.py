@@ -5,6 +5,7 @@ import pytest
 from sidecar import cli
 from sidecar.settings import derive_imprint, load_settings
 from sidecar.errors import ConfigError
+from sidecar.exits import EXIT_USAGE
 
 FLAGS = {"config": None, "watch": None, "imprint": None, "checkpoint_dir": None, "state_dir": None,
          "lsi_config": None, "tranche": None, "acs_codes": None, "log_level": None, "log_format": None}
@@ -80,20 +81,20 @@ def test_a_bad_setting_is_an_error_naming_the_key_and_the_file(tmp_path, text, m
 def test_a_configuration_error_exits_2_with_one_line(tmp_path, capsys):
     config = tmp_path / "c.yaml"
     config.write_text("watch: [a]\nlog_level: LOUD\n")
-    assert cli.main(["--config", str(config), "--once"]) == cli.EXIT_USAGE
+    assert cli.main(["--config", str(config), "--once"]) == EXIT_USAGE
     assert capsys.readouterr().err == ("sidecar: log level 'LOUD' is not one of TRACE, DEBUG, INFO, SUCCESS, "
                                        "WARNING, ERROR, CRITICAL\n")
 
 
 def test_a_missing_config_file_exits_2(tmp_path, capsys):
-    assert cli.main(["--config", str(tmp_path / "nope.yaml"), "--once"]) == cli.EXIT_USAGE
+    assert cli.main(["--config", str(tmp_path / "nope.yaml"), "--once"]) == EXIT_USAGE
     assert capsys.readouterr().err == f"sidecar: config file {tmp_path / 'nope.yaml'} does not exist\n"
 
 
 def test_an_unreadable_pipeline_config_exits_2(tmp_path, capsys):
     bad = tmp_path / "tranche.json"
     bad.write_text("{not json")
-    assert cli.main(["--once", "--watch", "x", "--tranche", str(bad)]) == cli.EXIT_USAGE
+    assert cli.main(["--once", "--watch", "x", "--tranche", str(bad)]) == EXIT_USAGE
     assert capsys.readouterr().err == (f"sidecar: the pipeline's config file {bad} cannot be used: it is not valid "
                                        "JSON (Expecting property name enclosed in double quotes at line 1 column 2)\n")
 
@@ -101,7 +102,7 @@ def test_an_unreadable_pipeline_config_exits_2(tmp_path, capsys):
 def test_an_unknown_flag_is_a_usage_error():
     with pytest.raises(SystemExit) as raised:
         cli.main(["--frobnicate"])
-    assert raised.value.code == 2
+    assert raised.value.code == EXIT_USAGE
 
 
 @pytest.mark.parametrize(("folder", "imprint"), [

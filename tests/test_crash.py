@@ -15,6 +15,8 @@ import pytest
 
 from helpers import ROOT, book, cell, check_invariants, checkpoints, read_rows, run_child, write_book
 
+from sidecar.exits import EXIT_OK
+
 KILLED = -signal.SIGKILL
 
 
@@ -33,7 +35,7 @@ def setup(tmp_path):
 
 
 def finish(folder, data, run):
-    assert run() == 0
+    assert run() == EXIT_OK
     return check_invariants(folder, data)
 
 
@@ -56,7 +58,7 @@ def test_replacing_the_newest_row_survives_a_kill(setup, fault):
     folder, data, run = setup
     for n in range(3):
         write_book(folder, f"book{n}.json", book(n))
-    assert run() == 0
+    assert run() == EXIT_OK
     for version in range(1, 6):
         write_book(folder, "book2.json", book(2, title=f"Book 2 v{version}", page_count=200 + version))
         assert run(f"{fault}:1") == KILLED
@@ -69,7 +71,7 @@ def test_replacing_an_older_row_survives_a_kill_between_ledger_and_rename(setup)
     folder, data, run = setup
     for n in range(6):
         write_book(folder, f"book{n}.json", book(n))
-    assert run() == 0
+    assert run() == EXIT_OK
     for n in range(5):
         write_book(folder, f"book{n}.json", book(n, title=f"Book {n} revised" + "!" * n))
         assert run("mid-rewrite:1") == KILLED
@@ -90,12 +92,12 @@ def test_a_settings_pass_survives_a_kill_before_and_after_its_one_rewrite_is_com
         config.write_text(f"watch: [{folder}]\ncheckpoint_dir: {data}\nlsi: {{pub_date_format: '{date_format}'}}\n")
         return run_child(["--once", "--config", str(config)], env={"SIDECAR_FAULT": fault}, cwd=tmp_path).returncode
 
-    assert run("iso") == 0
+    assert run("iso") == EXIT_OK
     assert run("m/d/yy", f"{fault}:1") == KILLED
     rows = check_invariants(folder, data, complete=False)
     # Killed before the ledger committed the copy: the old rows stand; after: the copy is the checkpoint.
     assert {cell(r, "Pub Date") for r in rows} == ({"2026-01-06"} if fault == "rewrite-copied" else {"1/6/26"})
-    assert run("m/d/yy") == 0
+    assert run("m/d/yy") == EXIT_OK
     assert [cell(r, "Pub Date") for r in check_invariants(folder, data)] == ["1/6/26"] * 12
     assert [p.name for p in data.iterdir() if p.name.startswith(".cumulative")] == []
 
@@ -127,7 +129,7 @@ def test_random_kills_during_a_batch_with_rewrites_lose_and_double_nothing(tmp_p
             break
     assert kills == 25
     result = run_child(["--once", "--config", str(config)], cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == EXIT_OK, result.stderr
     rows = check_invariants(folder, data)
     assert len(rows) == count
     titles = {cell(r, "ISBN or SKU"): cell(r, "Title") for r in rows}
@@ -150,15 +152,15 @@ def test_sigterm_finishes_the_row_in_hand_and_exits_0(tmp_path):
         time.sleep(0.01)
     child.send_signal(signal.SIGTERM)
     out, err = child.communicate(timeout=10)
-    assert child.returncode == 0, err
+    assert child.returncode == EXIT_OK, err
     assert "stopped by a signal before every book was seen; run again to finish" in err
     done = check_invariants(folder, data, complete=False)
     assert 5 <= len(done) < 400
     assert out.startswith(f"sidecar: {len(done)} appended, 0 replaced, 0 unchanged, 0 rejected")
-    assert run_child(["--once", "--config", str(config)], cwd=tmp_path).returncode == 0
+    assert run_child(["--once", "--config", str(config)], cwd=tmp_path).returncode == EXIT_OK
     assert len(check_invariants(folder, data)) == 400
 
 
 def test_the_package_runs_as_a_module(tmp_path):
     result = run_child(["--version"], cwd=ROOT)
-    assert result.returncode == 0 and result.stdout.startswith("sidecar ")
+    assert result.returncode == EXIT_OK and result.stdout.startswith("sidecar ")

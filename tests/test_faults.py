@@ -10,6 +10,7 @@ import pytest
 from daemon import Daemon
 from helpers import book, cell, checkpoints, isbn13, read_rows, run_child, write_book
 from sidecar import cli
+from sidecar.exits import EXIT_CHECKPOINT, EXIT_OK, EXIT_USAGE
 
 # Root passes every permission check; without these capabilities it is refused like any other user.
 NO_ROOT_PASS = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
@@ -75,18 +76,18 @@ def test_a_full_disk_is_waited_out_and_every_book_gets_in_once(daemons, tmp_path
     assert logs.count(waiting) == 1
     wait_for_messages(d, f"STATUS=waiting: cannot append to {checkpoint}: [Errno 28] No space left on device "
                          "(injected)", "STATUS=watching 1 folder(s)")
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
 
 
 def test_a_failed_fsync_still_ends_the_service_with_exit_3(daemons, tmp_path):
     folder = tmp_path / "processed_json"
     write_book(folder, "a.json", book(1))
     d = daemons(folder, env={"SIDECAR_FAULT": "fsync-eio:1"}).start(wait_ready=False)
-    assert d.wait() == 3
+    assert d.wait() == EXIT_CHECKPOINT
     [checkpoint] = checkpoints(tmp_path / "data")
     assert f"sidecar: cannot make {checkpoint} durable: [Errno 5] Input/output error (injected)\n" in d.logs()
     done = run_child(["--once", "--watch", str(folder), "--checkpoint-dir", str(tmp_path / "data")])
-    assert done.returncode == cli.EXIT_OK  # the restart cuts the unrecorded row and writes it again
+    assert done.returncode == EXIT_OK  # the restart cuts the unrecorded row and writes it again
     assert "cut " in done.stderr and isbns(read_rows(checkpoint)) == [isbn13(1)]
 
 
@@ -106,7 +107,7 @@ def test_a_watched_folder_replaced_by_a_file_is_waited_for_and_taken_up_again(da
     rows = d.wait_for_rows(lambda rows: len(rows) == 2)
     assert isbns(rows) == [isbn13(1), isbn13(2)]
     wait_for_log(d, f"resumed: no longer waiting for: the watched folder {folder} cannot be read")
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
 
 
 def test_a_watched_folder_the_service_cannot_read_is_waited_for_from_the_start(daemons, tmp_path):
@@ -125,7 +126,7 @@ def test_a_watched_folder_the_service_cannot_read_is_waited_for_from_the_start(d
     rows = d.wait_for_rows(lambda rows: len(rows) == 2)
     assert isbns(rows) == [isbn13(1), isbn13(2)]
     d.wait_for_message("STATUS=watching 1 folder(s)")
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
 
 
 def test_a_folder_that_becomes_unsearchable_under_the_running_service_is_waited_for(daemons, tmp_path):
@@ -140,7 +141,7 @@ def test_a_folder_that_becomes_unsearchable_under_the_running_service_is_waited_
         folder.chmod(0o755)
     rows = d.wait_for_rows(lambda rows: len(rows) == 1)
     assert isbns(rows) == [isbn13(1)]
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
 
 
 def test_a_configuration_that_does_not_load_at_start_is_waited_for_until_it_is_mended(daemons, tmp_path):
@@ -155,7 +156,7 @@ def test_a_configuration_that_does_not_load_at_start_is_waited_for_until_it_is_m
     rows = d.wait_for_rows(lambda rows: len(rows) == 1, timeout=30)  # found by the retries' back-off
     assert isbns(rows) == [isbn13(1)]
     assert d.logs().count("waiting: the configuration cannot be loaded: log level 'LOUD'") == 1
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
 
 
 def test_sighup_retries_a_configuration_that_did_not_load_at_once(daemons, tmp_path):
@@ -169,7 +170,7 @@ def test_sighup_retries_a_configuration_that_did_not_load_at_once(daemons, tmp_p
     config.write_text(f"watch: [{folder}]\ncheckpoint_dir: {tmp_path / 'data'}\n")
     d.signal(signal.SIGHUP)
     d.wait_for_rows(lambda rows: len(rows) == 1, timeout=5)  # well before the next retry is due
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
 
 
 @pytest.mark.parametrize(("content", "reason"), [
@@ -190,7 +191,7 @@ def test_a_reload_with_a_hostile_config_file_keeps_the_settings_in_force(daemons
     write_book(folder, "a.json", book(1))
     [row] = d.wait_for_rows(lambda rows: len(rows) == 1)
     assert cell(row, "US Suggested List Price") == "12.50"  # the settings in force
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
 
 
 def test_status_says_what_the_service_waits_for(daemons, tmp_path):
@@ -203,7 +204,7 @@ def test_status_says_what_the_service_waits_for(daemons, tmp_path):
     wait_for_log(d, "waiting: the watched folder")
 
     done = run_child(["status", "--watch", str(folder), "--checkpoint-dir", str(tmp_path / "data")])
-    assert done.returncode == cli.EXIT_OK
+    assert done.returncode == EXIT_OK
     lines = done.stdout.splitlines()
     assert lines[0].startswith("the service waits (since ")
     assert lines[0].endswith(f"): the watched folder {folder} cannot be read: it is not a folder (a file has its name)")
@@ -212,13 +213,13 @@ def test_status_says_what_the_service_waits_for(daemons, tmp_path):
     (tmp_path / "aside").rename(folder)
     wait_for_log(d, "resumed: no longer waiting for: the watched folder")
     assert not (tmp_path / "data" / "state" / "waiting.json").exists()
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
 
 
 def test_a_watched_folder_that_is_a_file_is_a_configuration_error_for_once(tmp_path, capsys):
     folder = tmp_path / "processed_json"
     folder.write_text("")
-    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(tmp_path / "data")]) == cli.EXIT_USAGE
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(tmp_path / "data")]) == EXIT_USAGE
     assert capsys.readouterr().err == (f"sidecar: the watched folder {folder} cannot be read: it is not a folder "
                                        "(a file has its name)\n")
 
@@ -231,4 +232,4 @@ def test_a_watched_folder_that_does_not_exist_is_waited_for_and_said_so(daemons,
     write_book(folder, "a.json", book(1))
     assert isbns(d.wait_for_rows(lambda rows: len(rows) == 1)) == [isbn13(1)]
     wait_for_log(d, f"resumed: no longer waiting for: the watched folder {folder} does not exist")
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK

@@ -18,6 +18,7 @@ import pytest
 from sidecar import cli
 from sidecar.engine.ingest import Ingestor
 from sidecar.errors import CheckpointError
+from sidecar.exits import EXIT_CHECKPOINT, EXIT_INTERNAL, EXIT_OK, EXIT_REJECTED, EXIT_USAGE
 from sidecar.rows.columns import COLUMNS
 from sidecar.settings import load_settings
 from sidecar.store.ledger import Ledger, ledger_path
@@ -52,7 +53,7 @@ def test_a_strict_rejection_quoting_a_lone_surrogate_is_stored_escaped(run, tmp_
     config.write_text("books: {strict: true}\n")
     (run.folder / "a.json").write_text('{"title": "ok", "isbn13": "9781000000026", "page_count": "12\\ud800"}')
     code, _, err = run("--config", str(config))
-    assert code == cli.EXIT_REJECTED and "Traceback" not in err
+    assert code == EXIT_REJECTED and "Traceback" not in err
     with Ledger.read_only(run.data / "state") as ledger:
         assert "\\ud800" in ledger.rejection(str(run.folder / "a.json")).reason
 
@@ -61,7 +62,7 @@ def test_a_hostile_book_costs_itself_only_and_books_after_it_get_in(run):
     (run.folder / "a.json").write_bytes(b'{"title": "Bad \\ud800", "isbn13": "9781000000026"}')
     write_book(run.folder, "b.json", book(2))
     code, out, err = run()
-    assert code == cli.EXIT_REJECTED and "Traceback" not in err
+    assert code == EXIT_REJECTED and "Traceback" not in err
     assert [cell(r, "Title") for r in rows_of(run.data)] == ["Book 2"]
     assert out.startswith("sidecar: 1 appended, 0 replaced, 0 unchanged, 1 rejected")
 
@@ -69,7 +70,7 @@ def test_a_hostile_book_costs_itself_only_and_books_after_it_get_in(run):
 def test_a_number_of_5000_digits_rejects_its_book_with_a_reason(run):
     (run.folder / "a.json").write_bytes(b'{"title": "x", "page_count": ' + b"7" * 5000 + b"}")
     code, _, err = run()
-    assert code == cli.EXIT_REJECTED
+    assert code == EXIT_REJECTED
     assert (f"rejected {run.folder / 'a.json'}: it holds a number too long to read (Exceeds the limit (4300 digits) "
             "for integer string conversion)\n") in err
 
@@ -77,7 +78,7 @@ def test_a_number_of_5000_digits_rejects_its_book_with_a_reason(run):
 def test_a_page_count_of_1e100000000_is_refused_at_once_without_computing_it(run):
     write_book(run.folder, "a.json", book(1, page_count="1e100000000"))
     code, _, err = run()  # the suite's timeout catches a stall; before the fix this ran for minutes
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     assert cell(rows_of(run.data)[0], "Pages") == ""
     assert "Pages: the book's 'page_count' gives '1e100000000': not a whole number; the cell is left blank" in err
 
@@ -88,7 +89,7 @@ def test_texts_of_a_million_words_without_a_sentence_end_are_left_out_at_once_wi
     write_book(run.folder, "a.json", book(1, summary_long=words, summary_short=words))
     code, _, err = run()
     row = rows_of(run.data)[0]
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     # no whole sentence fits LSI's 4,000 characters, and a text is never cut inside one
     assert cell(row, "Annotation / Summary") == ""
     assert "Annotation / Summary: the book's 'summary_long' is over LSI's 4,000 characters, and not even its first " \
@@ -105,13 +106,13 @@ def test_texts_of_a_million_words_without_a_sentence_end_are_left_out_at_once_wi
 def test_page_counts_that_are_no_number_of_pages_are_left_out_with_a_reason(run, json_value, shown, reason):
     (run.folder / "a.json").write_text(f'{{"title": "Book 1", "isbn13": "{isbn13(1)}", "page_count": {json_value}}}')
     code, _, err = run()
-    assert code == cli.EXIT_OK and cell(rows_of(run.data)[0], "Pages") == ""
+    assert code == EXIT_OK and cell(rows_of(run.data)[0], "Pages") == ""
     assert f"Pages: the book's 'page_count' gives {shown}: {reason}; the cell is left blank" in err
 
 
 def test_an_absurd_price_is_left_out_and_the_others_stand(run):
     write_book(run.folder, "a.json", book(1, list_price_usd="1e30", uk_suggested_list_price="12.5"))
-    assert run()[0] == cli.EXIT_OK
+    assert run()[0] == EXIT_OK
     [row] = rows_of(run.data)
     assert (cell(row, "US Suggested List Price"), cell(row, "UK Suggested List Price")) == ("", "12.50")
 
@@ -119,14 +120,14 @@ def test_an_absurd_price_is_left_out_and_the_others_stand(run):
 def test_a_200000_character_table_of_contents_is_left_out_and_every_tool_reads_the_checkpoint(run, tmp_path, capsys):
     write_book(run.folder, "a.json", book(1, table_of_contents="x" * 200_000))
     code, _, err = run()
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     assert "Table of Contents: 200,000 characters: a cell of LSI's spreadsheet holds 32,767; left out: shorten it " \
            "in the book" in err
     [checkpoint] = checkpoints(run.data)
     assert cell(read_rows(checkpoint)[0], "Table of Contents") == ""
-    assert cli.main(["verify", str(checkpoint)]) == cli.EXIT_REJECTED  # Pages etc. are blank, but it is read
-    assert cli.main(["compare", str(checkpoint), str(checkpoint)]) == cli.EXIT_OK
-    assert cli.main(["export", str(checkpoint), "--profile", "full", "--output", str(tmp_path / "e.csv")]) == 0
+    assert cli.main(["verify", str(checkpoint)]) == EXIT_REJECTED  # Pages etc. are blank, but it is read
+    assert cli.main(["compare", str(checkpoint), str(checkpoint)]) == EXIT_OK
+    assert cli.main(["export", str(checkpoint), "--profile", "full", "--output", str(tmp_path / "e.csv")]) == EXIT_OK
 
 
 def test_verify_reads_a_checkpoint_with_a_200000_character_cell_written_before_the_limit(run, tmp_path, capsys):
@@ -139,7 +140,7 @@ def test_verify_reads_a_checkpoint_with_a_200000_character_cell_written_before_t
     csv.writer(buf, lineterminator="\r\n").writerows([list(COLUMNS), *rows])
     other = tmp_path / "old.csv"
     other.write_bytes(b"\xef\xbb\xbf" + buf.getvalue().encode())
-    assert cli.main(["verify", str(other)]) == cli.EXIT_REJECTED
+    assert cli.main(["verify", str(other)]) == EXIT_REJECTED
     assert f"  line 2 ({isbn13(1)}) error: Table of Contents: 200,000 characters; a cell of LSI's spreadsheet holds " \
            "32,767 [length]" in capsys.readouterr().out.splitlines()
 
@@ -159,10 +160,10 @@ def test_a_file_name_that_is_not_utf8_is_rejected_once_and_shown_escaped(run, ca
     with open(bad, "w") as f:
         json.dump(book(2), f)
     code, _, err = run()
-    assert code == cli.EXIT_REJECTED and "Traceback" not in err
+    assert code == EXIT_REJECTED and "Traceback" not in err
     assert f"rejected {run.folder}/caf\\xe9\\nx.json: its name is not valid UTF-8; rename it" in err
     assert len(rows_of(run.data)) == 1
-    assert cli.main(["status", "--watch", str(run.folder), "--checkpoint-dir", str(run.data)]) == 0
+    assert cli.main(["status", "--watch", str(run.folder), "--checkpoint-dir", str(run.data)]) == EXIT_OK
     assert f"    {run.folder}/caf\\xe9\\nx.json: its name is not valid UTF-8" in capsys.readouterr().out
 
 
@@ -172,7 +173,7 @@ def test_a_renamed_book_keeps_one_row_under_its_new_name(run, capsys):
     os.rename(run.folder / "a.json", run.folder / "b.json")
     write_book(run.folder, "b.json", book(1, page_count=321))
     code, _, err = run()
-    assert code == cli.EXIT_OK, err
+    assert code == EXIT_OK, err
     [row] = rows_of(run.data)
     assert cell(row, "Pages") == "321"
     with Ledger.read_only(run.data / "state") as ledger:
@@ -188,7 +189,7 @@ def test_a_writer_whose_temp_name_ends_in_json_gives_one_current_row(run):
             json.dump(book(1, page_count=pages), f)
         run()  # the sidecar may see the temp name
         os.replace(f.name, run.folder / "final.json")
-        assert run()[0] == cli.EXIT_OK
+        assert run()[0] == EXIT_OK
     [row] = rows_of(run.data)
     assert cell(row, "Pages") == "200"
 
@@ -198,9 +199,9 @@ def test_status_and_recover_report_a_row_whose_source_is_gone(run, capsys):
     run()
     (run.folder / "a.json").unlink()
     flags = ["--watch", str(run.folder), "--checkpoint-dir", str(run.data)]
-    assert cli.main(["status", *flags]) == 0
+    assert cli.main(["status", *flags]) == EXIT_OK
     assert f"    {run.folder / 'a.json'} (ISBN {isbn13(1)})" in capsys.readouterr().out.splitlines()
-    assert cli.main(["recover", *flags]) == 0
+    assert cli.main(["recover", *flags]) == EXIT_OK
     assert (f"  vanished  {run.folder / 'a.json'} (ISBN {isbn13(1)}): in the checkpoint, its file is gone"
             in capsys.readouterr().out.splitlines())
 
@@ -212,7 +213,7 @@ def test_status_lists_a_bounded_number_of_vanished_rows_and_counts_them_all(run,
     for n in (1, 2, 3):
         (run.folder / f"{n}.json").unlink()
     monkeypatch.setattr("sidecar.tools.status.VANISHED_LISTED", 1)
-    assert cli.main(["status", "--watch", str(run.folder), "--checkpoint-dir", str(run.data)]) == 0
+    assert cli.main(["status", "--watch", str(run.folder), "--checkpoint-dir", str(run.data)]) == EXIT_OK
     out = capsys.readouterr().out.splitlines()
     assert "  vanished    3 (in the checkpoint, but the source file is gone)" in out
     assert "    ... and 2 more" in out
@@ -223,7 +224,7 @@ def test_a_folder_listed_twice_under_two_names_is_a_configuration_error(tmp_path
     folder.mkdir()
     config = tmp_path / "c.yaml"
     config.write_text(f"watch: [{{path: {folder}, imprint: a}}, {{path: {folder}/../x, imprint: b}}]\n")
-    assert cli.main(["--once", "--config", str(config)]) == cli.EXIT_USAGE
+    assert cli.main(["--once", "--config", str(config)]) == EXIT_USAGE
     assert f"the folder {folder} is listed twice in 'watch'" in capsys.readouterr().err
 
 
@@ -245,7 +246,7 @@ def test_the_service_outlives_hostile_books_and_names_and_keeps_taking_good_ones
         assert f"rejected {folder}/caf\\xe9.json: its name is not valid UTF-8" in logs
         assert f"rejected {folder / '2.json'}: it holds text that is not Unicode" in logs
         assert f"rejected {folder / '4.json'}: its ISBN 9781.5 cannot be read" in logs
-        assert daemon.stop() == 0 and "Traceback" not in logs
+        assert daemon.stop() == EXIT_OK and "Traceback" not in logs
     finally:
         daemon.kill()
 
@@ -260,7 +261,7 @@ def test_a_title_fixed_by_hand_between_runs_stops_the_start_with_advice(run):
     before = checkpoint.read_bytes()
     checkpoint.write_bytes(before.replace(b"Book 1", b"Book One, fixed"))
     code, _, err = run()
-    assert code == cli.EXIT_CHECKPOINT
+    assert code == EXIT_CHECKPOINT
     assert (f"sidecar: {checkpoint} was changed outside the sidecar: the row of {run.folder / '1.json'} "
             f"(ISBN {isbn13(1)}) at byte ") in err
     assert checkpoint.read_bytes() == before.replace(b"Book 1", b"Book One, fixed")  # nothing was cut
@@ -272,12 +273,12 @@ def test_the_same_length_edit_is_found_too(run, capsys):
     [checkpoint] = checkpoints(run.data)
     checkpoint.write_bytes(checkpoint.read_bytes().replace(b"Book 1", b"Book 7"))
     flags = ["--watch", str(run.folder), "--checkpoint-dir", str(run.data)]
-    assert cli.main(["status", *flags]) == 0
+    assert cli.main(["status", *flags]) == EXIT_OK
     assert (f"  ledger/CSV  DISAGREE: the row of {run.folder / '1.json'} (ISBN {isbn13(1)}) at byte "
             in capsys.readouterr().out)
     code, _, err = run()
-    assert code == cli.EXIT_CHECKPOINT and "is not what was written" in err
-    assert cli.main(["verify", str(checkpoint)]) == cli.EXIT_REJECTED
+    assert code == EXIT_CHECKPOINT and "is not what was written" in err
+    assert cli.main(["verify", str(checkpoint)]) == EXIT_REJECTED
 
 
 def test_a_line_appended_by_hand_while_running_stops_the_writer_before_any_offset_shifts(tmp_path):
@@ -309,7 +310,7 @@ def test_checkpoints_without_their_ledger_stop_the_start(run):
     run()
     shutil.rmtree(run.data / "state")
     code, _, err = run()
-    assert code == cli.EXIT_CHECKPOINT
+    assert code == EXIT_CHECKPOINT
     assert "but their ledger" in err and "is missing: restore it" in err
     assert len(checkpoints(run.data)) == 1
 
@@ -320,7 +321,7 @@ def test_the_service_stops_when_its_ledger_is_deleted_under_it(tmp_path):
     daemon = Daemon(tmp_path, folder).start()
     try:
         ledger_path(daemon.data / "state").unlink()
-        assert daemon.wait(timeout=15) == cli.EXIT_CHECKPOINT
+        assert daemon.wait(timeout=15) == EXIT_CHECKPOINT
         assert "was deleted or replaced while the sidecar ran" in daemon.logs()
     finally:
         daemon.kill()
@@ -334,7 +335,7 @@ def test_a_marker_that_links_to_a_secret_is_ignored_and_never_read(run, tmp_path
     (run.folder / ".batch-start").symlink_to(secret)
     write_book(run.folder, "1.json", book(1))
     code, _, err = run()
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     assert f"ignored the batch marker {run.folder / '.batch-start'}: it is a symbolic link" in err
     assert "secret-hash" not in err
     with Ledger.read_only(run.data / "state") as ledger:
@@ -348,7 +349,7 @@ def test_a_marker_that_is_no_regular_file_never_hangs_or_fills_memory(run, kind)
      "folder": lambda: marker.mkdir()}[kind]()
     write_book(run.folder, "1.json", book(1))
     code, _, err = run()
-    assert code == cli.EXIT_OK and len(rows_of(run.data)) == 1
+    assert code == EXIT_OK and len(rows_of(run.data)) == 1
     if kind != "folder":
         assert f"ignored the batch marker {marker}" in err
 
@@ -374,14 +375,14 @@ def test_a_setting_that_cannot_work_is_refused_at_load_with_its_name(tmp_path, c
     folder.mkdir()
     config = tmp_path / "c.yaml"
     config.write_text(f"{yaml_text}\n" + ("" if "watch:" in yaml_text else f"watch: [{folder}]\n"))
-    assert cli.main(["--once", "--config", str(config)]) == cli.EXIT_USAGE
+    assert cli.main(["--once", "--config", str(config)]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert message.format(config=config, base=tmp_path) in err and "Traceback" not in err
 
 
 def test_a_poll_interval_of_nan_from_the_environment_is_refused(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("SIDECAR_POLL_SECONDS", "nan")
-    assert cli.main(["--once", "--watch", str(tmp_path / "in")]) == cli.EXIT_USAGE
+    assert cli.main(["--once", "--watch", str(tmp_path / "in")]) == EXIT_USAGE
     assert "poll_seconds must be from 0.1 to 3600 seconds, not 'nan'" in capsys.readouterr().err
 
 
@@ -403,7 +404,7 @@ def test_a_checkpoint_folder_that_cannot_be_used_is_a_configuration_error(tmp_pa
         data = tmp_path / "ro"
         data.mkdir()
         os.chmod(data, 0o555)
-    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == cli.EXIT_USAGE
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == EXIT_USAGE
     err = capsys.readouterr().err
     assert err.startswith(f"sidecar: checkpoint_dir {data} ") and "Traceback" not in err
 
@@ -424,7 +425,7 @@ def test_a_metrics_file_that_cannot_be_written_never_stops_the_service(tmp_path)
         write_book(folder, "3.json", book(3))  # and a later change changes the metrics again
         daemon.wait_for_rows(lambda rows: len(rows) == 3)
         assert daemon.proc.poll() is None
-        assert daemon.stop() == 0
+        assert daemon.stop() == EXIT_OK
         assert daemon.logs().count("cannot write the metrics file") == 1
     finally:
         daemon.kill()
@@ -437,11 +438,11 @@ def test_status_and_recover_never_hang_on_a_fifo_named_like_a_book(run, capsys):
     run()
     os.mkfifo(run.folder / "x.json")
     flags = ["--watch", str(run.folder), "--checkpoint-dir", str(run.data)]
-    assert cli.main(["status", *flags]) == 0
+    assert cli.main(["status", *flags]) == EXIT_OK
     assert f"    {run.folder / 'x.json'}" in capsys.readouterr().out.splitlines()
-    assert cli.main(["recover", *flags]) == cli.EXIT_REJECTED
+    assert cli.main(["recover", *flags]) == EXIT_REJECTED
     code, _, err = run()
-    assert code == cli.EXIT_REJECTED
+    assert code == EXIT_REJECTED
     assert f"rejected {run.folder / 'x.json'}: it is not a regular file (it is a named pipe)" in err
 
 
@@ -451,7 +452,7 @@ def test_verify_of_a_ledger_that_is_not_a_database_is_an_error_not_a_traceback(r
     ledger_path(run.data / "state").write_bytes(b"not a database" * 100)
     for name in ("ledger.sqlite3-wal", "ledger.sqlite3-shm"):
         (run.data / "state" / name).unlink(missing_ok=True)
-    assert cli.main(["verify", str(checkpoints(run.data)[0])]) == cli.EXIT_CHECKPOINT
+    assert cli.main(["verify", str(checkpoints(run.data)[0])]) == EXIT_CHECKPOINT
     err = capsys.readouterr().err
     assert err.startswith("sidecar: cannot read the ledger ") and "Traceback" not in err
 
@@ -463,7 +464,7 @@ def test_verify_of_a_short_record_at_a_recorded_offset_is_reported(run, capsys):
     data = checkpoint.read_bytes()
     header_end = data.index(b"\r\n") + 2
     checkpoint.write_bytes(data[:header_end] + b"a,b\r\n")
-    assert cli.main(["verify", str(checkpoint)]) == cli.EXIT_REJECTED
+    assert cli.main(["verify", str(checkpoint)]) == EXIT_REJECTED
     out = capsys.readouterr().out.splitlines()
     assert "  line 2: 2 cells, expected 119" in out
     assert f"  line 2: the ledger's row for {run.folder / '1.json'} is not at byte {header_end}" in out
@@ -481,7 +482,7 @@ def test_verify_with_code_tables_reads_a_superscript_page_count(run, shared, tmp
     csv.writer(buf, lineterminator="\r\n").writerows([list(COLUMNS), *rows])
     other.write_text(buf.getvalue())
     code = cli.main(["verify", "--acs-codes", str(shared / "ACS-codes-and-descriptions.csv"), str(other)])
-    assert code == cli.EXIT_REJECTED and "Traceback" not in capsys.readouterr().err
+    assert code == EXIT_REJECTED and "Traceback" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("kind", ["dev-zero", "sparse", "nul"])
@@ -496,7 +497,7 @@ def test_tools_refuse_files_they_cannot_read_as_acs_tables_quickly(tmp_path, cap
         path.write_bytes(b"Title,ISBN\r\nA\x00B,1\r\n")
     for command in (["verify", str(path)], ["compare", str(path), str(path)],
                     ["export", str(path), "--profile", "full", "--output", str(tmp_path / "o.csv")]):
-        assert cli.main(command) == cli.EXIT_CHECKPOINT
+        assert cli.main(command) == EXIT_CHECKPOINT
         err = capsys.readouterr().err
         assert err.startswith("sidecar: ") and err.count("\n") == 1 and "Traceback" not in err
     assert not (tmp_path / "o.csv").exists()
@@ -510,7 +511,7 @@ def test_compare_reports_a_book_that_is_in_a_file_twice(run, tmp_path, capsys):
     doubled = tmp_path / "doubled.csv"
     data = checkpoint.read_bytes()
     doubled.write_bytes(data + data[data.index(b"\r\n") + 2:])
-    assert cli.main(["compare", str(checkpoint), str(doubled)]) == cli.EXIT_REJECTED
+    assert cli.main(["compare", str(checkpoint), str(doubled)]) == EXIT_REJECTED
     out = capsys.readouterr().out.splitlines()
     assert f"in right more than once: {isbn13(1)}" in out
     assert out[-1] == "0 missing, 0 extra, 0 differing, 2 more than once"
@@ -522,7 +523,7 @@ def test_export_never_writes_over_the_checkpoint(run, capsys):
     [checkpoint] = checkpoints(run.data)
     before = checkpoint.read_bytes()
     code = cli.main(["export", str(checkpoint), "--profile", "submission", "--output", str(checkpoint)])
-    assert code == cli.EXIT_USAGE
+    assert code == EXIT_USAGE
     assert capsys.readouterr().err == f"sidecar: {checkpoint} is a checkpoint; give --output a new file name\n"
     assert checkpoint.read_bytes() == before
 
@@ -533,6 +534,6 @@ def test_an_error_nobody_foresaw_exits_5_with_one_line(run, monkeypatch):
 
     monkeypatch.setattr(Ingestor, "catch_up", broken)
     code, _, err = run()
-    assert code == cli.EXIT_INTERNAL
+    assert code == EXIT_INTERNAL
     assert err == ("sidecar: internal error (RuntimeError: something nobody foresaw); run with --log-level DEBUG "
                    "for the traceback and report it\n")

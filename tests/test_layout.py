@@ -10,6 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "sidecar"
 # Each layer may import only from the layers listed for it (and from itself).
 ALLOWED = {
     "errors": set(),
+    "exits": set(),
     "faults": set(),
     "inputs": {"errors"},
     "rows": {"errors", "inputs"},
@@ -19,7 +20,7 @@ ALLOWED = {
     "tools": {"errors", "inputs", "settings", "rows", "store"},
     "service": {"errors", "faults", "inputs", "settings", "rows", "store", "engine"},
     "logs": {"errors"},
-    "cli": {"errors", "settings", "rows", "store", "engine", "tools", "service", "logs"},
+    "cli": {"errors", "exits", "settings", "rows", "store", "engine", "tools", "service", "logs"},
     "__main__": {"cli"},
     "__init__": set(),
 }

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from sidecar import cli
 from sidecar.engine.ingest import Ingestor
+from sidecar.exits import EXIT_OK
 from sidecar.settings import load_settings
 
 from helpers import book, cell, checkpoints, read_rows, write_book
@@ -25,14 +26,14 @@ def titles(path):
 def test_rotate_starts_a_new_checkpoint_that_takes_only_new_books(tmp_path, capsys):
     folder, data = tmp_path / "processed_json", tmp_path / "data"
     write_book(folder, "a.json", book(1))
-    assert once(folder, data) == 0
+    assert once(folder, data) == EXIT_OK
     capsys.readouterr()
-    assert cli.main(["rotate", "--watch", str(folder), "--checkpoint-dir", str(data), "--batch-id", "t2"]) == 0
+    assert cli.main(["rotate", "--watch", str(folder), "--checkpoint-dir", str(data), "--batch-id", "t2"]) == EXIT_OK
     first, second = checkpoints(data)
     assert capsys.readouterr().out == f"sidecar: processed_json: current checkpoint {second}\n"
     assert second.name == first.name.replace(".csv", "_2.csv")  # the same minute: never the same name
     write_book(folder, "b.json", book(2))
-    assert once(folder, data) == 0
+    assert once(folder, data) == EXIT_OK
     assert (titles(first), titles(second)) == (["Book 1"], ["Book 2"])
 
 
@@ -40,8 +41,8 @@ def test_finalize_writes_a_manifest_and_the_next_book_starts_a_new_checkpoint(tm
     folder, data = tmp_path / "processed_json", tmp_path / "data"
     write_book(folder, "a.json", book(1))
     write_book(folder, "b.json", book(2))
-    assert once(folder, data) == 0
-    assert cli.main(["finalize", "--watch", str(folder), "--checkpoint-dir", str(data)]) == 0
+    assert once(folder, data) == EXIT_OK
+    assert cli.main(["finalize", "--watch", str(folder), "--checkpoint-dir", str(data)]) == EXIT_OK
     [done] = checkpoints(data)
     assert capsys.readouterr().out.endswith("sidecar: processed_json: no open checkpoint; the next book starts one\n")
     manifest = json.loads(done.with_name(done.name + ".manifest.json").read_text())
@@ -53,41 +54,41 @@ def test_finalize_writes_a_manifest_and_the_next_book_starts_a_new_checkpoint(tm
     assert manifest["first_append"] <= manifest["last_append"] <= manifest["finalized"]
     assert len(manifest["settings_digest"]) == 64
     assert manifest["rows_by_settings_digest"] == {manifest["settings_digest"]: manifest["books"]}
-    assert once(folder, data) == 0  # finalized books are not written again
+    assert once(folder, data) == EXIT_OK  # finalized books are not written again
     assert len(checkpoints(data)) == 1
     write_book(folder, "c.json", book(3))
-    assert once(folder, data) == 0
+    assert once(folder, data) == EXIT_OK
     assert [titles(p) for p in checkpoints(data)] == [["Book 1", "Book 2"], ["Book 3"]]
     capsys.readouterr()
-    assert cli.main(["list", "--checkpoint-dir", str(data), "--json"]) == 0
+    assert cli.main(["list", "--checkpoint-dir", str(data), "--json"]) == EXIT_OK
     assert [e["state"] for e in json.loads(capsys.readouterr().out)] == ["open", "finalized"]
 
 
 def test_a_finalize_interrupted_before_its_manifest_is_completed_at_the_next_start(tmp_path):
     folder, data = tmp_path / "processed_json", tmp_path / "data"
     write_book(folder, "a.json", book(1))
-    assert once(folder, data) == 0
+    assert once(folder, data) == EXIT_OK
     settings = load_settings({"watch": [str(folder)], "checkpoint_dir": str(data)}, {})
     with Ingestor(settings) as ingestor:
         record = ingestor.appenders["processed_json"].record
         ingestor.ledger.close_checkpoint(record.id, finalized=True)  # the kill came before the manifest
     assert not record.path.with_name(record.path.name + ".manifest.json").exists()
-    assert once(folder, data) == 0
+    assert once(folder, data) == EXIT_OK
     assert json.loads(record.path.with_name(record.path.name + ".manifest.json").read_text())["books"] == 1
 
 
 def test_batch_markers_from_the_pipeline_rotate_and_finalize_once_each(tmp_path):
     folder, data = tmp_path / "processed_json", tmp_path / "data"
     write_book(folder, "a.json", book(1))
-    assert once(folder, data) == 0
+    assert once(folder, data) == EXIT_OK
     (folder / ".batch-start").write_text("tranche-2\n")
     write_book(folder, "b.json", book(2))
-    assert once(folder, data) == 0
-    assert once(folder, data) == 0  # the same marker does not rotate twice
+    assert once(folder, data) == EXIT_OK
+    assert once(folder, data) == EXIT_OK  # the same marker does not rotate twice
     first, second = checkpoints(data)
     assert (titles(first), titles(second)) == (["Book 1"], ["Book 2"])
     (folder / ".batch-done").write_text("")
-    assert once(folder, data) == 0
+    assert once(folder, data) == EXIT_OK
     assert second.with_name(second.name + ".manifest.json").exists()
     assert json.loads(second.with_name(second.name + ".manifest.json").read_text())["batch_id"] == "tranche-2"
     assert sorted(p.name for p in folder.iterdir()) == [".batch-done", ".batch-start", "a.json", "b.json"]
@@ -98,7 +99,7 @@ def test_daily_rotation_starts_a_checkpoint_with_the_first_book_of_a_new_day(tmp
     config = tmp_path / "c.yaml"
     config.write_text("batches: {rotate: daily}\n")
     write_book(folder, "a.json", book(1))
-    assert once(folder, data, "--config", str(config)) == 0
+    assert once(folder, data, "--config", str(config)) == EXIT_OK
 
     class Tomorrow(datetime):
         @classmethod
@@ -107,7 +108,7 @@ def test_daily_rotation_starts_a_checkpoint_with_the_first_book_of_a_new_day(tmp
 
     monkeypatch.setattr("sidecar.engine.ingest.datetime", Tomorrow)
     write_book(folder, "b.json", book(2))
-    assert once(folder, data, "--config", str(config)) == 0
+    assert once(folder, data, "--config", str(config)) == EXIT_OK
     assert [titles(p) for p in checkpoints(data)] == [["Book 1"], ["Book 2"]]
 
 
@@ -117,7 +118,7 @@ def test_checkpointing_can_be_turned_off_per_folder(tmp_path, capsys):
     write_book(off, "b.json", book(2))
     config = tmp_path / "c.yaml"
     config.write_text(f"watch:\n  - {on}\n  - {{path: {off}, checkpoint: false}}\ncheckpoint_dir: {data}\n")
-    assert cli.main(["--once", "--config", str(config)]) == 0
+    assert cli.main(["--once", "--config", str(config)]) == EXIT_OK
     assert [p.name.endswith("_a.csv") for p in checkpoints(data)] == [True]
     assert f"checkpointing is off for {off} (checkpoint: false in the config)" in capsys.readouterr().err
 
@@ -137,13 +138,13 @@ for n in range(300):
     os.replace(tmp, os.path.join({str(folder)!r}, f"b{{n:03}}.json"))
 """])
         d.wait_for_rows(lambda rows: len(rows) >= 50)
-        assert cli.main(["rotate", "--watch", str(folder), "--checkpoint-dir", str(d.data)]) == 0
-        assert writer.wait(timeout=60) == 0
+        assert cli.main(["rotate", "--watch", str(folder), "--checkpoint-dir", str(d.data)]) == EXIT_OK
+        assert writer.wait(timeout=60) == EXIT_OK
         deadline = time.monotonic() + 30
         while sum(len(read_rows(p)) for p in checkpoints(d.data)) < 300:
             assert time.monotonic() < deadline
             time.sleep(0.02)
-        assert d.stop() == 0
+        assert d.stop() == EXIT_OK
     finally:
         d.kill()
     first, second = checkpoints(d.data)
@@ -165,7 +166,7 @@ def test_the_running_service_acts_on_markers_in_the_order_they_came(tmp_path):
         while not list(d.data.glob("*.manifest.json")):
             assert time.monotonic() < deadline, d.logs()
             time.sleep(0.02)
-        assert d.stop() == 0
+        assert d.stop() == EXIT_OK
     finally:
         d.kill()
     first, second = checkpoints(d.data)
@@ -179,5 +180,5 @@ def test_the_log_can_also_go_to_a_file(tmp_path):
     config = tmp_path / "c.yaml"
     config.write_text("log_file: logs/sidecar.log\n")
     (tmp_path / "logs").mkdir()
-    assert once(folder, tmp_path / "d", "--config", str(config)) == 0
+    assert once(folder, tmp_path / "d", "--config", str(config)) == EXIT_OK
     assert "INFO    appended ISBN 9781000000016 'Book 1' from a.json to " in (tmp_path / "logs" / "sidecar.log").read_text()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sidecar import cli
+from sidecar.exits import EXIT_NOT_READY, EXIT_OK, EXIT_REJECTED
 from sidecar.rows import lsi_rules as R
 from sidecar.rows.columns import COLUMNS, Severity
 from sidecar.rows.configs import level_of
@@ -221,14 +222,14 @@ def test_values_lsi_takes_are_not_flagged(column, value):
 ])
 def test_verify_finds_what_a_spreadsheet_did_to_a_file(tmp_path, capsys, column, value, message):
     data = tmp_path / "data"
-    assert cli.main(["--once", "--config", str(ROOT / "config.yaml"), "--checkpoint-dir", str(data)]) == 0
+    assert cli.main(["--once", "--config", str(ROOT / "config.yaml"), "--checkpoint-dir", str(data)]) == EXIT_OK
     upload = tmp_path / "upload.csv"
-    assert cli.main(["export", str(checkpoints(data)[0]), "--profile", "submission", "--output", str(upload)]) == 0
+    assert cli.main(["export", str(checkpoints(data)[0]), "--profile", "submission", "--output", str(upload)]) == EXIT_OK
     rows = list(csv.reader(io.StringIO(upload.read_text(encoding="utf-8"), newline="")))
     rows[1][rows[0].index(column)] = value
     upload.write_text("".join(f"{line}" for line in _csv(rows)), encoding="utf-8")
     capsys.readouterr()
-    assert cli.main(["verify", str(upload)]) == cli.EXIT_REJECTED
+    assert cli.main(["verify", str(upload)]) == EXIT_REJECTED
     assert f"error: {column}: {message}" in capsys.readouterr().out
 
 
@@ -243,9 +244,9 @@ def test_verify_agrees_with_once_require_ready_on_what_is_not_ready(tmp_path, ca
     write_book(folder, "a.json", {**BASE, "contributor_two": "Bo Editor"})  # named without a role
     write_book(folder, "b.json", {**BASE, "isbn13": "9781608880010", "page_count": None})  # no page count
     args = ["--watch", str(folder), "--checkpoint-dir", str(data)]
-    assert cli.main(["--once", "--require-ready", *args]) == cli.EXIT_NOT_READY
+    assert cli.main(["--once", "--require-ready", *args]) == EXIT_NOT_READY
     capsys.readouterr()
-    assert cli.main(["verify", "--checkpoint-dir", str(data), str(checkpoints(data)[0])]) == cli.EXIT_REJECTED
+    assert cli.main(["verify", "--checkpoint-dir", str(data), str(checkpoints(data)[0])]) == EXIT_REJECTED
     out = capsys.readouterr().out
     assert "LSI-ready 0 of 2 rows" in out
     assert "error: Contributor Two Role: Contributor Two 'Bo Editor' has no role" in out
@@ -257,10 +258,10 @@ def test_the_submission_export_says_which_values_it_leaves_out(tmp_path, capsys)
     tranche = tmp_path / "tranche.json"
     tranche.write_text(json.dumps({"lsi_special_category": "ACAD", "lsi_flexfield1": "Academic"}))
     write_book(folder, "a.json", BASE)
-    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data), "--tranche", str(tranche)]) == 0
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data), "--tranche", str(tranche)]) == EXIT_OK
     capsys.readouterr()
     out_file = tmp_path / "upload.csv"
-    assert cli.main(["export", str(checkpoints(data)[0]), "--profile", "submission", "--output", str(out_file)]) == 0
+    assert cli.main(["export", str(checkpoints(data)[0]), "--profile", "submission", "--output", str(out_file)]) == EXIT_OK
     out, err = capsys.readouterr()
     assert out == f"sidecar: 1 rows exported to {out_file}; 2 value(s) in 2 column(s) left out\n"
     assert ("export profile 'submission' leaves out 'LSI Special Category  (please consult LSI before using', which 1 "
@@ -275,10 +276,10 @@ def test_the_review_workbook_gives_the_fix_the_ledger_knows_for_an_excluded_colu
     tranche.write_text(json.dumps({"metadata_contact_dictionary": "Desk", "field_exclusions": [
         "Metadata Contact Dictionary"]}))
     write_book(folder, "a.json", BASE)
-    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data), "--tranche", str(tranche)]) == 0
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data), "--tranche", str(tranche)]) == EXIT_OK
     output = tmp_path / "review.xlsx"
     assert cli.main(["export", str(checkpoints(data)[0]), "--format", "xlsx", "--output", str(output),
-                     "--checkpoint-dir", str(data)]) == 0
+                     "--checkpoint-dir", str(data)]) == EXIT_OK
     rows = [[c.value for c in r] for r in openpyxl.load_workbook(output)["Problems"].iter_rows()]
     excluded = [r for r in rows if r[5] == "excluded"]
     assert excluded and excluded[0][7].startswith("take 'Metadata Contact Dictionary' out of that list")
@@ -325,7 +326,7 @@ def test_verify_reports_every_problem_once_reported_and_the_export_the_same_cell
                                           "isbn_13": ""})
     flags = ["--pipeline-configs", str(shared / "pipeline-configs"), "--tranche", "xynapse_tranche_1",
              "--acs-codes", str(shared / "ACS-codes-and-descriptions.csv"), "--checkpoint-dir", str(data)]
-    assert cli.main(["--once", "--watch", str(folder), *flags]) in (cli.EXIT_OK, cli.EXIT_REJECTED)
+    assert cli.main(["--once", "--watch", str(folder), *flags]) in (EXIT_OK, EXIT_REJECTED)
     [checkpoint] = checkpoints(data)
     with Ledger.read_only(data / "state") as ledger:
         once = {row.isbn: [(p.rule, str(p.severity), p.column, p.message) for p in decode_problems(row.lsi_errors)]
@@ -342,7 +343,7 @@ def test_verify_reports_every_problem_once_reported_and_the_export_the_same_cell
 
     assert verified(checkpoint) == once
     upload = tmp / "upload.csv"
-    assert cli.main(["export", str(checkpoint), "--profile", "submission", "--output", str(upload), *flags]) == 0
+    assert cli.main(["export", str(checkpoint), "--profile", "submission", "--output", str(upload), *flags]) == EXIT_OK
     capsys.readouterr()
     header = next(csv.reader(io.StringIO(upload.read_text(encoding="utf-8"))))
     by_isbn = {r["ISBN or SKU"]: r for r in csv.DictReader(io.StringIO(upload.read_text(encoding="utf-8")))}
@@ -420,7 +421,7 @@ def test_an_unreadable_date_and_an_imprint_not_the_config_s_are_logged_at_warnin
     imprint.write_text(json.dumps({"imprint": "Harbor Light"}))
     write_book(folder, "a.json", {**BASE, "publication_date": "10/03/2026", "imprint": "Harbour Lights"})
     assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data),
-                     "--pipeline-configs", str(tmp_path / "configs")]) == 0
+                     "--pipeline-configs", str(tmp_path / "configs")]) == EXIT_OK
     [line] = [x for x in capsys.readouterr().err.splitlines() if "a.json:" in x]
     assert " WARNING " in line
     assert "Pub Date: the book's 'publication_date' gives '10/03/2026': ambiguous" in line
@@ -497,11 +498,11 @@ def test_verify_of_the_upload_file_knows_a_value_the_ledger_says_was_left_blank(
     folder, data = tmp_path / "in", tmp_path / "data"
     write_book(folder, "a.json", {**BASE, "publication_date": "10/03/2026"})
     args = ["--watch", str(folder), "--checkpoint-dir", str(data)]
-    assert cli.main(["--once", "--require-ready", *args]) == cli.EXIT_NOT_READY
+    assert cli.main(["--once", "--require-ready", *args]) == EXIT_NOT_READY
     upload = tmp_path / "upload.csv"
-    assert cli.main(["export", str(checkpoints(data)[0]), "--profile", "submission", "--output", str(upload), *args]) == 0
+    assert cli.main(["export", str(checkpoints(data)[0]), "--profile", "submission", "--output", str(upload), *args]) == EXIT_OK
     capsys.readouterr()
-    assert cli.main(["verify", *args, str(upload)]) == cli.EXIT_REJECTED
+    assert cli.main(["verify", *args, str(upload)]) == EXIT_REJECTED
     assert "error: Pub Date: the book's 'publication_date' gives '10/03/2026': ambiguous" in capsys.readouterr().out
 
 

@@ -92,5 +92,5 @@ def test_a_reading_ends_at_once_when_the_service_stops_and_judges_nothing(tmp_pa
     assert read_files({"a": path}, memo=memo, stop=stop) == {"a": {"unreadable": "not checked: stopped",
                                                                   "rule": NOT_JUDGED}}
     assert memo.this == {}  # nothing not judged is kept
-    assert read_files({"a": path}, memo=memo)["a"]["pages"] == 222
+    assert read_files({"a": path}, memo=memo)["a"]["page_count"] == 222
     assert read_files({"a": path}, memo=memo)["a"] is memo.get("pdf", path, path.stat())  # not read again

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sidecar import cli
+from sidecar.exits import EXIT_OK
 from sidecar.store.ledger import Ledger
 
 from helpers import ROOT, book, write_book
@@ -30,7 +31,7 @@ def site():
     folder, data = base / "in", base / "data"
     for n in (1, 2):
         write_book(folder, f"{n}.json", book(n))
-    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == 0
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == EXIT_OK
     yield folder, data
     for path in (data, data / "state"):
         os.chmod(path, 0o755)
@@ -81,7 +82,7 @@ def test_the_read_only_tools_see_what_a_writer_has_committed_to_its_wal(site):
     writer = Ledger(data / "state")  # as a running service holds it: the -wal and -shm stay while it is open
     try:
         write_book(folder, "3.json", book(3))
-        assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == 0
+        assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == EXIT_OK
         assert os.path.getsize(data / "state" / "ledger.sqlite3-wal") > 0
         before = state_files(data)
         read_only(data)

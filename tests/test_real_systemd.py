@@ -280,7 +280,7 @@ def test_preflight_reads_pdfs_and_holds_its_limits_under_the_unit_s_sandbox_whic
     # glibc's setrlimit() calls prlimit64(2), which systemd 252's @resources does not hold: it goes through.
     # Preflight relies on neither; its limits are the parent's clock and its reading of the child's RSS.
     assert found["glibc_setrlimit"] is None, found
-    assert found["good"]["pages"] == 222 and found["good"]["fonts_not_embedded_count"] == 0
+    assert found["good"]["page_count"] == 222 and found["good"]["fonts_not_embedded_count"] == 0
     assert found["cut"] == {"unreadable": "not a whole PDF: no %%EOF at its end (cut short, or still being written)"}
     assert found["memory"] == {"unreadable": "not checked: reading it needed over 1 MB (the limit); stopped",
                                "rule": "file-limits"}

@@ -16,6 +16,7 @@ import pytest
 
 from sidecar import cli
 from sidecar.engine.ingest import Ingestor
+from sidecar.exits import EXIT_CHECKPOINT, EXIT_OK, EXIT_REJECTED
 from sidecar.settings import load_settings
 from sidecar.store.checkpoint import CheckpointFile
 
@@ -56,9 +57,9 @@ def ledger(data: Path) -> sqlite3.Connection:
 def test_a_book_without_an_isbn_yet_renamed_with_mv_keeps_one_row(setup, capsys):
     folder, data, config, _ = setup
     write_book(folder, "draft.json", {"title": "Stage one", "page_count": 120})
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     os.rename(folder / "draft.json", folder / "stage-one.json")
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     rows = check_invariants(folder, data)
     assert [cell(r, "Title") for r in rows] == ["Stage one"]
     assert ledger(data).execute("SELECT source FROM rows").fetchall() == [(str(folder / "stage-one.json"),)]
@@ -68,7 +69,7 @@ def test_a_book_without_an_isbn_yet_renamed_with_mv_keeps_one_row(setup, capsys)
 def test_a_renamed_book_without_an_isbn_that_was_also_edited_keeps_one_row(setup):
     folder, data, config, _ = setup
     write_book(folder, "draft.json", {"title": "Stage one", "page_count": 120})
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     os.rename(folder / "draft.json", folder / "stage-one.json")  # mv keeps the inode; then the pipeline edits it
     with open(folder / "stage-one.json", "r+") as f:
         data_ = json.load(f)
@@ -76,7 +77,7 @@ def test_a_renamed_book_without_an_isbn_that_was_also_edited_keeps_one_row(setup
         f.seek(0)
         f.truncate()
         json.dump(data_, f)
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     rows = check_invariants(folder, data)
     assert [(cell(r, "Title"), cell(r, "Pages")) for r in rows] == [("Stage one", "130")]
 
@@ -94,7 +95,7 @@ def test_a_writer_s_tmp_file_seen_by_the_service_then_renamed_keeps_one_row(tmp_
         db = sqlite3.connect(tmp_path / "data" / "state" / "ledger.sqlite3")
         d.wait_for_rows(lambda rows: db.execute("SELECT source FROM rows").fetchall()
                         == [(str(folder / "stage-one.json"),)])
-        assert d.stop() == 0
+        assert d.stop() == EXIT_OK
     finally:
         d.kill()
     assert [cell(r, "Title") for r in check_invariants(folder, tmp_path / "data")] == ["Stage one"]
@@ -106,7 +107,7 @@ def test_a_rotation_while_a_settings_change_is_pending_copies_nothing(setup, mon
     for n in range(3):
         write_book(folder, f"b{n}.json", book(n))
     settings("iso", rotate="daily") if rotation == "daily" else None
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     settings("m/d/yy", rotate="daily") if rotation == "daily" else settings("m/d/yy")
     if rotation == "marker":
         (folder / ".batch-start").write_text("batch 2")
@@ -118,7 +119,7 @@ def test_a_rotation_while_a_settings_change_is_pending_copies_nothing(setup, mon
 
         monkeypatch.setattr("sidecar.engine.ingest.datetime", Tomorrow)
         write_book(folder, "b3.json", book(3))  # the first book of the new day starts the new checkpoint
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     first, *later = checkpoints(data)  # (the patched clock makes every later book a new day's first)
     assert dates(first) == ["2026-01-06"] * 3  # the finished batch stays as it was closed
     assert [d for p in later for d in dates(p)] == ([] if rotation == "marker" else ["1/6/26"])  # no copies
@@ -129,7 +130,7 @@ def test_an_isbn_10_and_its_isbn_13_in_two_files_are_one_book(setup, capsys):
     folder, data, config, _ = setup
     write_book(folder, "a.json", book(1, isbn13="0306406152"))
     write_book(folder, "b.json", book(2, isbn13="978-0-306-40615-7"))
-    assert once(config) == cli.EXIT_REJECTED
+    assert once(config) == EXIT_REJECTED
     [row] = check_invariants(folder, data, malformed=[str(folder / "b.json")])
     assert cell(row, "ISBN or SKU") == "0306406152"  # the cell keeps what the book gave...
     assert ledger(data).execute("SELECT isbn FROM rows").fetchall() == [("9780306406157",)]  # ...the key is one
@@ -142,7 +143,7 @@ def test_an_isbn_10_and_its_isbn_13_in_two_files_are_one_book(setup, capsys):
 def test_an_x_check_digit_is_never_dropped(setup, capsys):
     folder, data, config, _ = setup
     write_book(folder, "a.json", book(1, isbn13="0-8044-2957-x"))
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     [row] = read_rows(checkpoints(data)[0])
     assert cell(row, "ISBN or SKU") == "080442957X"
     assert ledger(data).execute("SELECT isbn FROM rows").fetchall() == [("9780804429573",)]
@@ -169,7 +170,7 @@ def test_settings_a_b_a_with_b_cut_short_leave_every_row_under_a(setup, monkeypa
     folder, data, config, settings = setup
     for n in range(6):
         write_book(folder, f"b{n}.json", book(n))
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     settings("m/d/yy")
     with monkeypatch.context() as m:
         stop = _stop_after(m, 3)
@@ -177,7 +178,7 @@ def test_settings_a_b_a_with_b_cut_short_leave_every_row_under_a(setup, monkeypa
             ingestor.catch_up(stop=stop)  # the reload came while B's pass ran: 3 rows converted under B
     assert dates(checkpoints(data)[0]) == ["1/6/26"] * 3 + ["2026-01-06"] * 3
     settings("iso")
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     assert dates(checkpoints(data)[0]) == ["2026-01-06"] * 6
     check_invariants(folder, data)
 
@@ -186,25 +187,25 @@ def test_a_settings_change_while_a_source_is_deleted_marks_its_row_stale(setup, 
     folder, data, config, settings = setup
     for n in range(3):
         write_book(folder, f"b{n}.json", book(n))
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     (folder / "b1.json").unlink()
     settings("m/d/yy")
     capsys.readouterr()
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     out, err = capsys.readouterr()
     assert out.startswith("sidecar: 0 appended, 2 replaced, 0 unchanged, 0 rejected, 3 not LSI-ready, "
                           "1 stale (see sidecar status); checkpoint: ")
     reason = "its source file is gone: the row stays as it was converted under other settings"
     assert f"{folder / 'b1.json'}: {reason}" in err
     assert dates(checkpoints(data)[0]) == ["1/6/26", "2026-01-06", "1/6/26"]  # kept, never dropped
-    assert cli.main(["status", "--config", str(config)]) == 0
+    assert cli.main(["status", "--config", str(config)]) == EXIT_OK
     assert (f"  stale       1 (not converted under the settings in force)\n"
             f"    {folder / 'b1.json'} (ISBN {book(1)['isbn13']}): {reason}") in capsys.readouterr().out
-    assert cli.main(["recover", "--config", str(config)]) == cli.EXIT_REJECTED
+    assert cli.main(["recover", "--config", str(config)]) == EXIT_REJECTED
     assert f"  stale     {folder / 'b1.json'} (ISBN {book(1)['isbn13']}): {reason}" in capsys.readouterr().out
     settings("iso")  # back to the settings the row was made under: it is current again
-    assert once(config) == 0
-    assert cli.main(["recover", "--config", str(config)]) == 0
+    assert once(config) == EXIT_OK
+    assert cli.main(["recover", "--config", str(config)]) == EXIT_OK
 
 
 def test_a_changed_acs_code_table_converts_rows_again(setup, shared, tmp_path, capsys):
@@ -214,13 +215,13 @@ def test_a_changed_acs_code_table_converts_rows_again(setup, shared, tmp_path, c
     assert table.count(",FIC000000,FICTION / General,") == 1
     codes.write_text(table, encoding="utf-8")
     write_book(folder, "a.json", book(1, bisac_codes="FIC000000"))
-    assert once(config, "--acs-codes", str(codes)) == 0
+    assert once(config, "--acs-codes", str(codes)) == EXIT_OK
     assert [cell(r, "BISAC Category") for r in read_rows(checkpoints(data)[0])] == ["FICTION / General"]
     # The same file, other content: LSI renamed the subject.
     codes.write_text(table.replace(",FIC000000,FICTION / General,", ",FIC000000,FICTION / General Works,"),
                      encoding="utf-8")
     capsys.readouterr()
-    assert once(config, "--acs-codes", str(codes)) == 0
+    assert once(config, "--acs-codes", str(codes)) == EXIT_OK
     out, err = capsys.readouterr()
     assert "the configuration for processed_json changed: its books are converted again" in err
     assert out.startswith("sidecar: 0 appended, 1 replaced, 0 unchanged")
@@ -231,10 +232,10 @@ def test_two_files_that_swap_their_isbns_settle_to_the_right_rows(setup, capsys)
     folder, data, config, _ = setup
     for n in range(3):
         write_book(folder, f"b{n}.json", book(n))
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     write_book(folder, "b0.json", book(1, title="Now book one"))
     write_book(folder, "b1.json", book(0, title="Now book zero"))
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     rows = check_invariants(folder, data)
     assert [(cell(r, "ISBN or SKU"), cell(r, "Title")) for r in rows] == [
         (book(1)["isbn13"], "Now book one"), (book(0)["isbn13"], "Now book zero"), (book(2)["isbn13"], "Book 2")]
@@ -248,7 +249,7 @@ def test_a_pass_over_every_row_rewrites_the_checkpoint_once(setup, monkeypatch):
     folder, data, config, settings = setup
     for n in range(40):
         write_book(folder, f"b{n:02}.json", book(n))
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     size = checkpoints(data)[0].stat().st_size
     copies, replaced, rewrite = [], [], CheckpointFile.rewrite_tmp
 
@@ -259,7 +260,7 @@ def test_a_pass_over_every_row_rewrites_the_checkpoint_once(setup, monkeypatch):
 
     monkeypatch.setattr(CheckpointFile, "rewrite_tmp", counted)
     settings("m/d/yy")
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     assert copies == [size] and len(replaced) == 40  # one copy of the file, not one per row
     assert dates(checkpoints(data)[0]) == ["1/6/26"] * 40
 
@@ -277,7 +278,7 @@ def test_a_ledger_made_before_schema_versions_is_migrated_once(tmp_path, capsys)
     db.executescript((FIXTURES / "ledger_v0.sql").read_text().replace("@ROOT@", str(tmp_path)))
     db.close()
     args = ["--once", "--watch", str(folder), "--checkpoint-dir", str(data), "--imprint", "old"]
-    assert cli.main(args) == 0
+    assert cli.main(args) == EXIT_OK
     # Converted once under the new rule set: only the ISBN-10 book's file names change (keyed by its ISBN-13).
     assert capsys.readouterr().out.startswith("sidecar: 0 appended, 1 replaced, 2 unchanged, 0 rejected")
     assert [(cell(r, "ISBN or SKU"), cell(r, "Interior Path / Filename")) for r in read_rows(
@@ -288,7 +289,7 @@ def test_a_ledger_made_before_schema_versions_is_migrated_once(tmp_path, capsys)
     rows = db.execute("SELECT isbn, digest IS NOT NULL, stale FROM rows ORDER BY offset").fetchall()
     assert rows == [("9781000000016", 1, None), ("9780306406157", 1, None), ("", 1, None)]
     write_book(folder, "d.json", {"title": "Same book", "isbn13": "9780306406157"})
-    assert cli.main(args) == cli.EXIT_REJECTED  # the ISBN-10 row is keyed by its ISBN-13 now
+    assert cli.main(args) == EXIT_REJECTED  # the ISBN-10 row is keyed by its ISBN-13 now
     assert len(check_invariants(folder, data, malformed=[str(folder / "d.json")])) == 3
 
 
@@ -296,11 +297,11 @@ def test_a_ledger_of_a_newer_version_is_refused(tmp_path, capsys):
     folder, data = tmp_path / "in", tmp_path / "data"
     write_book(folder, "a.json", book(1))
     args = ["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]
-    assert cli.main(args) == 0
+    assert cli.main(args) == EXIT_OK
     db = ledger(data)
     db.execute("PRAGMA user_version = 2")
     db.close()
-    assert cli.main(args) == cli.EXIT_CHECKPOINT
+    assert cli.main(args) == EXIT_CHECKPOINT
     assert (f"the ledger {data / 'state' / 'ledger.sqlite3'} is of version 2, made by a newer sidecar than this "
             "one (version 1)") in capsys.readouterr().err
 
@@ -323,7 +324,7 @@ def test_a_sighup_storm_toggling_two_configurations_leaves_every_row_under_the_l
         config.write_text("lsi: {pub_date_format: m/d/yy}\n")
         d.signal(signal.SIGHUP)
         d.wait_for_rows(lambda rows: [cell(r, "Pub Date") for r in rows] == ["1/6/26"] * 70, timeout=60)
-        assert d.stop() == 0
+        assert d.stop() == EXIT_OK
     finally:
         d.kill()
     assert len(check_invariants(folder, tmp_path / "data")) == 70
@@ -333,10 +334,10 @@ def test_a_file_taking_an_isbn_whose_holder_cannot_take_its_own_new_one_waits_an
     folder, data, config, _ = setup
     for n in range(3):
         write_book(folder, f"b{n}.json", book(n))
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     write_book(folder, "b0.json", book(1, title="Now book one"))  # b0 takes b1's ISBN...
     write_book(folder, "b1.json", book(2, title="Now book two"))  # ...b1 takes b2's, which b2 still has
-    assert once(config) == cli.EXIT_REJECTED
+    assert once(config) == EXIT_REJECTED
     rows = check_invariants(folder, data, malformed=[str(folder / "b0.json"), str(folder / "b1.json")])
     assert [cell(r, "Title") for r in rows] == ["Book 0", "Book 1", "Book 2"]
     err = capsys.readouterr().err
@@ -346,6 +347,6 @@ def test_a_file_taking_an_isbn_whose_holder_cannot_take_its_own_new_one_waits_an
             f"{folder / 'b1.json'}, whose file now gives another ISBN that cannot be written yet") in err
     write_book(folder, "b2.json", book(3, title="Now book three"))  # the conflict goes: the chain settles
     write_book(folder, "b0.json", book(1, title="Now book one!"))
-    assert once(config) == 0
+    assert once(config) == EXIT_OK
     assert [(cell(r, "ISBN or SKU"), cell(r, "Title")) for r in check_invariants(folder, data)] == [
         (book(1)["isbn13"], "Now book one!"), (book(2)["isbn13"], "Now book two"), (book(3)["isbn13"], "Now book three")]

@@ -11,6 +11,7 @@ import openpyxl
 import pytest
 
 from sidecar import cli
+from sidecar.exits import EXIT_CHECKPOINT, EXIT_OK
 from sidecar.rows.columns import COLUMNS
 
 from helpers import ROOT, book, cell, checkpoints, read_rows, write_book
@@ -32,11 +33,11 @@ def workbook(tmp_path, capsys):
         write_book(folder, f"{n}.json", data_)
     config = tmp_path / "c.yaml"
     config.write_text(f"watch: [{folder}]\ncheckpoint_dir: {data}\n")
-    assert cli.main(["--once", "--config", str(config)]) == 0
+    assert cli.main(["--once", "--config", str(config)]) == EXIT_OK
     [checkpoint] = checkpoints(data)
     output = tmp_path / "review.xlsx"
     capsys.readouterr()
-    assert cli.main(["export", str(checkpoint), "--format", "xlsx", "--output", str(output)]) == 0
+    assert cli.main(["export", str(checkpoint), "--format", "xlsx", "--output", str(output)]) == EXIT_OK
     assert capsys.readouterr().out == f"sidecar: 5 rows (5 not LSI-ready) in the review workbook {output}\n"
     return checkpoint, output
 
@@ -92,24 +93,24 @@ def test_libreoffice_reads_the_workbook_back_to_the_same_csv(workbook, tmp_path)
 
 def test_verify_and_compare_read_the_workbook(tmp_path, capsys):
     data = tmp_path / "data"  # the three bundled example books, with the bundled configs
-    assert cli.main(["--once", "--config", str(ROOT / "config.yaml"), "--checkpoint-dir", str(data)]) == 0
+    assert cli.main(["--once", "--config", str(ROOT / "config.yaml"), "--checkpoint-dir", str(data)]) == EXIT_OK
     [checkpoint] = checkpoints(data)
     output = tmp_path / "review.xlsx"
-    assert cli.main(["export", str(checkpoint), "--format", "xlsx", "--output", str(output)]) == 0
+    assert cli.main(["export", str(checkpoint), "--format", "xlsx", "--output", str(output)]) == EXIT_OK
     capsys.readouterr()
-    assert cli.main(["verify", str(output)]) == 0
+    assert cli.main(["verify", str(output)]) == EXIT_OK
     lines = capsys.readouterr().out.splitlines()
     assert lines[:4] == [f"ACS file    {output}", "rows        3", "dialect     xlsx workbook, sheet Rows",
                          "columns     119 of 119 ACS columns"]
     assert lines[-1] == "clean"
-    assert cli.main(["compare", str(checkpoint), str(output)]) == 0
+    assert cli.main(["compare", str(checkpoint), str(output)]) == EXIT_OK
     assert capsys.readouterr().out.splitlines()[-1] == "same content"
 
 
 def test_a_file_named_xlsx_that_is_not_a_workbook_is_a_clear_error(tmp_path, capsys):
     fake = tmp_path / "x.xlsx"
     fake.write_text("Title,ISBN or SKU\r\n")
-    assert cli.main(["verify", str(fake)]) == cli.EXIT_CHECKPOINT
+    assert cli.main(["verify", str(fake)]) == EXIT_CHECKPOINT
     err = capsys.readouterr().err
     assert err.startswith(f"sidecar: {fake} is not an xlsx workbook (BadZipFile: ") and err.count("\n") == 1
 
@@ -126,5 +127,5 @@ def test_the_workbook_saved_again_by_libreoffice_compares_as_the_same_content(wo
     with zipfile.ZipFile(resaved) as parts:
         assert "xl/sharedStrings.xml" in parts.namelist()
     capsys.readouterr()
-    assert cli.main(["compare", str(checkpoint), str(resaved)]) == 0
+    assert cli.main(["compare", str(checkpoint), str(resaved)]) == EXIT_OK
     assert capsys.readouterr().out.splitlines()[-1] == "same content"

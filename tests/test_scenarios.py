@@ -1,19 +1,16 @@
-"""The fault scenarios of bench/scenarios.py in their short form: real service, simulated pipeline."""
+"""The fault scenarios (scenarios.py) in their short form: real service, simulated pipeline."""
 
 import os
 import subprocess
-import sys
 from datetime import datetime, timedelta
 
 import pytest
 
 from sidecar import cli
+from sidecar.exits import EXIT_CHECKPOINT, EXIT_OK
 
-from helpers import ROOT, book, checkpoints, write_book
-
-sys.path.insert(0, str(ROOT / "bench"))
-
-import scenarios  # noqa: E402
+import scenarios
+from helpers import book, checkpoints, write_book
 
 
 @pytest.mark.parametrize("poll", [None, 0.2], ids=["inotify", "polling"])
@@ -26,7 +23,7 @@ def test_random_kills_while_the_pipeline_writes_lose_and_double_nothing(tmp_path
 @pytest.mark.parametrize("point", ["fsync-eio", "write-eio"])
 def test_an_io_error_stops_the_service_and_a_restart_completes_the_work(tmp_path, point):
     figures = scenarios.failing_disk(tmp_path, point)
-    assert figures.exit_codes[3] == 3
+    assert figures.exit_codes[EXIT_CHECKPOINT] == 3
 
 
 def _can_mount() -> bool:
@@ -51,7 +48,7 @@ def test_a_clock_set_back_never_gives_a_checkpoint_name_that_goes_backwards(tmp_
     folder, data = tmp_path / "processed_json", tmp_path / "data"
     write_book(folder, "a.json", book(1))
     args = ["--watch", str(folder), "--checkpoint-dir", str(data)]
-    assert cli.main(["--once", *args]) == 0
+    assert cli.main(["--once", *args]) == EXIT_OK
 
     class Yesterday(datetime):
         @classmethod
@@ -60,16 +57,13 @@ def test_a_clock_set_back_never_gives_a_checkpoint_name_that_goes_backwards(tmp_
 
     monkeypatch.setattr("sidecar.engine.ingest.datetime", Yesterday)
     for _ in range(2):
-        assert cli.main(["rotate", *args]) == 0
+        assert cli.main(["rotate", *args]) == EXIT_OK
     names = [p.name for p in checkpoints(data)]
     assert names == sorted(names) and len(set(names)) == 3
     assert names[1] == names[0].replace(".csv", "_2.csv")
 
 
 def test_a_short_soak_with_kills_and_rotations_keeps_every_invariant(tmp_path):
-    sys.path.insert(0, str(ROOT / "bench"))
-    import soak
-
-    result = soak.soak(tmp_path, minutes=0.4, rate=5)
+    result = scenarios.soak(tmp_path, minutes=0.4, rate=5)
     assert result["breaches"] == 0 and result["books"] + result["malformed"] == 120
     assert result["kills"] + result["rotations"] >= 2

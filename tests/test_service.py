@@ -15,6 +15,8 @@ from helpers import (book, cell, check_invariants, checkpoints, isbn13, read_row
 
 from daemon import Daemon
 
+from sidecar.exits import EXIT_OK, EXIT_SERVICE_FAILED
+
 MODES = [pytest.param(None, id="inotify"), pytest.param(0.1, id="polling")]
 
 
@@ -46,7 +48,7 @@ def test_the_three_writer_styles_of_the_pipeline_each_give_one_row(daemons, tmp_
     rename_in_from_elsewhere(folder / "c.json", book(3))
     rows = d.wait_for_rows(lambda rows: len(rows) == 3)
     assert titles(rows) == ["Book 1", "Book 2", "Book 3"]
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
     check_invariants(folder, d.data)
     assert "WARNING rejected" not in d.logs()  # a partly written file is never a rejection, let alone a row
 
@@ -61,7 +63,7 @@ def test_a_book_rewritten_three_times_keeps_one_row_with_the_latest_content(daem
         write_in_place_with_pauses(folder / "a.json", book(1, title=f"Book 1 v{version}", page_count=100 + version),
                                    pause=0.01)
         d.wait_for_rows(lambda rows: f"Book 1 v{version}" in titles(rows))
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
     rows = check_invariants(folder, d.data)
     assert titles(rows) == ["Book 1 v3", "Book 9"]
 
@@ -77,7 +79,7 @@ def test_a_file_that_is_not_a_book_yet_is_picked_up_when_fixed(daemons, tmp_path
         time.sleep(0.01)
     write_book(folder, "a.json", book(1))
     d.wait_for_rows(lambda rows: titles(rows) == ["Book 1"])
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
 
 
 @pytest.mark.parametrize("poll", MODES)
@@ -101,7 +103,7 @@ def test_kill_9_at_random_moments_of_a_burst_then_restart_ten_times(daemons, tmp
         check_invariants(folder, d.data, complete=False)
     d.start()
     d.wait_for_rows(lambda rows: len(rows) == count)
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
     rows = check_invariants(folder, d.data)
     for path in folder.glob("*.json"):
         assert json.loads(path.read_text())["title"] in titles(rows)
@@ -115,13 +117,13 @@ def test_sigterm_during_a_burst_exits_0_and_the_rest_is_picked_up_on_restart(dae
     for n in range(200):
         write_by_rename(folder / f"book{n:03}.json", book(n))
     start = time.monotonic()
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
     assert time.monotonic() - start < 5
     assert any("STOPPING=1" in m for _, m in d.messages)
     check_invariants(folder, d.data, complete=False)
     d.start()
     d.wait_for_rows(lambda rows: len(rows) == 200)
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
     check_invariants(folder, d.data)
 
 
@@ -132,7 +134,7 @@ def test_files_whose_events_were_lost_appear_after_a_rescan(daemons, tmp_path):
     for n in range(3):
         write_book(folder, f"b{n}.json", book(n))
     d.wait_for_rows(lambda rows: len(rows) == 3)
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
 
 
 @pytest.mark.parametrize("poll", MODES)
@@ -151,7 +153,7 @@ def test_a_folder_created_later_and_deleted_and_recreated_is_waited_for(daemons,
     folder.mkdir()
     write_by_rename(folder / "b.json", book(2))
     d.wait_for_rows(lambda rows: "Book 2" in titles(rows))
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
     assert checkpoints(d.data)[0].name.endswith("_imp.csv")
 
 
@@ -171,7 +173,7 @@ def test_systemd_hears_ready_after_catch_up_then_watchdog_pings_then_stopping(da
     assert len(pings) >= 12
     assert 0.07 <= statistics.median(gaps) <= 0.13  # every WATCHDOG_USEC / 2
     assert max(gaps) < 0.2  # never late enough for systemd to kill it
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
     assert d.messages[-1][1] == "STOPPING=1"
 
 
@@ -181,7 +183,7 @@ def test_pings_stop_and_the_service_exits_non_zero_when_the_observer_dies(daemon
     d = daemons(env={"WATCHDOG_USEC": "200000", "SIDECAR_FAULT": "observer-dies"}).start()
     d.wait_for_message("WATCHDOG=1")
     write_book(folder, "a.json", book(1))  # the first event kills the observer thread
-    assert d.wait(timeout=10) == 4
+    assert d.wait(timeout=10) == EXIT_SERVICE_FAILED
     died = d.logs().index("the filesystem observer thread died")
     assert "exiting so that the service is restarted" in d.logs()[died:]
     last_ping = max(t for t, m in d.messages if m == "WATCHDOG=1")
@@ -211,7 +213,7 @@ def test_sighup_restarts_in_place_with_the_new_configuration(daemons, tmp_path):
     rows = d.wait_for_rows(lambda rows: [cell(r, "Pub Date") for r in rows] == ["1/6/26", "1/6/26"])
     assert [cell(r, "ISBN or SKU") for r in rows] == [isbn13(1), isbn13(2)]
     assert d.proc.pid == pid
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
 
 
 def test_a_reload_with_a_broken_configuration_keeps_the_one_in_force(daemons, tmp_path):
@@ -228,7 +230,7 @@ def test_a_reload_with_a_broken_configuration_keeps_the_one_in_force(daemons, tm
     [row] = d.wait_for_rows(lambda rows: len(rows) == 1)
     assert cell(row, "Pub Date") == "1/6/26"
     assert "reload refused: 'lsi.pub_date_format' in " in d.logs()
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
 
 
 def test_status_and_metrics_while_the_service_runs(daemons, tmp_path):
@@ -239,7 +241,7 @@ def test_status_and_metrics_while_the_service_runs(daemons, tmp_path):
     metrics = tmp_path / "sidecar.prom"
     d = daemons(extra=["--metrics-file", str(metrics)]).start()
     result = run_child(["status", "--json", "--watch", str(folder), "--checkpoint-dir", str(d.data)], cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == EXIT_OK, result.stderr
     status = json.loads(result.stdout)["imprints"]["processed_json"]
     assert status["rows"] == 1 and status["ledger_and_csv"] == "agree"
     assert status["checkpoint"] == str(checkpoints(d.data)[0])
@@ -258,7 +260,7 @@ def test_status_and_metrics_while_the_service_runs(daemons, tmp_path):
     assert "lsi_sidecar_queue_depth 0\n" in text
     [last] = [line for line in text.splitlines() if line.startswith("lsi_sidecar_last_append_timestamp_seconds ")]
     assert time.time() - 60 < float(last.split()[1]) <= time.time()
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
 
 
 def test_a_watch_that_cannot_be_made_is_reported_once_and_rescans_still_bring_books_in(daemons, tmp_path):
@@ -268,5 +270,5 @@ def test_a_watch_that_cannot_be_made_is_reported_once_and_rescans_still_bring_bo
     d.start(wait_ready=False)
     write_book(folder, "a.json", book(1))
     d.wait_for_rows(lambda rows: len(rows) == 1)
-    assert d.stop() == 0
+    assert d.stop() == EXIT_OK
     assert d.logs().count(f"cannot watch {folder}: [Errno 28] inotify watch limit reached") == 1

@@ -2,6 +2,7 @@ import json
 import os
 
 from sidecar import cli
+from sidecar.exits import EXIT_CHECKPOINT, EXIT_OK, EXIT_REJECTED
 from sidecar.rows.lsi_rules import AGAIN
 
 from helpers import book, checkpoints, write_book
@@ -12,10 +13,10 @@ def test_status_shows_rows_rejections_and_files_not_yet_in(tmp_path, capsys):
     write_book(folder, "a.json", book(1))
     (folder / "bad.json").write_text("[]")
     args = ["--watch", str(folder), "--checkpoint-dir", str(data)]
-    assert cli.main(["--once", *args]) == cli.EXIT_REJECTED
+    assert cli.main(["--once", *args]) == EXIT_REJECTED
     write_book(folder, "new.json", book(2))  # arrived after the run
     capsys.readouterr()
-    assert cli.main(["status", *args]) == 0
+    assert cli.main(["status", *args]) == EXIT_OK
     out = capsys.readouterr().out
     lines = out.splitlines()
     [checkpoint] = checkpoints(data)
@@ -45,20 +46,20 @@ def test_status_reads_without_writing(tmp_path, capsys):
     folder, data = tmp_path / "processed_json", tmp_path / "data"
     write_book(folder, "a.json", book(1))
     args = ["--watch", str(folder), "--checkpoint-dir", str(data)]
-    assert cli.main(["--once", *args]) == 0
+    assert cli.main(["--once", *args]) == EXIT_OK
     def files():  # every file, the ledger's -wal and -shm included: status creates none
         return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in data.rglob("*") if p.is_file()}
 
     before = files()
     os.chmod(data / "state" / "ledger.sqlite3", 0o444)
     capsys.readouterr()
-    assert cli.main(["status", "--json", *args]) == 0
+    assert cli.main(["status", "--json", *args]) == EXIT_OK
     status = json.loads(capsys.readouterr().out)
     assert status["imprints"]["processed_json"]["rows"] == 1
     assert files() == before
 
 
 def test_status_before_any_run_says_so(tmp_path, capsys):
-    assert cli.main(["status", "--watch", str(tmp_path / "in"), "--checkpoint-dir", str(tmp_path / "d")]) == 3
+    assert cli.main(["status", "--watch", str(tmp_path / "in"), "--checkpoint-dir", str(tmp_path / "d")]) == EXIT_CHECKPOINT
     assert capsys.readouterr().err == (f"sidecar: no ledger at {tmp_path / 'd' / 'state' / 'ledger.sqlite3'}: "
                                        "the sidecar has not run with this state folder yet\n")

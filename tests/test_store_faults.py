@@ -6,6 +6,7 @@ import time
 from pathlib import Path
 
 from sidecar import cli
+from sidecar.exits import EXIT_OK
 
 from helpers import book, cell, check_invariants, read_rows, run_child, write_book
 
@@ -16,7 +17,7 @@ def test_an_io_error_renaming_a_rewritten_checkpoint_in_place_is_exit_3_and_the_
     config.write_text(f"watch: [{folder}]\ncheckpoint_dir: {data}\n")
     for n in range(3):
         write_book(folder, f"book{n}.json", book(n))
-    assert run_child(["--once", "--config", str(config)]).returncode == 0
+    assert run_child(["--once", "--config", str(config)]).returncode == EXIT_OK
     write_book(folder, "book0.json", book(0, title="Book 0 revised"))  # not the last row: a rewrite and a rename
     failed = run_child(["--once", "--config", str(config)], env={"SIDECAR_FAULT": "rename-eio"})
     assert failed.returncode == cli.EXIT_CHECKPOINT, failed.stderr
@@ -24,7 +25,7 @@ def test_an_io_error_renaming_a_rewritten_checkpoint_in_place_is_exit_3_and_the_
     assert failed.stderr.splitlines()[-1] == (
         f"sidecar: cannot put the rewritten copy .{checkpoint.name}.rewrite in place of {checkpoint}: "
         "Input/output error (injected); the next start finishes it")
-    assert run_child(["--once", "--config", str(config)]).returncode == 0
+    assert run_child(["--once", "--config", str(config)]).returncode == EXIT_OK
     rows = check_invariants(folder, data)
     assert [cell(r, "Title") for r in read_rows(checkpoint)] == ["Book 0 revised", "Book 1", "Book 2"]
     assert len(rows) == 3
@@ -34,7 +35,7 @@ def test_a_lock_held_by_another_program_names_that_program_not_the_last_sidecar(
     folder, data = tmp_path / "processed_json", tmp_path / "data"
     write_book(folder, "a.json", book(1))
     args = ["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]
-    assert run_child(args).returncode == 0  # leaves its pid, now exited, in the lock file
+    assert run_child(args).returncode == EXIT_OK  # leaves its pid, now exited, in the lock file
     lock = data / ".sidecar.lock"
     exited = json.loads(lock.read_text())["pid"]
     holder = subprocess.Popen(["flock", str(lock), "sleep", "60"])

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from sidecar.exits import EXIT_USAGE
+
 from helpers import ROOT
 
 UNITS = sorted((ROOT / "systemd").glob("*.service"))
@@ -58,4 +60,5 @@ def test_the_unit_speaks_the_notify_protocol_and_restarts_on_failure(unit):
                  "ExecReload=/bin/kill -HUP $MAINPID"):
         assert f"\n{line}\n" in text
     assert re.search(r"\nReadWritePaths=/srv/lsi-sidecar", text)
+    assert f"\nRestartPreventExitStatus={EXIT_USAGE}\n" in text  # a wrong command line, which no restart mends
     assert "--config /etc/lsi-sidecar/" in text

@@ -9,6 +9,7 @@ import shutil
 import pytest
 
 from sidecar import cli
+from sidecar.exits import EXIT_CHECKPOINT, EXIT_OK, EXIT_REJECTED, EXIT_USAGE
 from sidecar.rows.columns import COLUMNS
 
 from helpers import ROOT, book, cell, checkpoints, read_rows, write_book
@@ -20,7 +21,7 @@ EXAMPLE = ROOT / "examples" / "output" / "harbor_light_build" / "processed_json"
 def example(tmp_path, capsys):
     """The bundled example books in a checkpoint, with the bundled example configs."""
     data = tmp_path / "data"
-    assert cli.main(["--once", "--config", str(ROOT / "config.yaml"), "--checkpoint-dir", str(data)]) == 0
+    assert cli.main(["--once", "--config", str(ROOT / "config.yaml"), "--checkpoint-dir", str(data)]) == EXIT_OK
     capsys.readouterr()
     return checkpoints(data)[0]
 
@@ -33,7 +34,7 @@ def run(capsys, *argv):
 
 def test_verify_passes_a_clean_checkpoint_and_checks_the_ledger(example, capsys):
     code, out, err = run(capsys, "verify", str(example))
-    assert code == 0, out
+    assert code == EXIT_OK, out
     assert out.splitlines() == [
         f"checkpoint  {example}",
         "rows        3",
@@ -49,21 +50,21 @@ def test_verify_finds_the_ledger_of_a_state_dir_set_only_in_the_config_file(tmp_
     shutil.copytree(EXAMPLE, folder)
     config = tmp_path / "c.yaml"
     config.write_text(f"watch: [{folder}]\ncheckpoint_dir: {tmp_path / 'data'}\nstate_dir: {tmp_path / 'elsewhere'}\n")
-    assert cli.main(["--once", "--config", str(config)]) == 0
+    assert cli.main(["--once", "--config", str(config)]) == EXIT_OK
     checkpoint = checkpoints(tmp_path / "data")[0]
     record = checkpoint.read_bytes().splitlines(keepends=True)[-1]
     with open(checkpoint, "ab") as f:  # a row appended by hand: the ledger never recorded it
         f.write(record.replace(b"9781739210021", b"9781739210045"))
     capsys.readouterr()
     code, out, _ = run(capsys, "verify", "--config", str(config), str(checkpoint))
-    assert code == cli.EXIT_REJECTED
+    assert code == EXIT_REJECTED
     assert "ledger      1 disagreement(s)" in out.splitlines()
     assert "  line 5: a record the ledger does not know (written, but never recorded)" in out.splitlines()
 
 
 def test_verify_of_a_missing_file_exits_2(tmp_path, capsys):
     assert run(capsys, "verify", str(tmp_path / "nope.csv"))[1:] == ("", f"sidecar: {tmp_path / 'nope.csv'} does not exist\n")
-    assert cli.main(["verify", str(tmp_path / "nope.csv")]) == cli.EXIT_USAGE
+    assert cli.main(["verify", str(tmp_path / "nope.csv")]) == EXIT_USAGE
 
 
 @pytest.mark.parametrize(("damage", "problem"), [
@@ -76,7 +77,7 @@ def test_verify_of_a_missing_file_exits_2(tmp_path, capsys):
 def test_verify_finds_what_makes_a_checkpoint_not_whole(example, capsys, damage, problem):
     example.write_bytes(damage(example.read_bytes()))
     code, out, _ = run(capsys, "verify", str(example))
-    assert code == cli.EXIT_REJECTED
+    assert code == EXIT_REJECTED
     assert problem in out.splitlines()
     assert out.endswith("NOT CLEAN\n")
 
@@ -89,7 +90,7 @@ def test_verify_reports_a_118_cell_record(example, capsys):
     csv.writer(out_buf, lineterminator="\r\n").writerows(rows)
     example.write_bytes(b"\xef\xbb\xbf" + out_buf.getvalue().encode())
     code, out, _ = run(capsys, "verify", str(example))
-    assert code == cli.EXIT_REJECTED
+    assert code == EXIT_REJECTED
     assert "  line 3: 118 cells, expected 119" in out.splitlines()
     lines = out.splitlines()
     assert lines[3] == "ledger      3 disagreement(s)"  # the 3rd row's bytes changed and the 4th's moved
@@ -102,7 +103,7 @@ def test_verify_reports_a_118_cell_record(example, capsys):
 def test_verify_checks_the_real_96_column_submission_and_finds_its_known_defects(shared, capsys):
     code, out, _ = run(capsys, "verify", "--acs-codes", str(shared / "ACS-codes-and-descriptions.csv"),
                        str(shared / "examples" / "xynapse_traces_tranche1_submitted.csv"))
-    assert code == cli.EXIT_REJECTED
+    assert code == EXIT_REJECTED
     lines = out.splitlines()
     assert lines[:3] == [f"ACS file    {(shared / 'examples' / 'xynapse_traces_tranche1_submitted.csv').resolve()}",
                          "rows        68", "dialect     UTF-8 without BOM, 68 LF"]
@@ -122,10 +123,10 @@ def test_verify_checks_the_real_96_column_submission_and_finds_its_known_defects
 
 def test_verify_of_the_submission_export_of_a_clean_checkpoint_is_clean(example, tmp_path, capsys):
     exported = tmp_path / "submission.csv"
-    assert cli.main(["export", str(example), "--profile", "submission", "--output", str(exported)]) == 0
+    assert cli.main(["export", str(example), "--profile", "submission", "--output", str(exported)]) == EXIT_OK
     capsys.readouterr()
     code, out, _ = run(capsys, "verify", str(exported))
-    assert code == 0, out
+    assert code == EXIT_OK, out
     assert out.splitlines()[3] == ("columns     96 of 119 ACS columns; absent: Reserved 1, Reserved 2, Reserved 3, "
                                    "Reserved 4, Custom Trim Width (inches), Custom Trim Height (inches), Weight(Lbs), "
                                    "Reserved5, Reserved6, Reserved7, Reserved8, Reserved (Special Instructions), "
@@ -147,13 +148,13 @@ def test_verify_names_what_is_wrong_with_a_header(tmp_path, capsys, header, prob
     path = tmp_path / "x.csv"
     path.write_text(header)
     code, out, _ = run(capsys, "verify", str(path))
-    assert code == cli.EXIT_REJECTED and problem in out.splitlines()
+    assert code == EXIT_REJECTED and problem in out.splitlines()
 
 
 def test_verify_json(example, capsys):
     code, out, _ = run(capsys, "verify", "--json", str(example))
     report = json.loads(out)
-    assert code == 0 and report["clean"] is True and report["rows"] == 3 and report["problems"] == []
+    assert code == EXIT_OK and report["clean"] is True and report["rows"] == 3 and report["problems"] == []
 
 
 def test_a_checkpoint_and_the_batch_file_of_the_same_folder_compare_equal(example, tmp_path, capsys):
@@ -163,7 +164,7 @@ def test_a_checkpoint_and_the_batch_file_of_the_same_folder_compare_equal(exampl
     assert [cell(r, "Title") for r in read_rows(batch_file)] == [  # ordered by file name, like the pipeline
         "Notes on Quiet Machines", "The Cartographer's Daughter", "Tidewater Almanac"]
     code, out, _ = run(capsys, "compare", str(example), str(batch_file))
-    assert code == 0
+    assert code == EXIT_OK
     assert out.splitlines()[2:] == ["compared on 119 common columns", "same content"]
 
 
@@ -178,7 +179,7 @@ def test_compare_reports_missing_extra_and_differing_books_with_both_values(exam
     csv.writer(buf, lineterminator="\n").writerows(rows)
     other.write_text(buf.getvalue())
     code, out, _ = run(capsys, "compare", str(example), str(other))
-    assert code == cli.EXIT_REJECTED
+    assert code == EXIT_REJECTED
     assert out.splitlines()[2:] == [
         "compared on 119 common columns",
         "extra in left: 9781739210014",
@@ -195,12 +196,12 @@ def test_compare_with_the_real_96_column_submission_names_the_expected_columns(s
     configs = shared / "pipeline-configs"
     assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(tmp_path / "d"),
                      "--lsi-config", str(configs / "default_lsi_config.json"),
-                     "--tranche", str(configs / "tranches" / "xynapse_tranche_1.json")]) == 0
+                     "--tranche", str(configs / "tranches" / "xynapse_tranche_1.json")]) == EXIT_OK
     capsys.readouterr()
     code, out, _ = run(capsys, "compare", "--json", str(checkpoints(tmp_path / "d")[0]),
                        str(shared / "examples" / "xynapse_traces_tranche1_submitted.csv"))
     result = json.loads(out)
-    assert code == cli.EXIT_REJECTED
+    assert code == EXIT_REJECTED
     assert len(result["common_columns"]) == 96 and result["only_right"] == []
     assert set(result["only_left"]) == {
         "Reserved 1", "Reserved 2", "Reserved 3", "Reserved 4", "Custom Trim Width (inches)",
@@ -237,7 +238,7 @@ def test_export_submission_has_the_real_submission_s_shape(example, shared, tmp_
 
 def test_export_with_an_unknown_profile_names_the_known_ones(example, capsys):
     code, _, err = run(capsys, "export", str(example), "--profile", "amazon")
-    assert code == cli.EXIT_USAGE
+    assert code == EXIT_USAGE
     assert err == ("sidecar: no export profile 'amazon' (known: full, submission; add one under 'exports:' "
                    "in config.yaml)\n")
 
@@ -254,7 +255,7 @@ def test_export_profiles_come_from_config_yaml(example, tmp_path, capsys):
 def test_list_shows_the_checkpoints_newest_first(example, capsys):
     code, out, _ = run(capsys, "list", "--checkpoint-dir", str(example.parent), "--json")
     [entry] = json.loads(out)
-    assert code == 0
+    assert code == EXIT_OK
     assert (entry["checkpoint"], entry["imprint"], entry["rows"], entry["state"], entry["size"]) == (
         str(example), "harbor_light", 3, "open", example.stat().st_size)
 
@@ -265,12 +266,12 @@ def test_recover_lists_what_is_missing_and_writes_the_resume_list(tmp_path, caps
     write_book(folder, "b.json", book(2))
     (folder / "bad.json").write_text("{")
     args = ["--watch", str(folder), "--checkpoint-dir", str(data)]
-    assert cli.main(["--once", *args]) == cli.EXIT_REJECTED
+    assert cli.main(["--once", *args]) == EXIT_REJECTED
     write_book(folder, "c.json", book(3))  # arrived after the crash
     resume = tmp_path / "resume.csv"
     capsys.readouterr()
     code, out, _ = run(capsys, "recover", *args, "--resume-list", str(resume))
-    assert code == cli.EXIT_REJECTED
+    assert code == EXIT_REJECTED
     assert out.splitlines() == [
         "imprint in: 1 not in a checkpoint yet, 1 rejected",
         f"  waiting   {folder / 'c.json'}",
@@ -297,13 +298,13 @@ def test_batch_rejects_bad_books_and_duplicate_isbns_and_exits_1(tmp_path, capsy
 def test_compare_and_export_of_a_missing_file_exit_2_naming_it(example, tmp_path, capsys, command):
     missing = tmp_path / "gone.csv"
     argv = [part.format(missing=missing, example=example) for part in command]
-    assert run(capsys, *argv) == (cli.EXIT_USAGE, "", f"sidecar: {missing} does not exist\n")
+    assert run(capsys, *argv) == (EXIT_USAGE, "", f"sidecar: {missing} does not exist\n")
 
 
 def test_export_refuses_a_torn_checkpoint_as_a_data_error(example, tmp_path, capsys):
     example.write_bytes(example.read_bytes() + b"6024045,,,978")
     code, _, err = run(capsys, "export", str(example), "--profile", "submission", "--output", str(tmp_path / "o.csv"))
-    assert code == cli.EXIT_CHECKPOINT
+    assert code == EXIT_CHECKPOINT
     assert err == f"sidecar: {example} line 5 is not a whole record (run `sidecar verify` on it)\n"
     assert not (tmp_path / "o.csv").exists()
 
@@ -313,7 +314,7 @@ def test_verify_lists_a_bounded_number_of_problems_and_counts_them_all(shared, c
     code, out, _ = run(capsys, "verify", "--acs-codes", str(shared / "ACS-codes-and-descriptions.csv"),
                        str(shared / "examples" / "xynapse_traces_tranche1_submitted.csv"))
     lines = out.splitlines()
-    assert code == cli.EXIT_REJECTED
+    assert code == EXIT_REJECTED
     [checks] = [i for i, line in enumerate(lines) if line.startswith("LSI checks")]
     assert lines[checks].startswith("LSI checks  ") and int(lines[checks].split()[2]) > 100
     assert lines[checks + 3] == f"  ... and {int(lines[checks].split()[2]) - 2} more"
@@ -329,7 +330,7 @@ def test_a_file_the_tools_cannot_read_is_named_with_its_line_and_problem(tmp_pat
     path = tmp_path / "bad.csv"
     path.write_bytes(content)
     for command in (["verify", str(path)], ["compare", str(path), str(path)]):
-        assert cli.main(command) == cli.EXIT_CHECKPOINT
+        assert cli.main(command) == EXIT_CHECKPOINT
         assert capsys.readouterr().err == f"sidecar: {message.format(path=path)}\n"
 
 
@@ -338,6 +339,6 @@ def test_verify_of_a_checkpoint_copied_away_from_its_ledger_checks_the_rows_only
     copy.parent.mkdir()
     copy.write_bytes(example.read_bytes())
     code, out, _ = run(capsys, "verify", str(copy))
-    assert code == cli.EXIT_OK
+    assert code == EXIT_OK
     assert out.splitlines()[3] == "ledger      no ledger found"
     assert out.splitlines()[4:] == ["LSI checks  0 error(s), 0 warning(s); LSI-ready 3 of 3 rows", "clean"]

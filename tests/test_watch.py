@@ -5,7 +5,8 @@ import sys
 import logging
 from pathlib import Path
 
-from watchdog.events import DirDeletedEvent, FileClosedEvent, FileCreatedEvent, FileModifiedEvent, FileMovedEvent
+from watchdog.events import (EVENT_TYPE_CLOSED, DirDeletedEvent, FileClosedEvent, FileCreatedEvent, FileModifiedEvent,
+                             FileMovedEvent)
 
 from sidecar import cli
 from sidecar.settings import DEFAULT_IGNORE, Folder
@@ -63,7 +64,7 @@ def test_a_full_queue_drops_paths_and_asks_for_a_rescan_instead():
 
 def test_the_handler_never_raises_whatever_the_event():
     class Broken:
-        event_type = "closed"
+        event_type = EVENT_TYPE_CLOSED
         is_directory = False
 
         @property

@@ -10,6 +10,7 @@ import openpyxl
 import pytest
 
 from sidecar import cli
+from sidecar.exits import EXIT_CHECKPOINT, EXIT_OK
 from sidecar.rows.columns import COLUMNS
 from sidecar.store.table import open_table
 from sidecar.store.xlsx_text import column_index, unescape
@@ -25,7 +26,7 @@ LAUGHS = ('<!DOCTYPE worksheet [<!ENTITY a "ha"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a
 def checkpoint(tmp_path):
     folder, data = tmp_path / "in", tmp_path / "data"
     write_book(folder, "a.json", book(1, title="Using _x0041_ Escapes"))
-    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == 0
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == EXIT_OK
     return checkpoints(data)[0]
 
 
@@ -35,7 +36,7 @@ def test_a_3_mb_workbook_holding_3_gb_is_refused_at_once_in_flat_memory(tmp_path
     assert bomb.stat().st_size < 8 << 20
     args = [command, bomb] if command == "verify" else [command, checkpoint, bomb]
     code, err, peak = _measured(args)
-    assert code == cli.EXIT_CHECKPOINT
+    assert code == EXIT_CHECKPOINT
     assert err.startswith(f"sidecar: {bomb} is refused as a workbook: xl/worksheets/sheet1.xml inflates to "
                           "3,221,225,447 bytes (at most 1,073,741,824")
     assert peak < 150, f"{peak:.0f} MB"
@@ -45,7 +46,7 @@ def test_a_300_kb_workbook_inflating_1000_times_is_refused_without_taking_compar
     bomb = write_zip_bomb(tmp_path / "bomb.xlsx", 300 << 20)
     assert bomb.stat().st_size < 1 << 20
     code, err, peak = _measured(["compare", checkpoint, bomb])
-    assert code == cli.EXIT_CHECKPOINT
+    assert code == EXIT_CHECKPOINT
     assert err.startswith(f"sidecar: {bomb} is refused as a workbook: xl/worksheets/sheet1.xml inflates 514 times")
     assert err.rstrip().endswith("at most 200 times): a zip bomb")
     assert peak < 150, f"{peak:.0f} MB"
@@ -93,7 +94,7 @@ def _measured(args):
 def test_a_hostile_workbook_is_refused_with_the_file_and_the_reason(tmp_path, capsys, name, sheet, reason):
     path = write_xlsx(tmp_path / f"{name}.xlsx", sheet)
     for args in (["verify", str(path)], ["compare", str(path), str(path)]):
-        assert cli.main(args) == cli.EXIT_CHECKPOINT
+        assert cli.main(args) == EXIT_CHECKPOINT
         err = capsys.readouterr().err
         assert err.startswith(f"sidecar: {path} is refused as a workbook: {reason}"), err
         assert err.count("\n") == 1
@@ -109,9 +110,9 @@ def test_escapes_are_undone_as_ooxml_writes_them():
 
 def test_compare_reads_a_review_workbook_s_escaped_title_as_the_checkpoint_s(tmp_path, checkpoint, capsys):
     review = tmp_path / "review.xlsx"
-    assert cli.main(["export", str(checkpoint), "--format", "xlsx", "--output", str(review)]) == 0
+    assert cli.main(["export", str(checkpoint), "--format", "xlsx", "--output", str(review)]) == EXIT_OK
     capsys.readouterr()
-    assert cli.main(["compare", str(checkpoint), str(review)]) == 0
+    assert cli.main(["compare", str(checkpoint), str(review)]) == EXIT_OK
     assert capsys.readouterr().out.splitlines()[-1] == "same content"
 
 
@@ -143,7 +144,7 @@ def test_the_review_workbook_flags_a_cell_it_cannot_hold_whole(tmp_path, capsys)
     foreign = tmp_path / "foreign.csv"
     foreign.write_bytes(("\ufeff" + header + "\r\n" + ",".join(cells) + "\r\n").encode())
     review = tmp_path / "foreign.xlsx"
-    assert cli.main(["export", str(foreign), "--format", "xlsx", "--output", str(review)]) == 0
+    assert cli.main(["export", str(foreign), "--format", "xlsx", "--output", str(review)]) == EXIT_OK
     out = capsys.readouterr().out
     assert out == (f"sidecar: 1 rows (1 not LSI-ready) in the review workbook {review}; 1 cell was cut to the "
                    "32,767 characters a spreadsheet cell holds (filled and explained in the workbook)\n")
@@ -160,7 +161,7 @@ def test_a_workbook_declaring_more_parts_than_any_workbook_has_is_refused_before
                                                                                                       capsys):
     path = write_xlsx(tmp_path / "parts.xlsx", sheet_xml([["Title"]]),
                       extra={f"xl/media/p{n}.bin": "" for n in range(10_001)})
-    assert cli.main(["verify", str(path)]) == cli.EXIT_CHECKPOINT
+    assert cli.main(["verify", str(path)]) == EXIT_CHECKPOINT
     assert capsys.readouterr().err == f"sidecar: {path} is refused as a workbook: 10,006 parts (at most 10,000)\n"
 
 
@@ -184,7 +185,7 @@ def test_a_fifo_or_a_folder_named_xlsx_is_refused_without_blocking(tmp_path, cap
     fifo, folder = tmp_path / "pipe.xlsx", tmp_path / "folder.xlsx"
     os.mkfifo(fifo)
     folder.mkdir()
-    assert cli.main(["verify", str(fifo)]) == cli.EXIT_CHECKPOINT
+    assert cli.main(["verify", str(fifo)]) == EXIT_CHECKPOINT
     assert capsys.readouterr().err == f"sidecar: cannot read {fifo}: it is not a regular file (it is a named pipe)\n"
-    assert cli.main(["verify", str(folder)]) == cli.EXIT_CHECKPOINT
+    assert cli.main(["verify", str(folder)]) == EXIT_CHECKPOINT
     assert capsys.readouterr().err == f"sidecar: cannot read {folder}: it is not a regular file (it is a folder)\n"

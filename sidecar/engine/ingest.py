@@ -32,12 +32,12 @@ from ..store.manifest import settings_digest, write_manifest, write_missing_mani
 from ..store.sources import Source, mtime_ns, read_source, scan, stat_source
 from .appender import CheckpointAppender, StagedRow
 from .batches import check_markers, take_requests
+from .outcome import SUMMED, Outcome
 from .reconvert import announce_pass, finish_pass, folder_of, renamed_row, still_claims
 
 # A file whose mtime is this close to when we last read it may have changed within the timestamp's
 # granularity, so its unchanged stat proves nothing (git's "racy" rule): read it again.
 RACY_NS = 2_000_000_000
-OUTCOMES = ("appended", "replaced", "unchanged", "rejected", "vanished", "unfinished")
 REWRITE_BATCH_BYTES = 64 << 20  # replacements wait for one rewrite of the checkpoint, up to this many bytes
 
 
@@ -53,7 +53,7 @@ class Summary:
 
     def line(self) -> str:
         """What --once prints: files appended, replaced, unchanged, rejected; rows not LSI-ready; the checkpoints."""
-        parts = ", ".join(f"{self.counts[o]} {o}" for o in OUTCOMES[:4])
+        parts = ", ".join(f"{self.counts[o]} {o}" for o in SUMMED)
         where = ", ".join(str(p) for p in self.checkpoints) or "none yet"
         stale = f", {self.stale} stale (see sidecar status)" if self.stale else ""
         return f"{parts}, {self.not_ready} not LSI-ready{stale}; checkpoint: {where}"
@@ -206,7 +206,7 @@ class Ingestor:
                 faults[folder.path] = str(exc)
                 continue
             summary.counts[outcome] += 1
-            if outcome == "unfinished":
+            if outcome == Outcome.UNFINISHED:
                 summary.unfinished.append((path, folder))
             if progress:
                 progress(n, len(paths))
@@ -232,7 +232,7 @@ class Ingestor:
         disk is full, nothing partial kept) as CheckpointAppender.commit() does; the rows staged are dropped."""
         for appender in self.appenders.values():
             appended, replaced = appender.commit()
-            for outcome, records, word in (("appended", appended, "to"), ("replaced", replaced, "in")):
+            for outcome, records, word in ((Outcome.APPENDED, appended, "to"), (Outcome.REPLACED, replaced, "in")):
                 for record in records:
                     self.totals[outcome] += 1
                     self.last_append_ns = record.appended_ns
@@ -248,7 +248,7 @@ class Ingestor:
         return (self.settings.on_rewrite == "replace" and appender is not None
                 and row.checkpoint_id == appender.record.id and row.digest != self.digests[imprint])
 
-    def ingest(self, path: Path, folder: Folder, may_be_unfinished: bool = False, recheck: bool = False) -> str:
+    def ingest(self, path: Path, folder: Folder, may_be_unfinished: bool = False, recheck: bool = False) -> Outcome:
         """Bring one source file's current content into the checkpoint; returns the outcome.
 
         may_be_unfinished: the file may still be being written, so a recently modified file that cannot
@@ -267,15 +267,15 @@ class Ingestor:
         try:
             stat = stat_source(path)
         except FileNotFoundError:
-            return "vanished"
+            return Outcome.VANISHED
         row, digest = self.ledger.latest_row(source), self.digests[folder.imprint]
         again = recheck or (row is not None and self.outdated(row, folder.imprint))  # made under other settings
         if row and not again and _proven(row.stat, row.checked_ns, stat):
-            return "unchanged"
+            return Outcome.UNCHANGED
         rejection = self.ledger.rejection(source)
         retry = recheck or (rejection is not None and rejection.digest != digest)  # rejected under other settings
         if rejection and not retry and _proven(rejection.stat, rejection.checked_ns, stat):
-            return "rejected"
+            return Outcome.REJECTED
 
         checked_ns = time.time_ns()
         src: Source | None = None
@@ -284,26 +284,26 @@ class Ingestor:
             if row and not again and row.sha256 == src.sha256:
                 if row.stat != src.stat:
                     self.ledger.touch_row(row, row.sha256, src.stat, checked_ns)
-                return "unchanged"
+                return Outcome.UNCHANGED
             if rejection and not retry and rejection.sha256 == src.sha256:
-                return "rejected"
+                return Outcome.REJECTED
             made = book_to_row(src.data, self.profiles[folder.imprint], self.settings.strict, self.settings.dialect)
         except FileNotFoundError:
-            return "vanished"
+            return Outcome.VANISHED
         except BookError as exc:
             if may_be_unfinished and mtime_ns(stat) > checked_ns - RACY_NS:
-                return "unfinished"
+                return Outcome.UNFINISHED
             version = (src.sha256, src.stat) if src else ("", stat)
             return self._reject(Rejection(source, *version, checked_ns, str(exc), digest), rejection)
         return self._place(src, folder, checked_ns, made, row, rejection)
 
     def _place(self, src: Source, folder: Folder, checked_ns: int, made: BookRow, row: RowRecord | None,
-               rejection: Rejection | None) -> str:
+               rejection: Rejection | None) -> Outcome:
         """Stage a converted row for appending, or replace the source's earlier row (or the row of its book)."""
         source, conversion, digest = str(src.path), made.conversion, self.digests[folder.imprint]
         appender = self._appender(folder.imprint)
         if row is not None and row.checkpoint_id != appender.record.id and row.sha256 == src.sha256:
-            return "unchanged"  # converted again only because it was current until a rotation just now: never copied
+            return Outcome.UNCHANGED  # converted again only because it was current until a rotation just now: never copied
         own_row = row is not None and row.checkpoint_id == appender.record.id
         holder = self._isbn_holder(appender, conversion.isbn, source)
         settle = None  # a file whose row holds this book but which now gives another: converted in the same rewrite
@@ -331,13 +331,13 @@ class Ingestor:
             appender.stage(staged)
             if len(appender.staged) >= self.settings.rows_per_sync:
                 self.flush()
-            return "appended"
+            return Outcome.APPENDED
         if self.settings.on_rewrite == "ignore" and not holder:
             self.ledger.touch_row(row, row.sha256, src.stat, checked_ns)  # keeps the old content's hash
-            return "unchanged"
+            return Outcome.UNCHANGED
         if appender.file.read_at(row.offset, row.length) == staged.data:
             self.ledger.touch_row(row, src.sha256, src.stat, checked_ns, staged.entry)
-            return "unchanged"
+            return Outcome.UNCHANGED
         appender.stage_replacement(row, staged)
         if settle and not holder:  # a swap: both rows change in the same rewrite, never one ISBN in two rows
             self.ingest(Path(settle), folder_of(self.settings, folder.imprint, settle) or folder, recheck=True)
@@ -348,7 +348,7 @@ class Ingestor:
                 return self._reject(Rejection(source, src.sha256, src.stat, checked_ns, reason, digest), rejection)
         if appender.replacing_bytes >= REWRITE_BATCH_BYTES:
             self.flush()
-        return "replaced"
+        return Outcome.REPLACED
 
     def _isbn_holder(self, appender: CheckpointAppender, isbn: str, source: str) -> str | None:
         if not isbn:
@@ -361,13 +361,13 @@ class Ingestor:
             return None  # its row is being replaced by that file's other book
         return holder
 
-    def _refuse_name(self, path: Path) -> str:
+    def _refuse_name(self, path: Path) -> Outcome:
         """A name that is not UTF-8 cannot be recorded, logged plainly or shown to LSI: no row, a warning."""
         if str(path) not in self.bad_names:
             self.bad_names.add(str(path))
-            self.totals["rejected"] += 1
+            self.totals[Outcome.REJECTED] += 1
             logger.bind(source=shown(path), reason=BAD_NAME).warning(f"rejected {shown(path)}: {BAD_NAME}")
-        return "rejected"
+        return Outcome.REJECTED
 
     def check_ledger(self) -> None:
         """The ledger must stay where it was opened: deleted under a running process, nothing it writes counts.
@@ -376,15 +376,15 @@ class Ingestor:
             raise CheckpointError(f"the ledger {self.ledger.path} was deleted or replaced while the sidecar ran; "
                                   "restore it from a backup, or move the checkpoints aside to start over")
 
-    def _reject(self, rejection: Rejection, previous: Rejection | None) -> str:
+    def _reject(self, rejection: Rejection, previous: Rejection | None) -> Outcome:
         # A reason may quote the book's text: escaped, it can be stored and logged whatever it holds.
         rejection = dataclasses.replace(rejection, reason=shown(rejection.reason))
         self.ledger.record_rejection(rejection)
         if previous is None or previous.reason != rejection.reason or previous.sha256 != rejection.sha256:
-            self.totals["rejected"] += 1
+            self.totals[Outcome.REJECTED] += 1
             logger.bind(source=shown(rejection.source), reason=rejection.reason).warning(
                 f"rejected {shown(rejection.source)}: {rejection.reason}")
-        return "rejected"
+        return Outcome.REJECTED
 
 
 def _proven(recorded: str, checked_ns: int, current: str) -> bool:

@@ -22,6 +22,7 @@ from ..rows.book import book_to_row
 from ..settings import Folder, Settings
 from ..store.ledger import RowRecord
 from ..store.sources import Source, is_eligible, read_source
+from .outcome import Outcome
 
 if TYPE_CHECKING:
     from .appender import CheckpointAppender
@@ -62,7 +63,7 @@ def finish_pass(ingestor: Ingestor) -> int:
                 reasons[row.source] = GONE
             elif folder is None:
                 reasons[row.source] = UNWATCHED
-            elif ingestor.ingest(Path(row.source), folder) in ("rejected", "vanished", "unfinished"):
+            elif ingestor.ingest(Path(row.source), folder) in (Outcome.REJECTED, Outcome.VANISHED, Outcome.UNFINISHED):
                 rejection = ingestor.ledger.rejection(row.source)
                 reasons[row.source] = (f"its source file is rejected under the settings in force ({rejection.reason}): "
                                        "the row stays as it was converted under other settings" if rejection else GONE)

@@ -5,97 +5,183 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple, Sequence
 
 Row = tuple[str, ...]
 # Lightning Source's ACS template, name for name (the odd spacing and the missing ")" in
-# "LSI Special Category  (please consult LSI before using" are LSI's own).
+# "LSI Special Category  (please consult LSI before using" are LSI's own). Code names a column by its
+# constant (tests/test_vocabulary.py finds a column's name written anywhere else); the market price and
+# discount columns are named by MARKETS.
+LIGHTNING_SOURCE_ACCOUNT = 'Lightning Source Account #'
+METADATA_CONTACT_DICTIONARY = 'Metadata Contact Dictionary'
+PARENT_ISBN = 'Parent ISBN'
+ISBN_OR_SKU = 'ISBN or SKU'
+RENDITION_BOOKTYPE = 'Rendition /Booktype'
+TITLE = 'Title'
+PUBLISHER = 'Publisher'
+IMPRINT = 'Imprint'
+COVER_JACKET_SUBMISSION_METHOD = 'Cover/Jacket Submission Method'
+TEXT_BLOCK_SUBMISSIONMETHOD = 'Text Block SubmissionMethod'
+CONTRIBUTOR_ONE = 'Contributor One'
+CONTRIBUTOR_ONE_ROLE = 'Contributor One Role'
+RESERVED_1 = 'Reserved 1'
+RESERVED_2 = 'Reserved 2'
+RESERVED_3 = 'Reserved 3'
+RESERVED_4 = 'Reserved 4'
+CUSTOM_TRIM_WIDTH_INCHES = 'Custom Trim Width (inches)'
+CUSTOM_TRIM_HEIGHT_INCHES = 'Custom Trim Height (inches)'
+WEIGHT_LBS = 'Weight(Lbs)'
+RESERVED5 = 'Reserved5'
+RESERVED6 = 'Reserved6'
+RESERVED7 = 'Reserved7'
+RESERVED8 = 'Reserved8'
+MARKETING_IMAGE = 'Marketing Image'
+PAGES = 'Pages'
+PUB_DATE = 'Pub Date'
+STREET_DATE = 'Street Date'
+TERRITORIAL_RIGHTS = 'Territorial Rights'
+CONTRIBUTOR_TWO = 'Contributor Two'
+CONTRIBUTOR_TWO_ROLE = 'Contributor Two Role'
+CONTRIBUTOR_THREE = 'Contributor Three'
+CONTRIBUTOR_THREE_ROLE = 'Contributor Three Role'
+EDITION_NUMBER = 'Edition Number'
+EDITION_DESCRIPTION = 'Edition Description'
+JACKET_PATH_FILENAME = 'Jacket Path / Filename'
+INTERIOR_PATH_FILENAME = 'Interior Path / Filename'
+COVER_PATH_FILENAME = 'Cover Path / Filename'
+ANNOTATION_SUMMARY = 'Annotation / Summary'
+RESERVED_SPECIAL_INSTRUCTIONS = 'Reserved (Special Instructions)'
+LSI_SPECIAL_CATEGORY = 'LSI Special Category  (please consult LSI before using'
+STAMPED_TEXT_LEFT = 'Stamped Text LEFT'
+STAMPED_TEXT_CENTER = 'Stamped Text CENTER'
+STAMPED_TEXT_RIGHT = 'Stamped Text RIGHT'
+ORDER_TYPE_ELIGIBILITY = 'Order Type Eligibility'
+RETURNABLE = 'Returnable'
+BISAC_CATEGORY = 'BISAC Category'
+LANGUAGE_CODE = 'Language Code'
+LSI_FLEXFIELD1 = 'LSI FlexField1 (please consult LSI before using)'
+LSI_FLEXFIELD2 = 'LSI FlexField2 (please consult LSI before using)'
+LSI_FLEXFIELD3 = 'LSI FlexField3 (please consult LSI before using)'
+LSI_FLEXFIELD4 = 'LSI FlexField4 (please consult LSI before using)'
+LSI_FLEXFIELD5 = 'LSI FlexField5 (please consult LSI before using)'
+RESERVED11 = 'Reserved11'
+RESERVED12 = 'Reserved12'
+BISAC_CATEGORY_2 = 'BISAC Category 2'
+BISAC_CATEGORY_3 = 'BISAC Category 3'
+PUBLISHER_REFERENCE_ID = 'Publisher Reference ID'
+RESERVED9 = 'Reserved9'
+RESERVED10 = 'Reserved10'
+CARTON_PACK_QUANTITY = 'Carton Pack Quantity'
+CONTRIBUTOR_ONE_BIO = 'Contributor One BIO'
+CONTRIBUTOR_ONE_AFFILIATIONS = 'Contributor One Affiliations'
+CONTRIBUTOR_ONE_PROFESSIONAL_POSITION = 'Contributor One Professional Position'
+CONTRIBUTOR_ONE_LOCATION = 'Contributor One Location'
+CONTRIBUTOR_ONE_LOCATION_TYPE_CODE = 'Contributor One Location Type Code'
+CONTRIBUTOR_ONE_PRIOR_WORK = 'Contributor One Prior Work'
+KEYWORDS = 'Keywords'
+THEMA_SUBJECT_1 = 'Thema Subject 1'
+THEMA_SUBJECT_2 = 'Thema Subject 2'
+THEMA_SUBJECT_3 = 'Thema Subject 3'
+REGIONAL_SUBJECTS = 'Regional Subjects'
+MIN_AGE = 'Min Age'
+MAX_AGE = 'Max Age'
+MIN_GRADE = 'Min Grade'
+MAX_GRADE = 'Max Grade'
+AUDIENCE = 'Audience'
+SHORT_DESCRIPTION = 'Short Description'
+TABLE_OF_CONTENTS = 'Table of Contents'
+REVIEW_QUOTES = 'Review Quote(s)'
+ILLUSTRATION_COUNT = '# Illustrations'
+ILLUSTRATION_NOTES = 'Illustration Notes'
+SERIES_NAME = 'Series Name'
+NUMBER_IN_SERIES = '# in Series'
 COLUMNS: tuple[str, ...] = (
-    'Lightning Source Account #',
-    'Metadata Contact Dictionary',
-    'Parent ISBN',
-    'ISBN or SKU',
-    'Rendition /Booktype',
-    'Title',
-    'Publisher',
-    'Imprint',
-    'Cover/Jacket Submission Method',
-    'Text Block SubmissionMethod',
-    'Contributor One',
-    'Contributor One Role',
-    'Reserved 1',
-    'Reserved 2',
-    'Reserved 3',
-    'Reserved 4',
-    'Custom Trim Width (inches)',
-    'Custom Trim Height (inches)',
-    'Weight(Lbs)',
-    'Reserved5',
-    'Reserved6',
-    'Reserved7',
-    'Reserved8',
-    'Marketing Image',
-    'Pages',
-    'Pub Date',
-    'Street Date',
-    'Territorial Rights',
-    'Contributor Two',
-    'Contributor Two Role',
-    'Contributor Three',
-    'Contributor Three Role',
-    'Edition Number',
-    'Edition Description',
-    'Jacket Path / Filename',
-    'Interior Path / Filename',
-    'Cover Path / Filename',
-    'Annotation / Summary',
-    'Reserved (Special Instructions)',
-    'LSI Special Category  (please consult LSI before using',
-    'Stamped Text LEFT',
-    'Stamped Text CENTER',
-    'Stamped Text RIGHT',
-    'Order Type Eligibility',
-    'Returnable',
-    'BISAC Category',
-    'Language Code',
-    'LSI FlexField1 (please consult LSI before using)',
-    'LSI FlexField2 (please consult LSI before using)',
-    'LSI FlexField3 (please consult LSI before using)',
-    'LSI FlexField4 (please consult LSI before using)',
-    'LSI FlexField5 (please consult LSI before using)',
-    'Reserved11',
-    'Reserved12',
-    'BISAC Category 2',
-    'BISAC Category 3',
-    'Publisher Reference ID',
-    'Reserved9',
-    'Reserved10',
-    'Carton Pack Quantity',
-    'Contributor One BIO',
-    'Contributor One Affiliations',
-    'Contributor One Professional Position',
-    'Contributor One Location',
-    'Contributor One Location Type Code',
-    'Contributor One Prior Work',
-    'Keywords',
-    'Thema Subject 1',
-    'Thema Subject 2',
-    'Thema Subject 3',
-    'Regional Subjects',
-    'Min Age',
-    'Max Age',
-    'Min Grade',
-    'Max Grade',
-    'Audience',
-    'Short Description',
-    'Table of Contents',
-    'Review Quote(s)',
-    '# Illustrations',
-    'Illustration Notes',
-    'Series Name',
-    '# in Series',
+    LIGHTNING_SOURCE_ACCOUNT,
+    METADATA_CONTACT_DICTIONARY,
+    PARENT_ISBN,
+    ISBN_OR_SKU,
+    RENDITION_BOOKTYPE,
+    TITLE,
+    PUBLISHER,
+    IMPRINT,
+    COVER_JACKET_SUBMISSION_METHOD,
+    TEXT_BLOCK_SUBMISSIONMETHOD,
+    CONTRIBUTOR_ONE,
+    CONTRIBUTOR_ONE_ROLE,
+    RESERVED_1,
+    RESERVED_2,
+    RESERVED_3,
+    RESERVED_4,
+    CUSTOM_TRIM_WIDTH_INCHES,
+    CUSTOM_TRIM_HEIGHT_INCHES,
+    WEIGHT_LBS,
+    RESERVED5,
+    RESERVED6,
+    RESERVED7,
+    RESERVED8,
+    MARKETING_IMAGE,
+    PAGES,
+    PUB_DATE,
+    STREET_DATE,
+    TERRITORIAL_RIGHTS,
+    CONTRIBUTOR_TWO,
+    CONTRIBUTOR_TWO_ROLE,
+    CONTRIBUTOR_THREE,
+    CONTRIBUTOR_THREE_ROLE,
+    EDITION_NUMBER,
+    EDITION_DESCRIPTION,
+    JACKET_PATH_FILENAME,
+    INTERIOR_PATH_FILENAME,
+    COVER_PATH_FILENAME,
+    ANNOTATION_SUMMARY,
+    RESERVED_SPECIAL_INSTRUCTIONS,
+    LSI_SPECIAL_CATEGORY,
+    STAMPED_TEXT_LEFT,
+    STAMPED_TEXT_CENTER,
+    STAMPED_TEXT_RIGHT,
+    ORDER_TYPE_ELIGIBILITY,
+    RETURNABLE,
+    BISAC_CATEGORY,
+    LANGUAGE_CODE,
+    LSI_FLEXFIELD1,
+    LSI_FLEXFIELD2,
+    LSI_FLEXFIELD3,
+    LSI_FLEXFIELD4,
+    LSI_FLEXFIELD5,
+    RESERVED11,
+    RESERVED12,
+    BISAC_CATEGORY_2,
+    BISAC_CATEGORY_3,
+    PUBLISHER_REFERENCE_ID,
+    RESERVED9,
+    RESERVED10,
+    CARTON_PACK_QUANTITY,
+    CONTRIBUTOR_ONE_BIO,
+    CONTRIBUTOR_ONE_AFFILIATIONS,
+    CONTRIBUTOR_ONE_PROFESSIONAL_POSITION,
+    CONTRIBUTOR_ONE_LOCATION,
+    CONTRIBUTOR_ONE_LOCATION_TYPE_CODE,
+    CONTRIBUTOR_ONE_PRIOR_WORK,
+    KEYWORDS,
+    THEMA_SUBJECT_1,
+    THEMA_SUBJECT_2,
+    THEMA_SUBJECT_3,
+    REGIONAL_SUBJECTS,
+    MIN_AGE,
+    MAX_AGE,
+    MIN_GRADE,
+    MAX_GRADE,
+    AUDIENCE,
+    SHORT_DESCRIPTION,
+    TABLE_OF_CONTENTS,
+    REVIEW_QUOTES,
+    ILLUSTRATION_COUNT,
+    ILLUSTRATION_NOTES,
+    SERIES_NAME,
+    NUMBER_IN_SERIES,
     'US Suggested List Price',
     'US Wholesale Discount',
     'UK Suggested List Price',
@@ -134,6 +220,19 @@ COLUMNS: tuple[str, ...] = (
     'SIBI - EDUC - US * Wholesale Discount % (Mode 2)',
 )
 INDEX: dict[str, int] = {name: i for i, name in enumerate(COLUMNS)}
+# The pipeline's own name for a column in its JSON and config files ("Series Name" -> "series_name"), which
+# is also the word settings, levels and reports use for the same thing ("imprint", "publisher", "title").
+KEY: dict[str, str] = {name: re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_") for name in COLUMNS}
+# Columns that are filled as a group.
+CONTRIBUTORS = ((CONTRIBUTOR_ONE, CONTRIBUTOR_ONE_ROLE), (CONTRIBUTOR_TWO, CONTRIBUTOR_TWO_ROLE),
+                (CONTRIBUTOR_THREE, CONTRIBUTOR_THREE_ROLE))
+CONTRIBUTOR_ONE_DETAILS = (CONTRIBUTOR_ONE_BIO, CONTRIBUTOR_ONE_AFFILIATIONS, CONTRIBUTOR_ONE_PROFESSIONAL_POSITION,
+                           CONTRIBUTOR_ONE_LOCATION, CONTRIBUTOR_ONE_PRIOR_WORK, CONTRIBUTOR_ONE_LOCATION_TYPE_CODE)
+FLEX_FIELDS = (LSI_FLEXFIELD1, LSI_FLEXFIELD2, LSI_FLEXFIELD3, LSI_FLEXFIELD4, LSI_FLEXFIELD5)
+CONTRIBUTOR_ROLES = tuple(role for _, role in CONTRIBUTORS)
+BISAC_CATEGORIES = (BISAC_CATEGORY, BISAC_CATEGORY_2, BISAC_CATEGORY_3)
+THEMA_SUBJECTS = (THEMA_SUBJECT_1, THEMA_SUBJECT_2, THEMA_SUBJECT_3)
+THEMA_LIST_KEYS = ("thema", "thema_subjects", "thema_codes")  # the pipeline's keys for all of a book's Thema codes
 
 BOM = "\ufeff".encode()
 

@@ -18,61 +18,69 @@ from typing import Any, Mapping
 
 from ..errors import ConfigError, InputError
 from ..inputs import load_json, read_config_text
-from .columns import COLUMNS, CONVERTED_MARKETS, MARKETS
+from .columns import (
+    ANNOTATION_SUMMARY, AUDIENCE, CARTON_PACK_QUANTITY, COLUMNS, CONTRIBUTOR_ONE, CONTRIBUTOR_ONE_AFFILIATIONS,
+    CONTRIBUTOR_ONE_BIO, CONTRIBUTOR_ONE_LOCATION, CONTRIBUTOR_ONE_LOCATION_TYPE_CODE, CONTRIBUTOR_ONE_PRIOR_WORK,
+    CONTRIBUTOR_ONE_PROFESSIONAL_POSITION, CONTRIBUTOR_ONE_ROLE, CONVERTED_MARKETS, COVER_JACKET_SUBMISSION_METHOD,
+    EDITION_DESCRIPTION, EDITION_NUMBER, FLEX_FIELDS, IMPRINT, KEY, LANGUAGE_CODE, LIGHTNING_SOURCE_ACCOUNT,
+    LSI_SPECIAL_CATEGORY, MARKETS, METADATA_CONTACT_DICTIONARY, ORDER_TYPE_ELIGIBILITY, PUBLISHER,
+    RENDITION_BOOKTYPE, RETURNABLE, SERIES_NAME, STAMPED_TEXT_CENTER, STAMPED_TEXT_LEFT, STAMPED_TEXT_RIGHT,
+    TABLE_OF_CONTENTS, TERRITORIAL_RIGHTS, TEXT_BLOCK_SUBMISSIONMETHOD, US,
+)
 
 # The pipeline's key names (in every level's flat sections) and the column each feeds.
 CONFIG_KEYS = {
-    "lightning_source_account": "Lightning Source Account #",
-    "metadata_contact_dictionary": "Metadata Contact Dictionary",
-    "rendition_booktype": "Rendition /Booktype",
-    "publisher": "Publisher",
-    "imprint": "Imprint",
-    "cover_submission_method": "Cover/Jacket Submission Method",
-    "text_block_submission_method": "Text Block SubmissionMethod",
-    "contributor_one": "Contributor One",
-    "contributor_one_role": "Contributor One Role",
-    "contributor_one_bio": "Contributor One BIO",
-    "contributor_one_affiliations": "Contributor One Affiliations",
-    "contributor_one_professional_position": "Contributor One Professional Position",
-    "contributor_one_location": "Contributor One Location",
-    "contributor_one_location_type_code": "Contributor One Location Type Code",
-    "contributor_one_prior_work": "Contributor One Prior Work",
-    "territorial_rights": "Territorial Rights",
-    "edition_number": "Edition Number",
-    "edition_description": "Edition Description",
-    "order_type_eligibility": "Order Type Eligibility",
-    "returnability": "Returnable",
-    "language_code": "Language Code",
-    "audience": "Audience",
-    "carton_pack_quantity": "Carton Pack Quantity",
-    "series_name": "Series Name",
-    "table_of_contents_template": "Table of Contents",
-    "stamped_text_left": "Stamped Text LEFT",
-    "stamped_text_center": "Stamped Text CENTER",
-    "stamped_text_right": "Stamped Text RIGHT",
-    "lsi_special_category": "LSI Special Category  (please consult LSI before using",
-    **{f"lsi_flexfield{n}": f"LSI FlexField{n} (please consult LSI before using)" for n in range(1, 6)},
-    "default_price": "US Suggested List Price",
-    "us_list_price": "US Suggested List Price",
-    "list_price_usd": "US Suggested List Price",
+    KEY[LIGHTNING_SOURCE_ACCOUNT]: LIGHTNING_SOURCE_ACCOUNT,
+    KEY[METADATA_CONTACT_DICTIONARY]: METADATA_CONTACT_DICTIONARY,
+    KEY[RENDITION_BOOKTYPE]: RENDITION_BOOKTYPE,
+    KEY[PUBLISHER]: PUBLISHER,
+    KEY[IMPRINT]: IMPRINT,
+    "cover_submission_method": COVER_JACKET_SUBMISSION_METHOD,
+    "text_block_submission_method": TEXT_BLOCK_SUBMISSIONMETHOD,
+    KEY[CONTRIBUTOR_ONE]: CONTRIBUTOR_ONE,
+    KEY[CONTRIBUTOR_ONE_ROLE]: CONTRIBUTOR_ONE_ROLE,
+    KEY[CONTRIBUTOR_ONE_BIO]: CONTRIBUTOR_ONE_BIO,
+    KEY[CONTRIBUTOR_ONE_AFFILIATIONS]: CONTRIBUTOR_ONE_AFFILIATIONS,
+    KEY[CONTRIBUTOR_ONE_PROFESSIONAL_POSITION]: CONTRIBUTOR_ONE_PROFESSIONAL_POSITION,
+    KEY[CONTRIBUTOR_ONE_LOCATION]: CONTRIBUTOR_ONE_LOCATION,
+    KEY[CONTRIBUTOR_ONE_LOCATION_TYPE_CODE]: CONTRIBUTOR_ONE_LOCATION_TYPE_CODE,
+    KEY[CONTRIBUTOR_ONE_PRIOR_WORK]: CONTRIBUTOR_ONE_PRIOR_WORK,
+    KEY[TERRITORIAL_RIGHTS]: TERRITORIAL_RIGHTS,
+    KEY[EDITION_NUMBER]: EDITION_NUMBER,
+    KEY[EDITION_DESCRIPTION]: EDITION_DESCRIPTION,
+    KEY[ORDER_TYPE_ELIGIBILITY]: ORDER_TYPE_ELIGIBILITY,
+    "returnability": RETURNABLE,
+    KEY[LANGUAGE_CODE]: LANGUAGE_CODE,
+    KEY[AUDIENCE]: AUDIENCE,
+    KEY[CARTON_PACK_QUANTITY]: CARTON_PACK_QUANTITY,
+    KEY[SERIES_NAME]: SERIES_NAME,
+    "table_of_contents_template": TABLE_OF_CONTENTS,
+    KEY[STAMPED_TEXT_LEFT]: STAMPED_TEXT_LEFT,
+    KEY[STAMPED_TEXT_CENTER]: STAMPED_TEXT_CENTER,
+    KEY[STAMPED_TEXT_RIGHT]: STAMPED_TEXT_RIGHT,
+    "lsi_special_category": LSI_SPECIAL_CATEGORY,
+    **{f"lsi_flexfield{n}": column for n, column in enumerate(FLEX_FIELDS, start=1)},
+    "default_price": US.price,
+    "us_list_price": US.price,
+    "list_price_usd": US.price,
     **{f"{m.code.lower()}_list_price": m.price for m in MARKETS if m.code in CONVERTED_MARKETS},
     **{f"{m.code.lower()}_wholesale_discount": m.discount for m in MARKETS if m.code in ("US", *CONVERTED_MARKETS)},
 }
-LEVELS = ("default", "publisher", "imprint", "tranche", "book")
+LEVELS = ("default", KEY[PUBLISHER], KEY[IMPRINT], "tranche", "book")
 # The sections of each level's file that describe books (a level's top-level keys count as a section "").
 SECTIONS = {
     "default": ("defaults", "field_overrides"),
-    "publisher": ("", "default_settings", "pricing_strategy", "distribution_settings"),
-    "imprint": ("", "default_book_settings", "pricing_defaults", "distribution_settings",
+    KEY[PUBLISHER]: ("", "default_settings", "pricing_strategy", "distribution_settings"),
+    KEY[IMPRINT]: ("", "default_book_settings", "pricing_defaults", "distribution_settings",
                 "lsi_specific_settings", "lsi_specific_settings.flex_fields"),
     "tranche": ("",),
     "book": ("",),
 }
 CONFIG_MAX_DEPTH = 64  # the pipeline's files nest 4 deep; a deeper one is a mistake or an attack
 # Keys that name other files rather than describe the book: a tranche's "imprint": "xynapse_traces".
-REFERENCES = {"tranche": ("imprint", "publisher"), "book": ("imprint", "publisher")}
+REFERENCES = {"tranche": (KEY[IMPRINT], KEY[PUBLISHER]), "book": (KEY[IMPRINT], KEY[PUBLISHER])}
 BISAC_KEYS = ("required_bisac_subject", "tranche_bisac_subject", "bisac_override", "primary_bisac_category")
-APPEND_ALIASES = {"annotation_boilerplate": "Annotation / Summary"}  # append_fields names that are not columns
+APPEND_ALIASES = {"annotation_boilerplate": ANNOTATION_SUMMARY}  # append_fields names that are not columns
 # A market's territorial_configs entry gives its discount and the factors of its converted price.
 TERRITORY_KEYS = ("wholesale_discount_percent", "exchange_rate", "pricing_multiplier", "currency")
 
@@ -126,14 +134,14 @@ def read_levels(choice: TreeChoice, imprint: str) -> list[Level]:
         files.append(("default", default, read_json(default)))
     tranche = read_json(tranche_path) if tranche_path else None
     if root is not None:
-        names = [choice.publisher, _text(tranche, "publisher"), _text(files[0][2].get("defaults"), "publisher")
+        names = [choice.publisher, _text(tranche, KEY[PUBLISHER]), _text(files[0][2].get("defaults"), KEY[PUBLISHER])
                  if files else None]
-        publisher = _find(root / "publishers", [n for n in names if n], ("publisher",))
+        publisher = _find(root / "publishers", [n for n in names if n], (KEY[PUBLISHER],))
         if publisher:
-            files.append(("publisher", publisher, read_json(publisher)))
-        found = _find(root / "imprints", [imprint, _text(tranche, "imprint")], ("imprint", "name"))
+            files.append((KEY[PUBLISHER], publisher, read_json(publisher)))
+        found = _find(root / "imprints", [imprint, _text(tranche, KEY[IMPRINT])], (KEY[IMPRINT], "name"))
         if found:
-            files.append(("imprint", found, read_json(found)))
+            files.append((KEY[IMPRINT], found, read_json(found)))
     if tranche_path and tranche is not None:
         files.append(("tranche", tranche_path, tranche))
     return [level_of(name, path, data) for name, path, data in files]
@@ -179,16 +187,16 @@ def level_of(name: str, path: Path, data: Mapping[str, Any]) -> Level:
             if raw is not None:
                 level.values.insert(0, entry) if market.code in ("US", "UK") else level.values.append(entry)
     series = data.get("series_info")
-    if isinstance(series, dict) and series.get("series_name"):
-        level.values.append(("Series Name", series["series_name"], "series_info.series_name"))
+    if isinstance(series, dict) and series.get(KEY[SERIES_NAME]):
+        level.values.append((SERIES_NAME, series[KEY[SERIES_NAME]], "series_info.series_name"))
     if name in ("tranche", "book"):
         _tranche_rules(level, data)
     for key in ("trim_size", "default_book_settings.trim_size"):
         trim = _text(_section(data, key.rpartition(".")[0]), "trim_size")
         if trim and not level.trim_size[0]:
             level.trim_size = (trim, key)
-    if name == "imprint":
-        level.imprint_name = _text(data, "imprint") or _text(data, "name") or ""
+    if name == KEY[IMPRINT]:
+        level.imprint_name = _text(data, KEY[IMPRINT]) or _text(data, "name") or ""
     return level
 
 

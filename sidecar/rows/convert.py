@@ -15,11 +15,18 @@ import re
 import string
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Container, Iterable, Mapping
 
 from ..errors import BookError
 from . import isbn as isbns, lsi_rules as R, text, values as v
-from .columns import COLUMNS, Problem, Row, Severity
+from .columns import (
+    ANNOTATION_SUMMARY, AUDIENCE, BISAC_CATEGORIES, BISAC_CATEGORY, COLUMNS, CONTRIBUTOR_ONE, CONTRIBUTOR_ONE_DETAILS,
+    CONTRIBUTORS, EDITION_DESCRIPTION, EDITION_NUMBER, ILLUSTRATION_COUNT, ILLUSTRATION_NOTES, IMPRINT, ISBN_OR_SKU,
+    KEY, KEYWORDS, LANGUAGE_CODE, MAX_AGE, MAX_GRADE, MIN_AGE, MIN_GRADE, NUMBER_IN_SERIES, PAGES, PARENT_ISBN,
+    PUB_DATE, PUBLISHER, PUBLISHER_REFERENCE_ID, REGIONAL_SUBJECTS, RENDITION_BOOKTYPE, RETURNABLE, REVIEW_QUOTES,
+    SERIES_NAME, SHORT_DESCRIPTION, STREET_DATE, TABLE_OF_CONTENTS, TERRITORIAL_RIGHTS, THEMA_LIST_KEYS,
+    THEMA_SUBJECT_1, THEMA_SUBJECTS, TITLE, Problem, Row, Severity,
+)
 from .prices import fill_prices
 from .profile import EXCLUDED, Profile
 from .rules import respelled
@@ -99,25 +106,20 @@ def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
     c = _Cells(profile, book)
     title, isbn = _identity(c, book)
     c.use_book_config(isbn)
-    c.pick("Parent ISBN", "parent_isbn")
-    c.pick("Rendition /Booktype", "rendition_booktype")
-    c.pick("Publisher", "publisher")
-    c.pick("Imprint", "imprint")
+    for column in (PARENT_ISBN, RENDITION_BOOKTYPE, PUBLISHER, IMPRINT):
+        c.pick(column, KEY[column])
     _contributors(c)
-    c.pick("Pages", "page_count")
-    c.pick("Pub Date", "publication_date")
-    c.pick("Street Date", "street_date")
-    for column, key in (("Territorial Rights", "territorial_rights"), ("Edition Number", "edition_number"),
-                        ("Edition Description", "edition_description"), ("Returnable", "returnability"),
-                        ("Publisher Reference ID", "publisher_reference_id"), ("Regional Subjects", "regional_subjects"),
-                        ("Min Age", "min_age"), ("Max Age", "max_age"), ("Min Grade", "min_grade"),
-                        ("Max Grade", "max_grade"), ("Audience", "audience"), ("Table of Contents", "table_of_contents"),
-                        ("Review Quote(s)", "review_quotes"), ("# Illustrations", "illustration_count"),
-                        ("Illustration Notes", "illustration_notes"), ("Series Name", "series_name")):
-        c.pick(column, key)
-    c.pick("Language Code", "language_code", "language")
-    c.pick("# in Series", "series_number", "volume_number")
-    c.pick("Short Description", "summary_short", "storefront_description_en", "back_cover_text")
+    c.pick(PAGES, "page_count")
+    c.pick(PUB_DATE, "publication_date")
+    c.pick(STREET_DATE, KEY[STREET_DATE])
+    own = {RETURNABLE: "returnability", REVIEW_QUOTES: "review_quotes", ILLUSTRATION_COUNT: "illustration_count"}
+    for column in (TERRITORIAL_RIGHTS, EDITION_NUMBER, EDITION_DESCRIPTION, RETURNABLE, PUBLISHER_REFERENCE_ID,
+                   REGIONAL_SUBJECTS, MIN_AGE, MAX_AGE, MIN_GRADE, MAX_GRADE, AUDIENCE, TABLE_OF_CONTENTS,
+                   REVIEW_QUOTES, ILLUSTRATION_COUNT, ILLUSTRATION_NOTES, SERIES_NAME):
+        c.pick(column, own.get(column) or KEY[column])
+    c.pick(LANGUAGE_CODE, KEY[LANGUAGE_CODE], "language")
+    c.pick(NUMBER_IN_SERIES, "series_number", "volume_number")
+    c.pick(SHORT_DESCRIPTION, "summary_short", "storefront_description_en", "back_cover_text")
     _annotation(c, book)
     _keywords(c, book)
     _bisac(c, book)
@@ -172,7 +174,7 @@ def _cell(c: _Cells, column: str, value: str, from_config: bool) -> str:
 
 def _identity(c: _Cells, book: Mapping[str, Any]) -> tuple[str, str]:
     """Title (with its subtitle, as LSI shows the full title) and ISBN: a book needs one of them to be a row."""
-    title, subtitle = book.get("title"), book.get("subtitle")
+    title, subtitle = book.get(KEY[TITLE]), book.get("subtitle")
     if title is not None and not isinstance(title, str):
         raise BookError(f"'title' is {v.type_name(title)}, expected text")
     title = v.clean(title or "")
@@ -183,10 +185,10 @@ def _identity(c: _Cells, book: Mapping[str, Any]) -> tuple[str, str]:
         raise BookError(f"its ISBN {v.quoted(isbn_raw)} cannot be read: {exc}") from None
     if not title and not given:
         raise BookError("it has neither a 'title' nor an ISBN ('isbn13', 'isbn_13' or 'isbn')")
-    c.set("Title", full_title(title, subtitle, c.profile.subtitle_separator))
-    c.set("ISBN or SKU", given)  # as the book gave it; the cell rule says when it is not an ISBN-13
+    c.set(TITLE, full_title(title, subtitle, c.profile.subtitle_separator))
+    c.set(ISBN_OR_SKU, given)  # as the book gave it; the cell rule says when it is not an ISBN-13
     if not given and not v.is_blank(isbn_raw):
-        c.problems.append(R.UNUSABLE.at("ISBN or SKU", f"the book's ISBN {v.quoted(isbn_raw)} has no digits"))
+        c.problems.append(R.UNUSABLE.at(ISBN_OR_SKU, f"the book's ISBN {v.quoted(isbn_raw)} has no digits"))
     return title, isbns.identity(given)  # the book's identity: an ISBN-10 is its ISBN-13
 
 
@@ -210,13 +212,13 @@ def _trim_size(c: _Cells, book: Mapping[str, Any]) -> None:
     own = book.get("trim_size")
     trim, origin, rank = (own.strip(), "the book's 'trim_size'", BOOK_RANK) if isinstance(own, str) and own.strip() \
         else c.profile.trim_size
-    rendition = c.values.get("Rendition /Booktype", "")
-    rendition_rank = c.profile.ranks.get("Rendition /Booktype", 0) if rendition is c.defaults.get(
-        "Rendition /Booktype") and rendition is c.profile.defaults.get("Rendition /Booktype") else BOOK_RANK
+    rendition = c.values.get(RENDITION_BOOKTYPE, "")
+    rendition_rank = c.profile.ranks.get(RENDITION_BOOKTYPE, 0) if rendition is c.defaults.get(
+        RENDITION_BOOKTYPE) and rendition is c.profile.defaults.get(RENDITION_BOOKTYPE) else BOOK_RANK
     sized, wanted = _TRIM.search(rendition), _TRIM.fullmatch(trim)
     if sized and wanted and rank >= rendition_rank and \
             sorted(map(Decimal, sized.groups())) != sorted(map(Decimal, wanted.groups())):
-        c.problems.append(R.TRIM.at("Rendition /Booktype", f"'{rendition}' is {sized.group(0)} in, but the trim "
+        c.problems.append(R.TRIM.at(RENDITION_BOOKTYPE, f"'{rendition}' is {sized.group(0)} in, but the trim "
                                                            f"size is {trim} ({origin})"))
 
 
@@ -224,13 +226,13 @@ def _annotation(c: _Cells, book: Mapping[str, Any]) -> None:
     """The book's HTML annotation, cleaned to the allowed tags; else its plain summary as <p> paragraphs. Over
     LSI's 4,000 characters (room left for a tranche's appended paragraph), whole paragraphs or sentences are
     kept and the rest named."""
-    column, tags = "Annotation / Summary", c.profile.annotation_tags
+    column, tags = ANNOTATION_SUMMARY, c.profile.annotation_tags
     extra = c.profile.append.get(column, "").strip()
     limit = R.LIMITS[column].size
     room = limit - (len(_appended(extra, tags)) if extra else 0)
-    summary = book.get("annotation_summary")
+    summary = book.get(KEY[ANNOTATION_SUMMARY])
     if isinstance(summary, str) and text.plain_text(summary).strip():  # markup without text is not given
-        source, cleaned = "annotation_summary", text.sanitize(v.clean(summary), tags)
+        source, cleaned = KEY[ANNOTATION_SUMMARY], text.sanitize(v.clean(summary), tags)
         if "<" in summary and _removed_tags(summary, tags):
             c.problems.append(R.CLEANED.at(column, f"the book's annotation had HTML that Ingram does not list "
                                                    f"({', '.join(_removed_tags(summary, tags))}): removed"))
@@ -269,26 +271,24 @@ def _appended(extra: str, tags: tuple[str, ...]) -> str:
 
 def _keywords(c: _Cells, book: Mapping[str, Any]) -> None:
     """Whole keywords within LSI's 500 characters; those left out named."""
-    if v.is_blank(book.get("keywords")):
+    if v.is_blank(book.get(KEY[KEYWORDS])):
         return
-    fitted = text.join_keywords(text.keyword_list(book["keywords"]), R.LIMITS["Keywords"].size)
-    c.pick("Keywords", "keywords", rule=lambda _: fitted.text)
+    fitted = text.join_keywords(text.keyword_list(book[KEY[KEYWORDS]]), R.LIMITS[KEYWORDS].size)
+    c.pick(KEYWORDS, KEY[KEYWORDS], rule=lambda _: fitted.text)
     if fitted.left_out:
-        c.problems.append(R.SHORTENED.at("Keywords", f"over LSI's {R.LIMITS['Keywords'].size} characters: left out "
+        c.problems.append(R.SHORTENED.at(KEYWORDS, f"over LSI's {R.LIMITS[KEYWORDS].size} characters: left out "
                                                      f"{fitted.left_out}"))
 
 
 def _contributors(c: _Cells) -> None:
-    for word, key in (("One", "one"), ("Two", "two"), ("Three", "three")):
-        name_col, role_col = f"Contributor {word}", f"Contributor {word} Role"
-        c.pick(name_col, f"contributor_{key}", *(("author",) if key == "one" else ()))
+    for name_col, role_col in CONTRIBUTORS:
+        c.pick(name_col, KEY[name_col], *(("author",) if name_col == CONTRIBUTOR_ONE else ()))
         if name_col in c.values:
-            c.pick(role_col, f"contributor_{key}_role")
+            c.pick(role_col, KEY[role_col])
         elif role_col not in c.unusable:
             c.values.pop(role_col, None)  # a configured role is for a contributor the book names
-    for suffix in ("BIO", "Affiliations", "Professional Position", "Location", "Prior Work"):
-        c.pick(f"Contributor One {suffix}", "contributor_one_" + suffix.lower().replace(" ", "_"))
-    c.pick("Contributor One Location Type Code", "contributor_one_location_type_code")
+    for column in CONTRIBUTOR_ONE_DETAILS:
+        c.pick(column, KEY[column])
 
 
 def _bisac(c: _Cells, book: Mapping[str, Any]) -> None:
@@ -300,31 +300,38 @@ def _bisac(c: _Cells, book: Mapping[str, Any]) -> None:
     if required:
         name = _bisac_name(required, codes)
         if name is None:
-            c.problems.append(R.UNUSABLE.at("BISAC Category", f"{origin} gives {v.quoted(required)}: not a BISAC "
+            c.problems.append(R.UNUSABLE.at(BISAC_CATEGORY, f"{origin} gives {v.quoted(required)}: not a BISAC "
                                                               "subject in LSI's list; the cell is left blank"))
         names.append(name or "")
     for code in v.split(book.get("bisac_codes"), ";,"):
         code = code.upper()
         if codes is None:
-            c.problems.append(R.LEFT_OUT.at("BISAC Category", f"BISAC code {code} needs the ACS code tables "
+            c.problems.append(R.LEFT_OUT.at(BISAC_CATEGORY, f"BISAC code {code} needs the ACS code tables "
                                                               "(--acs-codes) to be named; left out"))
         elif code in codes.bisac:
             names.append(codes.bisac[code])
         else:
-            c.problems.append(R.LEFT_OUT.at("BISAC Category", f"BISAC code {code} is not in LSI's list; left out"))
+            c.problems.append(R.LEFT_OUT.at(BISAC_CATEGORY, f"BISAC code {code} is not in LSI's list; left out"))
     for field_name in ("bisac_categories", "bisac_text"):
         names.extend(v.strip_bisac_code(n) for n in v.split(book.get(field_name), ";"))
     names.extend(v.strip_bisac_code(n) for n in v.split(v.basic_info(book).get("bisac_categories"), ";"))
-    kept: list[str] = names[:1] if required else []
-    for name in dict.fromkeys(names[len(kept):]):
-        if name in kept:
-            continue
-        if codes is not None and name not in codes.bisac_names:
-            c.problems.append(R.LEFT_OUT.at("BISAC Category", f"BISAC subject '{name}' is not in LSI's list; left out"))
-        else:
-            kept.append(name)
-    for column, name in zip(("BISAC Category", "BISAC Category 2", "BISAC Category 3"), kept):
+    kept = names[:1] if required else []
+    rest = [name for name in names[len(kept):] if name not in kept]
+    kept += _listed(c, rest, codes.bisac_names if codes else None, BISAC_CATEGORY, lambda name: f"BISAC subject '{name}'")
+    for column, name in zip(BISAC_CATEGORIES, kept):
         c.set(column, name)
+
+
+def _listed(c: _Cells, found: Iterable[str], known: Container[str] | None, column: str,
+            what: Callable[[str], str]) -> list[str]:
+    """found, each once, without those LSI's code tables (known) lack: each of those named in a warning."""
+    kept: list[str] = []
+    for item in dict.fromkeys(found):
+        if known is not None and item not in known:
+            c.problems.append(R.LEFT_OUT.at(column, f"{what(item)} is not in LSI's list; left out"))
+        else:
+            kept.append(item)
+    return kept
 
 
 _BISAC_CODE = re.compile(r"[A-Z]{3}[0-9]{6}")
@@ -340,28 +347,23 @@ def _bisac_name(subject: str, codes: Any) -> str | None:
 
 
 def _thema(c: _Cells, book: Mapping[str, Any]) -> None:
-    subjects = [book.get(f"thema_subject_{n}") for n in (1, 2, 3)]
-    listed = [s for s in subjects if isinstance(s, str) and s.strip()]
+    listed = [s for s in (book.get(KEY[column]) for column in THEMA_SUBJECTS) if isinstance(s, str) and s.strip()]
     if not listed:
-        listed = v.split(book.get("thema") or book.get("thema_subjects") or book.get("thema_codes"), ";,")
-    codes = c.profile.codes
-    kept: list[str] = []
-    for code in dict.fromkeys(s.strip().upper() for s in listed):
-        if codes is not None and code not in codes.thema:
-            c.problems.append(R.LEFT_OUT.at("Thema Subject 1", f"Thema subject {code} is not in LSI's list; left out"))
-        else:
-            kept.append(code)
-    for n, code in enumerate(kept[:3], start=1):
-        c.set(f"Thema Subject {n}", code)
+        keys = THEMA_LIST_KEYS
+        listed = v.split(next((book[k] for k in keys[:-1] if book.get(k)), book.get(keys[-1])), ";,")
+    kept = _listed(c, (s.strip().upper() for s in listed), c.profile.codes.thema if c.profile.codes else None,
+                   THEMA_SUBJECT_1, lambda code: f"Thema subject {code}")
+    for column, code in zip(THEMA_SUBJECTS, kept):
+        c.set(column, code)
 
 
 def _file_names(c: _Cells, book: Mapping[str, Any], isbn: str, title: str) -> None:
     fields = {
         "isbn": isbn,
-        "title": title,
+        KEY[TITLE]: title,
         "title_slug": v.sanitize_filename(title),
         "slug8": re.sub(r"[^a-z0-9]+", "_", title.lower())[:8],
-        "imprint": c.profile.imprint,
+        KEY[IMPRINT]: c.profile.imprint,
         "author": v.clean(book["author"]) if isinstance(book.get("author"), str) else "",
     }
     for column, template in c.profile.file_names.items():
@@ -381,7 +383,7 @@ def _finish(c: _Cells, column: str, value: str, from_config: bool) -> str:
     unfilled placeholder of a config template. A value is never shortened here."""
     extra = c.profile.append.get(column, "").strip()
     if value and extra:
-        value = value + _appended(extra, c.profile.annotation_tags) if column == "Annotation / Summary" \
+        value = value + _appended(extra, c.profile.annotation_tags) if column == ANNOTATION_SUMMARY \
             else f"{value} {extra}"
     if not value.isprintable():  # rare: only then look for control characters
         value = v.CONTROL.sub("", value)

@@ -18,7 +18,14 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Mapping, Sequence
 
-from .columns import Problem, Severity
+from .columns import (
+    ANNOTATION_SUMMARY, BISAC_CATEGORY, CONTRIBUTOR_ONE, CONTRIBUTOR_ONE_BIO, CONTRIBUTOR_ONE_ROLE,
+    COVER_JACKET_SUBMISSION_METHOD, COVER_PATH_FILENAME, IMPRINT, INTERIOR_PATH_FILENAME, ISBN_OR_SKU, KEY,
+    LIGHTNING_SOURCE_ACCOUNT, METADATA_CONTACT_DICTIONARY, PUBLISHER, RENDITION_BOOKTYPE,
+    RETURNABLE, SERIES_NAME, SHORT_DESCRIPTION, TABLE_OF_CONTENTS, TEXT_BLOCK_SUBMISSIONMETHOD, TITLE, Problem,
+    Severity,
+)
+from .columns import KEYWORDS as KEYWORDS_COLUMN, PAGES as PAGES_COLUMN  # names of rules and sources here
 from .configs import CONFIG_KEYS
 from .lsi_sources import (ACS, ACS_TEMPLATE, BASICS, COMMON_FILES, DESIGNING_FILES, DISCOVERABILITY,
                           EXCEL_LIMITS, FILE_REQUIREMENTS, FILE_TIPS, GLOSSARY, HTML_MARKUP, ISBNS, KEYWORDS, LINKS,
@@ -68,7 +75,7 @@ NUMBER = Rule("number", ERROR, CELL, "Pages, counts, ages, prices, discounts",
 CODE = Rule("code", ERROR, CELL, "book type, BISAC, Thema, language, audience, roles, location type",
             "a value of LSI's code tables, with its leading zero (with --acs-codes; audience and location type "
             "codes 01-08 always)", "use a value from LSI's code tables", (ACS_TEMPLATE,))
-PAGES = Rule("pages", ERROR, CELL, "Pages, Rendition /Booktype",
+PAGES = Rule(KEY[PAGES_COLUMN], ERROR, CELL, "Pages, Rendition /Booktype",
              "a page count is given, is even, and lies within the book type's bounds; the interior PDF's page "
              "count is even (pre-flight)", "set 'page_count' to the interior's final, even page count; where the "
              "interior is odd, add a blank last page (LSI needs it blank for its barcode)", (PAGE_COUNT, ACS_TEMPLATE))
@@ -76,7 +83,7 @@ LENGTH = Rule("length", ERROR, CELL, "text columns (LIMITS)",
               "within the limit LSI states for the column, in characters or bytes; over a limit nobody "
               "publishes, a warning", "shorten the text in the book's JSON",
               (DISCOVERABILITY, GLOSSARY, KEYWORDS, EXCEL_LIMITS))
-DESCRIPTION = Rule("description", ERROR, CELL, "Annotation / Summary",
+DESCRIPTION = Rule("description", ERROR, CELL, ANNOTATION_SUMMARY,
                    "a description of at least 40 characters of text (none at all: a warning, LSI recommends one)",
                    "write a fuller description", (GLOSSARY,))
 PRICE_PAIR = Rule("price-pair", ERROR, CELL, "each market's price and discount",
@@ -129,12 +136,12 @@ EXCLUDED = Rule("excluded", ERROR, SOURCE, "a required column",
 SHORTENED = Rule("shortened", WARNING, SOURCE, "Annotation / Summary, Keywords",
                  "over LSI's limit: whole paragraphs, sentences or keywords left out, named",
                  "shorten the text yourself", (GLOSSARY, KEYWORDS))
-CLEANED = Rule("cleaned", WARNING, SOURCE, "Annotation / Summary",
+CLEANED = Rule("cleaned", WARNING, SOURCE, ANNOTATION_SUMMARY,
                "HTML tags Ingram does not list were removed, with a separator where a block ended",
                "use only the tags Ingram lists (lsi.annotation_tags)", (HTML_MARKUP, GLOSSARY))
 LEFT_OUT = Rule("left-out", WARNING, SOURCE, "BISAC Category 1-3, Thema Subject 1-3",
                 "a subject not in LSI's list is left out", "use a subject from LSI's code tables", (ACS_TEMPLATE,))
-TRIM = Rule("trim", WARNING, SOURCE, "Rendition /Booktype",
+TRIM = Rule("trim", WARNING, SOURCE, RENDITION_BOOKTYPE,
             "the book type's size is the trim size the same or a lower level sets",
             "set a rendition_booktype of that size, or correct the trim size")
 TEMPLATE = Rule("template", WARNING, SOURCE, "file names, config values",
@@ -142,8 +149,8 @@ TEMPLATE = Rule("template", WARNING, SOURCE, "file names, config values",
                 "write the value out, or use a placeholder the template knows")
 
 # --------------------------------------------------------------------- file rules (pre-flight, store/preflight.py)
-FILE_COLUMNS = {"interior": "Interior Path / Filename", "cover": "Cover Path / Filename"}
-_BOTH, _INT, _COV = "Interior / Cover Path / Filename", "Interior Path / Filename", "Cover Path / Filename"
+FILE_COLUMNS = {"interior": INTERIOR_PATH_FILENAME, "cover": COVER_PATH_FILENAME}
+_BOTH, _INT, _COV = "Interior / Cover Path / Filename", INTERIOR_PATH_FILENAME, COVER_PATH_FILENAME
 
 
 def _file_rule(id: str, severity: Severity, checks: str, columns: str, source: Source, fix: str) -> Rule:
@@ -193,9 +200,9 @@ RULESET_VERSION = hashlib.sha256(json.dumps(
 # LSI rejects the whole file when any of these is blank for any title (Automated Content Submissions; the
 # metadata contact's e-mail and telephone are cells of the sheet's header, not columns).
 REQUIRED_COLUMNS = (
-    "Lightning Source Account #", "Metadata Contact Dictionary", "ISBN or SKU", "Rendition /Booktype",
-    "Title", "Publisher", "Imprint", "Cover/Jacket Submission Method", "Text Block SubmissionMethod",
-    "Contributor One", "Contributor One Role", "Returnable", "BISAC Category",
+    LIGHTNING_SOURCE_ACCOUNT, METADATA_CONTACT_DICTIONARY, ISBN_OR_SKU, RENDITION_BOOKTYPE,
+    TITLE, PUBLISHER, IMPRINT, COVER_JACKET_SUBMISSION_METHOD, TEXT_BLOCK_SUBMISSIONMETHOD,
+    CONTRIBUTOR_ONE, CONTRIBUTOR_ONE_ROLE, RETURNABLE, BISAC_CATEGORY,
 )
 
 
@@ -212,14 +219,14 @@ class Limit:
 # A cell of LSI's spreadsheet template holds at most this many characters: longer values are left out.
 CELL_LIMIT = Limit(32_767, "characters", EXCEL_LIMITS)
 LIMITS: dict[str, Limit] = {
-    "Title": Limit(400, "bytes", DISCOVERABILITY),
-    "Annotation / Summary": Limit(4000, "characters", GLOSSARY),
-    "Keywords": Limit(500, "characters", KEYWORDS),
+    TITLE: Limit(400, "bytes", DISCOVERABILITY),
+    ANNOTATION_SUMMARY: Limit(4000, "characters", GLOSSARY),
+    KEYWORDS_COLUMN: Limit(500, "characters", KEYWORDS),
     # The pipeline's own validator's limits; LSI publishes none for these columns.
-    "Short Description": Limit(350, "bytes", None),
-    "Table of Contents": Limit(2000, "characters", None),
-    "Contributor One BIO": Limit(2000, "characters", None),
-    "Series Name": Limit(255, "characters", None),
+    SHORT_DESCRIPTION: Limit(350, "bytes", None),
+    TABLE_OF_CONTENTS: Limit(2000, "characters", None),
+    CONTRIBUTOR_ONE_BIO: Limit(2000, "characters", None),
+    SERIES_NAME: Limit(255, "characters", None),
 }
 DESCRIPTION_MIN_CHARS = 40  # GLOSSARY
 

@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .columns import Problem
-from .lsi_rules import FILE_COLUMNS as FILE_COLUMNS, RULES as RULES  # tools/preflight.py takes them from here
+from .columns import KEY, PAGES, RENDITION_BOOKTYPE, Problem, Severity
+from .lsi_rules import FILE_COLUMNS as FILE_COLUMNS, RULES as RULES  # store/preflight.py takes them from here
 
 POINTS = 72.0  # a PDF unit is 1/72 in
 BLEED_IN = 0.125  # LSI: 1/8" on the three trim edges of an interior; the cover's bleed, all round
@@ -31,7 +31,7 @@ class Finding:
     message: str
 
     @property
-    def severity(self) -> str:
+    def severity(self) -> Severity:
         return RULES[self.rule].severity
 
     def problem(self) -> Problem:
@@ -59,7 +59,7 @@ def inches(points: float) -> str:
 
 def page_count_problems(pages_in_pdf: int, pages_cell: str) -> list[Problem]:
     """The interior's page count against the row's Pages cell, and LSI's even-count rule. Problems on Pages."""
-    return [RULES[f.rule].at("Pages", f"{f.role}: {f.message}") for f in _page_count_findings(pages_in_pdf, pages_cell)]
+    return [RULES[f.rule].at(PAGES, f"{f.role}: {f.message}") for f in _page_count_findings(pages_in_pdf, pages_cell)]
 
 
 def _page_count_findings(pages: int, pages_cell: str) -> list[Finding]:
@@ -68,7 +68,7 @@ def _page_count_findings(pages: int, pages_cell: str) -> list[Finding]:
         said = f"says {pages_cell}" if pages_cell.strip() else "is blank"
         found.append(Finding("page-count", INTERIOR, f"{pages} pages in the PDF, the row's Pages {said}"))
     if pages % 2:
-        found.append(Finding("pages", INTERIOR,
+        found.append(Finding(KEY[PAGES], INTERIOR,
                              f"{pages} pages, an odd number; LSI's final page count is even"))
     return found
 
@@ -81,10 +81,10 @@ def file_findings(role: str, facts: Mapping[str, Any], cells: Mapping[str, str],
     """
     if facts.get("unreadable"):
         return [Finding(facts.get("rule", "file-readable"), role, facts["unreadable"])]
-    book_type = cells.get("Rendition /Booktype", "")
+    book_type = cells.get(RENDITION_BOOKTYPE, "")
     found = _font_and_pdfx_findings(role, facts)
     if role == INTERIOR:
-        found[:0] = _page_count_findings(facts["pages"], cells.get("Pages", "")) + _interior_geometry(facts, book_type)
+        found[:0] = _page_count_findings(facts["page_count"], cells.get(PAGES, "")) + _interior_geometry(facts, book_type)
     else:
         found[:0] = _cover_findings(facts, book_type, spine_in)
     return found
@@ -167,8 +167,8 @@ def _near(size: Sequence[float], want: Sequence[float], tol: float) -> bool:
 
 def _cover_findings(facts: Mapping[str, Any], book_type: str, spine_in: float | None) -> list[Finding]:
     found = []
-    if facts["pages"] != 1:
-        found.append(Finding("cover-one-page", COVER, f"{facts['pages']} pages; LSI wants the whole cover "
+    if facts["page_count"] != 1:
+        found.append(Finding("cover-one-page", COVER, f"{facts['page_count']} pages; LSI wants the whole cover "
                                                       "(back, spine, front) on one page"))
     trim = trim_inches(book_type)
     if not facts["geometry"]:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Mapping
 
 from . import values as v
-from .columns import CONVERTED_MARKETS, MARKETS, US
+from .columns import CONVERTED_MARKETS, MARKETS, PAGES, US
 
 MARKET_OF = {m.price: m.code for m in MARKETS}
 
@@ -27,8 +27,8 @@ def fill_prices(c: _Cells, book: Mapping[str, Any], isbn: str) -> None:
         c.pick(market.discount, f"{market.code.lower()}_wholesale_discount")
     config = c.profile.books.get(isbn)
     from_levels = c.values.get(US.price) is c.defaults.get(US.price) and not (config and US.price in config.defaults)
-    if c.profile.price_bands and c.values.get("Pages", "").isdigit() and from_levels and US.price not in c.unusable:
-        pages = int(c.values["Pages"])
+    if c.profile.price_bands and c.values.get(PAGES, "").isdigit() and from_levels and US.price not in c.unusable:
+        pages = int(c.values[PAGES])
         band = next((price for upto, price in c.profile.price_bands if upto is None or pages <= upto), None)
         if band:
             c.values[US.price] = band

@@ -19,7 +19,12 @@ from typing import Any, Callable, Mapping, Sequence
 from ..errors import ConfigError
 from . import values
 from .codes import AcsCodes, load_acs_codes
-from .columns import COLUMNS, CONVERTED_MARKETS, MARKETS
+from .columns import (
+    COLUMNS, CONTRIBUTOR_ONE_ROLE, CONVERTED_MARKETS, COVER_JACKET_SUBMISSION_METHOD, COVER_PATH_FILENAME,
+    ILLUSTRATION_COUNT, IMPRINT, INTERIOR_PATH_FILENAME, JACKET_PATH_FILENAME, KEY, MARKETING_IMAGE, MARKETS,
+    METADATA_CONTACT_DICTIONARY, ORDER_TYPE_ELIGIBILITY, PAGES, TERRITORIAL_RIGHTS, TEXT_BLOCK_SUBMISSIONMETHOD,
+    TITLE,
+)
 from .configs import Level, TreeChoice, book_levels, read_levels
 from . import lsi_rules as R
 from .columns import Problem
@@ -30,27 +35,27 @@ from .values import is_blank, number, quoted
 
 # Values LSI needs that are the same for every publisher the pipeline serves (its own defaults).
 BUILTIN_DEFAULTS = {
-    "Cover/Jacket Submission Method": "FTP",
-    "Text Block SubmissionMethod": "FTP",
-    "Territorial Rights": "World",
-    "Contributor One Role": "A",
-    "Order Type Eligibility": "POD",
-    "# Illustrations": "0",
+    COVER_JACKET_SUBMISSION_METHOD: "FTP",
+    TEXT_BLOCK_SUBMISSIONMETHOD: "FTP",
+    TERRITORIAL_RIGHTS: "World",
+    CONTRIBUTOR_ONE_ROLE: "A",
+    ORDER_TYPE_ELIGIBILITY: "POD",
+    ILLUSTRATION_COUNT: "0",
 }
 DEFAULT_EXCHANGE_RATES = {"UK": 0.78, "EU": 0.85, "AU": 1.50, "CA": 1.35}
 # How a market's price follows from the US price and its territorial_configs entry.
 MARKET_PRICE_RULES = ("multiplier", "rate", "rate_x_multiplier")
 # The publisher's own naming of uploaded files, as in the real submission (9781608883936_ai_gover_interior.pdf).
 # A tranche's file_path_templates say where the pipeline writes its files locally, not what LSI receives.
-DEFAULT_FILE_NAMES = {"Interior Path / Filename": "{isbn}_{slug8}_interior.pdf",
-                      "Cover Path / Filename": "{isbn}_{slug8}_cover.pdf"}
+DEFAULT_FILE_NAMES = {INTERIOR_PATH_FILENAME: "{isbn}_{slug8}_interior.pdf",
+                      COVER_PATH_FILENAME: "{isbn}_{slug8}_cover.pdf"}
 # The names a file name template may use (convert.py fills them in for each book).
-TEMPLATE_FIELDS = ("isbn", "title", "title_slug", "slug8", "imprint", "author")
+TEMPLATE_FIELDS = ("isbn", KEY[TITLE], "title_slug", "slug8", KEY[IMPRINT], "author")
 FILE_NAME_COLUMNS = {
-    "interior": "Interior Path / Filename",
-    "cover": "Cover Path / Filename",
-    "jacket": "Jacket Path / Filename",
-    "marketing_image": "Marketing Image",
+    "interior": INTERIOR_PATH_FILENAME,
+    "cover": COVER_PATH_FILENAME,
+    "jacket": JACKET_PATH_FILENAME,
+    KEY[MARKETING_IMAGE]: MARKETING_IMAGE,
 }
 
 
@@ -131,7 +136,7 @@ def build_profile(levels: list[Level], lsi: Mapping[str, Any], where: str = "con
     problems: list[str] = [problem for level in levels for problem in level.problems]
     contact = _contact(lsi.get("metadata_contact"), where, problems)
     layers = [("", 0, [(c, v, "built in") for c, v in BUILTIN_DEFAULTS.items()]),
-              (where, 0, [("Metadata Contact Dictionary", contact, "lsi.metadata_contact.name")] if contact else [])]
+              (where, 0, [(METADATA_CONTACT_DICTIONARY, contact, "lsi.metadata_contact.name")] if contact else [])]
     checked = _checked(layers + [(lv.path, rank, lv.values) for rank, lv in enumerate(levels, start=1)], rules, problems)
     book_configs = {}
     for isbn, level in (books or {}).items():
@@ -141,7 +146,7 @@ def build_profile(levels: list[Level], lsi: Mapping[str, Any], where: str = "con
     file_names = {**DEFAULT_FILE_NAMES, **{
         FILE_NAME_COLUMNS[k]: _template(v, f"lsi.file_names.{k}", where)
         for k, v in (lsi.get("file_names") or {}).items() if _known(k, FILE_NAME_COLUMNS, "lsi.file_names", where)}}
-    imprint_level = next((lv for lv in levels if lv.name == "imprint"), None)
+    imprint_level = next((lv for lv in levels if lv.name == KEY[IMPRINT]), None)
     factors, refused = _market_factors(levels, lsi, where, problems)  # before config_problems: it adds to them
     return dataclasses.replace(
         base,
@@ -343,11 +348,11 @@ def _bands(value: Any, imprint: str, where: str) -> tuple[tuple[int | None, str]
         raise ConfigError(f"{key} in {where}: a list of {{pages: N, price: P}} bands, or a mapping of imprint to one")
     bands: list[tuple[int | None, str]] = []
     for n, band in enumerate(value):
-        if not isinstance(band, dict) or set(band) - {"pages", "price"} or "price" not in band:
+        if not isinstance(band, dict) or set(band) - {KEY[PAGES], "price"} or "price" not in band:
             raise ConfigError(f"{key}[{n}] in {where}: {quoted(band)} is not {{pages: N, price: P}}")
         try:
             price = values.price(band["price"])
-            pages = int(values.positive_int(band["pages"])) if band.get("pages") is not None else None
+            pages = int(values.positive_int(band[KEY[PAGES]])) if band.get(KEY[PAGES]) is not None else None
         except ValueError as exc:
             raise ConfigError(f"{key}[{n}] in {where}: {exc}") from None
         last = bands[-1][0] if bands else 0

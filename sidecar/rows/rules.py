@@ -6,7 +6,12 @@ import functools
 from typing import Any, Callable
 
 from .codes import AcsCodes
-from .columns import MARKETS
+from .columns import (
+    AUDIENCE, CARTON_PACK_QUANTITY, CONTRIBUTOR_ONE_LOCATION_TYPE_CODE, CONTRIBUTOR_ROLES,
+    COVER_JACKET_SUBMISSION_METHOD, EDITION_NUMBER, ILLUSTRATION_COUNT, KEYWORDS, LANGUAGE_CODE,
+    LIGHTNING_SOURCE_ACCOUNT, MARKETS, MAX_AGE, MIN_AGE, NUMBER_IN_SERIES, PAGES, PARENT_ISBN, PUB_DATE,
+    RENDITION_BOOKTYPE, RETURNABLE, SHORT_DESCRIPTION, STREET_DATE, TEXT_BLOCK_SUBMISSIONMETHOD,
+)
 from .isbn import cleaned
 from .text import keyword_list, short_description
 from .values import (account, age, as_text, audience, clean, count, discount, language, location_type,
@@ -14,19 +19,19 @@ from .values import (account, age, as_text, audience, clean, count, discount, la
 
 # Columns whose values are a closed list of LSI's spellings: another spelling of one is read as it, with a
 # warning (respelled()).
-CLOSED_LISTS = ("Returnable", "Cover/Jacket Submission Method", "Text Block SubmissionMethod")
+CLOSED_LISTS = (RETURNABLE, COVER_JACKET_SUBMISSION_METHOD, TEXT_BLOCK_SUBMISSIONMETHOD)
 
 
 def column_rule(column: str, codes: AcsCodes | None, language_case: str, date_style: str,
                 date_order: str | None = None) -> Callable[[Any], str]:
     """The rule that turns a raw value, a book's or a config level's alike, into one column's text."""
     by_codes: dict[str, Callable[[Any], str]] = {
-        "Rendition /Booktype": lambda x: rendition(x, codes),
-        "Language Code": lambda x: language(x, codes, language_case),
-        "Audience": lambda x: audience(x, codes),
-        "Pub Date": lambda x: to_date(x, date_style, date_order),
-        "Street Date": lambda x: to_date(x, date_style, date_order),
-        **{f"Contributor {n} Role": lambda x: role(x, codes) for n in ("One", "Two", "Three")},
+        RENDITION_BOOKTYPE: lambda x: rendition(x, codes),
+        LANGUAGE_CODE: lambda x: language(x, codes, language_case),
+        AUDIENCE: lambda x: audience(x, codes),
+        PUB_DATE: lambda x: to_date(x, date_style, date_order),
+        STREET_DATE: lambda x: to_date(x, date_style, date_order),
+        **{column: lambda x: role(x, codes) for column in CONTRIBUTOR_ROLES},
     }
     return by_codes.get(column) or _RULES.get(column) or as_text
 
@@ -37,18 +42,18 @@ def respelled(column: str, raw: Any, value: str) -> bool:
 
 
 _RULES: dict[str, Callable[[Any], str]] = {
-    "Lightning Source Account #": account,
-    "Parent ISBN": cleaned,  # as given, an X check digit kept; the cell rule says when it is no ISBN-13
-    "Cover/Jacket Submission Method": submission_method,
-    "Text Block SubmissionMethod": submission_method,
-    "Pages": positive_int, "Edition Number": positive_int, "# in Series": positive_int,
-    "Carton Pack Quantity": positive_int,
-    "Returnable": returnable,
-    "Short Description": short_description,
-    "Keywords": lambda x: "; ".join(keyword_list(x)),
-    "# Illustrations": count,
-    "Min Age": age, "Max Age": age,
-    "Contributor One Location Type Code": location_type,
+    LIGHTNING_SOURCE_ACCOUNT: account,
+    PARENT_ISBN: cleaned,  # as given, an X check digit kept; the cell rule says when it is no ISBN-13
+    COVER_JACKET_SUBMISSION_METHOD: submission_method,
+    TEXT_BLOCK_SUBMISSIONMETHOD: submission_method,
+    PAGES: positive_int, EDITION_NUMBER: positive_int, NUMBER_IN_SERIES: positive_int,
+    CARTON_PACK_QUANTITY: positive_int,
+    RETURNABLE: returnable,
+    SHORT_DESCRIPTION: short_description,
+    KEYWORDS: lambda x: "; ".join(keyword_list(x)),
+    ILLUSTRATION_COUNT: count,
+    MIN_AGE: age, MAX_AGE: age,
+    CONTRIBUTOR_ONE_LOCATION_TYPE_CODE: location_type,
 }
 _RULES.update({m.price: functools.partial(price, currency=m.currency) for m in MARKETS})
 _RULES.update({m.discount: discount for m in MARKETS})

@@ -15,7 +15,13 @@ from typing import Mapping
 from . import lsi_rules as R
 from .codes import AcsCodes
 from .isbn import identity
-from .columns import COLUMNS, MARKETS, Problem, Row, Severity
+from .columns import (
+    ANNOTATION_SUMMARY, AUDIENCE, BISAC_CATEGORIES, CARTON_PACK_QUANTITY, COLUMNS, CONTRIBUTORS,
+    CONTRIBUTOR_ONE_LOCATION_TYPE_CODE, CONTRIBUTOR_ROLES, COVER_PATH_FILENAME, EDITION_NUMBER, FLEX_FIELDS,
+    ILLUSTRATION_COUNT, IMPRINT, INTERIOR_PATH_FILENAME, ISBN_OR_SKU, JACKET_PATH_FILENAME, LANGUAGE_CODE,
+    LSI_SPECIAL_CATEGORY, MARKETING_IMAGE, MARKETS, MAX_AGE, MIN_AGE, NUMBER_IN_SERIES, PAGES, PARENT_ISBN,
+    PUBLISHER, PUB_DATE, RENDITION_BOOKTYPE, RETURNABLE, STREET_DATE, THEMA_SUBJECTS, Problem, Row, Severity,
+)
 from .values import quoted
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -32,19 +38,16 @@ URL = re.compile(r"(?i)\b(?:https?|ftp)://[^\s<>\"']+|\bwww\.[a-z0-9-]+(?:\.[a-z
 EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Columns LSI reads as numbers, with what each must look like.
 NUMBER_RULES = {
-    **{c: (_WHOLE, "a whole number") for c in ("Pages", "# Illustrations", "Edition Number", "# in Series",
-                                                "Carton Pack Quantity", "Min Age", "Max Age")},
+    **{c: (_WHOLE, "a whole number") for c in (PAGES, ILLUSTRATION_COUNT, EDITION_NUMBER, NUMBER_IN_SERIES,
+                                                CARTON_PACK_QUANTITY, MIN_AGE, MAX_AGE)},
     **{m.price: (_PRICE, "a price such as 19.99") for m in MARKETS},
     **{m.discount: (_PERCENT, "a percentage from 0 to 100") for m in MARKETS},
 }
-ISBN_COLUMNS = ("ISBN or SKU", "Parent ISBN")
-DATE_COLUMNS = ("Pub Date", "Street Date")
-FILE_COLUMNS = ("Jacket Path / Filename", "Interior Path / Filename", "Cover Path / Filename", "Marketing Image")
-BY_ARRANGEMENT = ("LSI Special Category  (please consult LSI before using",
-                  *(f"LSI FlexField{n} (please consult LSI before using)" for n in range(1, 6)))
-TWO_DIGIT_CODES = ("Audience", "Contributor One Location Type Code")
-CONTRIBUTORS = (("Contributor One", "Contributor One Role"), ("Contributor Two", "Contributor Two Role"),
-                ("Contributor Three", "Contributor Three Role"))
+ISBN_COLUMNS = (ISBN_OR_SKU, PARENT_ISBN)
+DATE_COLUMNS = (PUB_DATE, STREET_DATE)
+FILE_COLUMNS = (JACKET_PATH_FILENAME, INTERIOR_PATH_FILENAME, COVER_PATH_FILENAME, MARKETING_IMAGE)
+BY_ARRANGEMENT = (LSI_SPECIAL_CATEGORY, *FLEX_FIELDS)
+TWO_DIGIT_CODES = (AUDIENCE, CONTRIBUTOR_ONE_LOCATION_TYPE_CODE)
 DELIVER_MARKETS = ("US",)  # Returns Option (LSI); IngramSpark adds CA
 EXCEL_EPOCH = date(1899, 12, 30)
 
@@ -89,8 +92,8 @@ def validate_cells(cells: Mapping[str, str], context: RuleContext = RuleContext(
         cells = {**cells, **stripped}
     problems[:0] = [R.REQUIRED.at(column, "blank, and LSI rejects the whole file when it is")
                     for column in R.REQUIRED_COLUMNS if cells.get(column) == ""]
-    if cells.get("Annotation / Summary") == "":
-        problems.append(R.DESCRIPTION.at("Annotation / Summary", "blank: LSI recommends a book description of at "
+    if cells.get(ANNOTATION_SUMMARY) == "":
+        problems.append(R.DESCRIPTION.at(ANNOTATION_SUMMARY, "blank: LSI recommends a book description of at "
                                                                  f"least {R.DESCRIPTION_MIN_CHARS} characters",
                                          Severity.WARNING))
     problems += _pages(cells, context.codes)
@@ -124,10 +127,10 @@ def _cell_problems(column: str, value: str) -> tuple[Problem, ...]:
     elif column in TWO_DIGIT_CODES and not re.fullmatch(r"0[1-8]", value):
         lost = " (a spreadsheet dropped its leading zero)" if re.fullmatch(r"[1-8]", value) else ""
         found.append(R.CODE.at(column, f"{quoted(value)} is not a code from 01 to 08{lost}"))
-    elif column == "Annotation / Summary" and len(_text_of(value)) < R.DESCRIPTION_MIN_CHARS:
+    elif column == ANNOTATION_SUMMARY and len(_text_of(value)) < R.DESCRIPTION_MIN_CHARS:
         found.append(R.DESCRIPTION.at(column, f"{len(_text_of(value))} characters of text; LSI asks for at "
                                               f"least {R.DESCRIPTION_MIN_CHARS}"))
-    elif column != "Annotation / Summary" and ("<" in value or "&" in value) and (markup := _MARKUP.search(value)):
+    elif column != ANNOTATION_SUMMARY and ("<" in value or "&" in value) and (markup := _MARKUP.search(value)):
         found.append(R.MARKUP.at(column, f"holds the markup {quoted(markup.group())}; LSI shows it as written"))
     if column in BY_ARRANGEMENT:
         found.append(R.BY_ARRANGEMENT.at(column, f"set to {quoted(value)}: used only by prior arrangement with LSI"))
@@ -197,28 +200,28 @@ def _date(column: str, value: str) -> list[Problem]:
 def _dates(cells: Mapping[str, str]) -> list[Problem]:
     pub, street = (parse_cell_date(cells.get(c, "")) for c in DATE_COLUMNS)
     if pub and street and pub < street:
-        return [R.ON_SALE_DATE.at("Pub Date", f"Pub Date {pub} is before Street Date {street}: IngramSpark says the "
+        return [R.ON_SALE_DATE.at(PUB_DATE, f"Pub Date {pub} is before Street Date {street}: IngramSpark says the "
                                               "publication date cannot be before the on-sale date; LSI suggests "
                                               "the same date for both")]
     return []
 
 
 def _pages(cells: Mapping[str, str], codes: AcsCodes | None) -> list[Problem]:
-    if "Pages" not in cells:
+    if PAGES not in cells:
         return []
-    pages = cells["Pages"]
+    pages = cells[PAGES]
     if not pages:
-        return [R.PAGES.at("Pages", "no page count ('page_count' is set by the pipeline's prepress stage)")]
+        return [R.PAGES.at(PAGES, "no page count ('page_count' is set by the pipeline's prepress stage)")]
     if not _WHOLE.fullmatch(pages):
         return []  # the number rule says why
     found = []
     if int(pages) % 2:
-        found.append(R.PAGES.at("Pages", f"{pages} pages: LSI's final page count must be even (add a blank page)"))
-    booktype = cells.get("Rendition /Booktype", "")
+        found.append(R.PAGES.at(PAGES, f"{pages} pages: LSI's final page count must be even (add a blank page)"))
+    booktype = cells.get(RENDITION_BOOKTYPE, "")
     if codes is not None and booktype in codes.book_types:
         low, high = codes.book_types[booktype]
         if not low <= int(pages) <= high:
-            found.append(R.PAGES.at("Pages", f"{pages} pages is outside {low}-{high} for '{booktype}'"))
+            found.append(R.PAGES.at(PAGES, f"{pages} pages is outside {low}-{high} for '{booktype}'"))
     return found
 
 
@@ -240,11 +243,11 @@ def _prices(cells: Mapping[str, str], context: RuleContext) -> list[Problem]:
         if bounds and discount and _PERCENT.fullmatch(discount) and not bounds[0] <= Decimal(discount) <= bounds[1]:
             found.append(R.DISCOUNT_RANGE.at(market.discount, f"{discount}% is outside lsi.discount_range "
                                                               f"{bounds[0]}-{bounds[1]}"))
-    if cells.get("Returnable") == "Yes-Deliver":
+    if cells.get(RETURNABLE) == "Yes-Deliver":
         elsewhere = [m for m in priced if m not in DELIVER_MARKETS]
         if elsewhere:
             severity = Severity.WARNING if elsewhere == ["CA"] else None
-            found.append(R.RETURNS_OPTION.at("Returnable", f"Yes-Deliver is offered for the US market only, and the "
+            found.append(R.RETURNS_OPTION.at(RETURNABLE, f"Yes-Deliver is offered for the US market only, and the "
                                                            f"row is priced in {', '.join(elsewhere)}", severity))
     return found
 
@@ -264,21 +267,21 @@ def _contributors(cells: Mapping[str, str]) -> list[Problem]:
 
 def _names(cells: Mapping[str, str], context: RuleContext) -> list[Problem]:
     found = []
-    for column, registered in (("Imprint", context.registered_imprints),
-                               ("Publisher", context.registered_publishers)):
+    for column, registered in ((IMPRINT, context.registered_imprints),
+                               (PUBLISHER, context.registered_publishers)):
         value = cells.get(column, "")
         if value and registered and value not in registered:
             found.append(R.REGISTERED.at(column, f"{quoted(value)} is not one registered with LSI "
                                                  f"({', '.join(map(quoted, registered))})"))
     name, path = context.imprint_name
-    imprint = cells.get("Imprint", "")
+    imprint = cells.get(IMPRINT, "")
     if imprint and name and not context.registered_imprints and _folded(imprint) != _folded(name):
-        found.append(R.REGISTERED.at("Imprint", f"{quoted(imprint)} is not the imprint config's {quoted(name)} "
+        found.append(R.REGISTERED.at(IMPRINT, f"{quoted(imprint)} is not the imprint config's {quoted(name)} "
                                                 f"({path}); LSI takes only an imprint registered with the account",
                                      Severity.WARNING))
-    low, high = cells.get("Min Age", ""), cells.get("Max Age", "")
+    low, high = cells.get(MIN_AGE, ""), cells.get(MAX_AGE, "")
     if _WHOLE.fullmatch(low) and _WHOLE.fullmatch(high) and int(low) > int(high):
-        found.append(R.AGES.at("Max Age", f"Min Age {low} is above Max Age {high}"))
+        found.append(R.AGES.at(MAX_AGE, f"Min Age {low} is above Max Age {high}"))
     return found
 
 
@@ -293,12 +296,12 @@ def _check_codes(cells: Mapping[str, str], codes: AcsCodes) -> list[Problem]:
         if value and value not in table:
             problems.append(R.CODE.at(column, f"'{value}' is not {what} in LSI's code tables"))
 
-    check("Rendition /Booktype", cells.get("Rendition /Booktype", ""), codes.book_types, "a book type")
-    for column in ("BISAC Category", "BISAC Category 2", "BISAC Category 3"):
+    check(RENDITION_BOOKTYPE, cells.get(RENDITION_BOOKTYPE, ""), codes.book_types, "a book type")
+    for column in BISAC_CATEGORIES:
         check(column, cells.get(column, ""), codes.bisac_names, "a BISAC subject")
-    for column in ("Thema Subject 1", "Thema Subject 2", "Thema Subject 3"):
-        check(column, cells.get(column, ""), codes.thema, "a Thema subject")
-    check("Language Code", cells.get("Language Code", "").upper(), codes.languages, "a language code")
-    for column in ("Contributor One Role", "Contributor Two Role", "Contributor Three Role"):
+    for column in THEMA_SUBJECTS:
+        check(column, cells.get(column, ""), codes.thema, "a Thema subject code")
+    check(LANGUAGE_CODE, cells.get(LANGUAGE_CODE, "").upper(), codes.languages, "the code of a language")
+    for column in CONTRIBUTOR_ROLES:
         check(column, cells.get(column, ""), codes.roles, "a contributor role")
     return problems

@@ -26,6 +26,7 @@ from watchdog.observers.polling import PollingObserver
 
 from ..engine.batches import check_marker, take_requests
 from ..engine.ingest import Ingestor
+from ..engine.outcome import Outcome
 from ..errors import ConfigError, DiskFull, FolderError, ServiceFailed, SidecarError
 from ..faults import fault_active
 from ..settings import Folder, Settings
@@ -274,17 +275,17 @@ class Service:
             self._ingest(hint.path, hint.folder)
             return
         if self.readiness.try_unfinished_at_once and \
-                self._ingest(hint.path, hint.folder, may_be_unfinished=True) != "unfinished":
+                self._ingest(hint.path, hint.folder, may_be_unfinished=True) != Outcome.UNFINISHED:
             self.unfinished.pop(hint.path, None)  # a file renamed in from elsewhere: complete, and now in
             return
         self.unfinished[hint.path] = _Unfinished(hint, _stat(hint.path), time.monotonic() + self.readiness.settle_seconds)
 
-    def _ingest(self, path: Path, folder: Folder, may_be_unfinished: bool = False) -> str:
+    def _ingest(self, path: Path, folder: Folder, may_be_unfinished: bool = False) -> Outcome:
         try:
             return self.ingestor.ingest(path, folder, may_be_unfinished)
         except FolderError as exc:  # the folder can no longer be searched: the rescans tell when it can
             self.ingestor.folder_faults = {**self.ingestor.folder_faults, folder.path: str(exc)}
-            return "unfinished"
+            return Outcome.UNFINISHED
 
     def _check_still(self, path: Path, u: _Unfinished) -> None:
         now_stat = _stat(path)

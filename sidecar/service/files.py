@@ -22,6 +22,7 @@ from typing import Sequence
 from loguru import logger
 
 from ..errors import SidecarError
+from ..rows.columns import Severity
 from ..settings import Settings
 from ..store.pdf_files import NOT_JUDGED, SETTLE_SECONDS, Memo
 from ..store.preflight import BookCheck, PreflightReport, current_checkpoints, file_readiness, files_warning, preflight_with
@@ -115,7 +116,7 @@ def _log_row(checkpoint: Path, book: BookCheck, problems: tuple[str, ...], known
         if known:
             logger.info(f"{where}: they agree with the row now")
         return
-    errors = sum(p.startswith("error ") for p in problems)
+    errors = sum(f.severity == Severity.ERROR and f.rule != NOT_JUDGED for f in book.findings)
     logger.bind(isbn=book.isbn, files=book.files).warning(
         f"{where}: {errors} error(s), {len(problems) - errors} warning(s): {'; '.join(problems)}")
 

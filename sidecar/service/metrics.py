@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Mapping
 
+from ..engine.outcome import TOTALLED
 from ..store.atomic import atomic_write
 
 _written: dict[Path, str] = {}
@@ -15,7 +16,7 @@ def render(totals: Mapping[str, int], last_append_ns: int, queue_depth: int, wai
     lines = [
         "# HELP lsi_sidecar_books_total Books handled since the service (re)started, by outcome.",
         "# TYPE lsi_sidecar_books_total counter",
-        *(f'lsi_sidecar_books_total{{outcome="{o}"}} {totals.get(o, 0)}' for o in ("appended", "replaced", "rejected")),
+        *(f'lsi_sidecar_books_total{{outcome="{o}"}} {totals.get(o, 0)}' for o in TOTALLED),
         "# HELP lsi_sidecar_last_append_timestamp_seconds When the last row was made durable (0: none yet).",
         "# TYPE lsi_sidecar_last_append_timestamp_seconds gauge",
         f"lsi_sidecar_last_append_timestamp_seconds {last_append_ns / 1e9:.3f}",

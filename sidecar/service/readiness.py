@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from watchdog.events import EVENT_TYPE_CLOSED, EVENT_TYPE_CREATED, EVENT_TYPE_MODIFIED, EVENT_TYPE_MOVED
+
 from ..settings import Settings
 
 SETTLE_SECONDS = 1.0  # inotify: a created file that does not parse yet is read again once it is this still
@@ -28,9 +30,9 @@ class Readiness:
 
     def unfinished_after(self, event_kind: str) -> bool | None:
         """For a watchdog event kind: False, finished now; True, maybe unfinished; None, nothing to do."""
-        if event_kind in ("closed", "moved"):
+        if event_kind in (EVENT_TYPE_CLOSED, EVENT_TYPE_MOVED):
             return False
-        if event_kind == "created" or (event_kind == "modified" and self.polling):
+        if event_kind == EVENT_TYPE_CREATED or (event_kind == EVENT_TYPE_MODIFIED and self.polling):
             return True
         return None
 

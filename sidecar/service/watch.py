@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from loguru import logger
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import EVENT_TYPE_DELETED, EVENT_TYPE_MOVED, FileSystemEvent, FileSystemEventHandler
 
 from ..faults import fault_active
 from ..settings import Folder
@@ -98,12 +98,12 @@ class Hints(FileSystemEventHandler):
     def _hint(self, event: FileSystemEvent) -> None:
         kind = event.event_type
         if event.is_directory:
-            if kind == "deleted" and Path(str(event.src_path)) == self.folder.path:
+            if kind == EVENT_TYPE_DELETED and Path(str(event.src_path)) == self.folder.path:
                 self.queue.folder_gone(self.folder.path)
             return
         unfinished = self.readiness.unfinished_after(kind)
         if unfinished is not None:
-            self._offer(event.dest_path if kind == "moved" else event.src_path, unfinished)
+            self._offer(event.dest_path if kind == EVENT_TYPE_MOVED else event.src_path, unfinished)
 
     def _offer(self, path: bytes | str, unfinished: bool) -> None:
         if fault_active("drop-events"):  # tests: an event the kernel or watchdog lost

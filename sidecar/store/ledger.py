@@ -256,7 +256,7 @@ class Ledger:
         for (recorded,) in self.db.execute("SELECT lsi_errors FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)):
             rows += 1
             errors = [p for p in decode_problems(recorded) if p.severity == Severity.ERROR] \
-                if recorded and ('"error"' in recorded or not recorded.startswith("[[")) else []  # older: strings
+                if recorded and (f'"{Severity.ERROR.value}"' in recorded or not recorded.startswith("[[")) else []  # older: strings
             if errors:
                 not_ready += 1
                 reasons.update(errors)

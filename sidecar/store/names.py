@@ -22,6 +22,7 @@ PREFIX = "cumulative_checkpoint_"
 EXTENSION = ".csv"
 STAMP_FORMAT = "%Y%m%d_%H%M"
 MANIFEST_SUFFIX = ".manifest.json"
+_TEMP_PREFIX, _TEMP_SUFFIX = ".", ".tmp"  # a writer's temp file: .<name>.<pid>.tmp beside the file
 LAST_SEQUENCE = 9  # _10 would sort before _9 as text: the minute after is taken instead
 _STAMP = re.compile(r"\d{8}_\d{4}")
 _SEQUENCE = re.compile(r"_([2-9]|[1-9]\d+)")
@@ -119,18 +120,24 @@ def review_name(checkpoint: Path) -> Path:
 
 
 def temp_name(path: Path, pid: int) -> Path:
-    """The temp file a writer of path (a checkpoint, a manifest, an export) renames or links into place."""
-    return path.with_name(f".{path.name}.{pid}.tmp")
+    """The temp file a writer of path (a checkpoint, a manifest, an export) renames or links into place:
+    `.<name>.<pid>.tmp` beside it."""
+    return path.with_name(f"{_TEMP_PREFIX}{path.name}.{pid}{_TEMP_SUFFIX}")
+
+
+def temp_target(name: str) -> str | None:
+    """The name of the file a temp file (temp_name) was written for, or None when name is no temp file."""
+    if not (name.startswith(_TEMP_PREFIX) and name.endswith(_TEMP_SUFFIX)):
+        return None
+    target, _, pid = name[len(_TEMP_PREFIX):-len(_TEMP_SUFFIX)].rpartition(".")
+    return target if target and pid.isdigit() else None
 
 
 def is_checkpoint_temp(path: Path, imprints: Iterable[str]) -> bool:
     """A temp file (temp_name) of a checkpoint of one of imprints, or of the manifest beside it: what a
     killed writer leaves. The temp files of exports written beside checkpoints are not."""
-    name = path.name
-    if not (name.startswith(".") and name.endswith(".tmp")):
-        return False
-    target, _, pid = name[1:-len(".tmp")].rpartition(".")
-    if not pid.isdigit():
+    target = temp_target(path.name)
+    if target is None:
         return False
     target = target.removesuffix(MANIFEST_SUFFIX)
     return any(CheckpointName.parse(target, imprint) is not None for imprint in imprints)

@@ -6,7 +6,7 @@ its resources name (never a content stream or an image), the Info dictionary and
 pypdf's own limits cap any stream it must decode. The parent (store/pdf_files.py) bounds the child's
 time and memory and kills it when it goes over, so a hostile file costs one problem and nothing else.
 
-Shape of a readable file's facts: {"pages": N, "geometry_pages": pages walked (at most MAX_PAGES),
+Shape of a readable file's facts: {"page_count": N, "geometry_pages": pages walked (at most MAX_PAGES),
 "geometry": [{"first": page, "count": pages, "media": [x0, y0, x1, y1], "trim": box or null,
 "bleed": box or null}, ...] (pages grouped by their boxes and by side, odd or even; boxes in points),
 "fonts_not_embedded": up to FONTS_LISTED names, "fonts_not_embedded_count": N, "pdfx": text or null}.
@@ -74,7 +74,7 @@ def _facts(reader: Any) -> dict[str, Any]:
             group["count"] += 1
         _fonts(reader, page.get("/Resources"), fonts, seen, 0)
     missing = [name for name, _ in fonts.items()]
-    return {"pages": pages, "geometry_pages": walked, "geometry": list(groups.values()),
+    return {"page_count": pages, "geometry_pages": walked, "geometry": list(groups.values()),
             "fonts_not_embedded": missing[:FONTS_LISTED], "fonts_not_embedded_count": len(missing),
             "pdfx": _pdfx(reader)}
 

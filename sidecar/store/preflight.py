@@ -27,7 +27,7 @@ from typing import Any, Iterator, Mapping, Sequence, TypedDict
 from ..errors import CheckpointError, ConfigError
 from ..inputs import read_config_text, read_regular_file, shown
 from ..rows.book import parse_book
-from ..rows.columns import INDEX, Problem
+from ..rows.columns import CONTRIBUTOR_ONE, INDEX, ISBN_OR_SKU, TITLE, Problem, Severity
 from ..rows.preflight_rules import COVER, FILE_COLUMNS, INTERIOR, RULES, Finding, file_findings
 from ..rows.values import sanitize_filename
 from ..settings import Key, Settings
@@ -94,7 +94,7 @@ class PreflightReport:
 
     @property
     def clean(self) -> bool:
-        return not any(f.severity == "error" for book in self.books for f in book.findings)
+        return not any(f.severity == Severity.ERROR for book in self.books for f in book.findings)
 
     def json(self) -> PreflightJson:
         return PreflightJson(checkpoint=str(self.checkpoint), clean=self.clean, books=[b.json() for b in self.books])
@@ -137,13 +137,13 @@ def preflight_checkpoint(checkpoint: Path, places: Places, state_dirs: Sequence[
     books, imprint = _books_of(checkpoint, state_dirs)
     with open_table(checkpoint) as table:
         columns = table.columns
-        if "ISBN or SKU" not in columns:
-            raise CheckpointError(f"{checkpoint} has no 'ISBN or SKU' column; it is not an ACS file")
+        if ISBN_OR_SKU not in columns:
+            raise CheckpointError(f"{checkpoint} has no '{ISBN_OR_SKU}' column; it is not an ACS file")
         for record in table.records():
             if len(record.cells) != len(columns):
                 continue  # verify reports a torn or broken record; there is no row to check
             cells = {c: v for c, v in zip(columns, record.cells) if c in INDEX}
-            source = books.get(cells["ISBN or SKU"])
+            source = books.get(cells[ISBN_OR_SKU])
             book = _book(source, max_book_bytes, memo) if source else {}
             rows.append(RowFiles(record.line, cells, book, _root(source, places), imprint))
     return PreflightReport(checkpoint, check_rows(rows, places, limits, memo, stop), list(books.values()))
@@ -174,7 +174,7 @@ def check_rows(rows: Sequence[RowFiles], places: Places, limits: Limits = Limits
     checks: list[BookCheck] = []
     wanted: dict[tuple[int, str], Path] = {}
     for n, row in enumerate(rows):
-        check = BookCheck(row.line, row.cells.get("ISBN or SKU", ""), row.cells.get("Title", ""), {}, [])
+        check = BookCheck(row.line, row.cells.get(ISBN_OR_SKU, ""), row.cells.get(TITLE, ""), {}, [])
         for role in (INTERIOR, COVER):
             found, looked = candidates(role, row.cells, row.book, row.root, row.imprint, places)
             check.looked_at += found
@@ -226,9 +226,8 @@ def candidates(role: str, cells: Mapping[str, str], book: Mapping[str, Any], roo
         found.append(root / spread)
     template = places.templates.get(role)
     if template and root is not None:
-        fields = {"imprint": imprint, "title_slug": sanitize_filename(cells.get("Title", "")),
-                  "isbn": cells.get("ISBN or SKU", ""), "title": cells.get("Title", ""),
-                  "author": cells.get("Contributor One", "")}
+        fields = dict(imprint=imprint, title_slug=sanitize_filename(cells.get(TITLE, "")),
+                      isbn=cells.get(ISBN_OR_SKU, ""), title=cells.get(TITLE, ""), author=cells.get(CONTRIBUTOR_ONE, ""))
         names = [n for _, n, _, _ in string.Formatter().parse(template) if n is not None]
         if all(n in fields and fields[n] for n in names):
             found.append(root / "output" / template.format(**fields))
@@ -314,7 +313,7 @@ def file_readiness(report: PreflightReport) -> FileReadiness:
     reasons: Counter[str] = Counter()
     failing = 0
     for book in report.books:
-        errors = {(f.role, f.rule) for f in book.findings if f.severity == "error"}
+        errors = {(f.role, f.rule) for f in book.findings if f.severity == Severity.ERROR}
         failing += bool(errors)
         reasons.update(f"{role} {rule}" for role, rule in sorted(errors))  # ties keep this order
     top = [FileReason(reason=r, rows=n, fix=RULES[r.split()[1]].fix) for r, n in reasons.most_common(3)]

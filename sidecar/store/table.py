@@ -7,6 +7,7 @@ are not UTF-8 make the file unreadable as an ACS table (TableError), never a han
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 from dataclasses import dataclass
@@ -49,6 +50,15 @@ class _Opened:
     def close(self) -> None:
         raise NotImplementedError
 
+    @contextlib.contextmanager
+    def _closed_on_error(self) -> Iterator[None]:
+        """Opening reads on: whatever it raises closes the table first."""
+        try:
+            yield
+        except BaseException:
+            self.close()
+            raise
+
     def __enter__(self) -> Any:
         return self
 
@@ -76,13 +86,10 @@ class Table(_Opened):
         if not self.bom:
             self.file.seek(0)
         self._records = self._split(len(BOM) if self.bom else 0)
-        try:
+        with self._closed_on_error():
             header = next(self._records, None)
             if header is None:
                 raise TableError(f"{path} is empty")
-        except BaseException:
-            self.close()
-            raise
         self.header: Record = header
 
     def records(self) -> Iterator[Record]:
@@ -159,16 +166,13 @@ class XlsxTable(_Opened):
             self.book = Workbook(path)
         except FileNotFoundError:
             raise ConfigError(f"{path} does not exist") from None
-        try:
+        with self._closed_on_error():
             names = [name for name, _ in self.book.sheets]
             self.sheet, part = self.book.sheets[names.index("Rows") if "Rows" in names else 0]
             self._rows = self.book.rows(part)
             first = next(self._rows, None)
             if first is None:
                 raise TableError(f"{path} has no rows in its sheet {self.sheet}")
-        except BaseException:
-            self.close()
-            raise
         cells = first.cells
         while cells and not cells[-1]:
             cells.pop()

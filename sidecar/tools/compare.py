@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
+from ..rows.columns import ISBN_OR_SKU, TITLE
 from ..store.scratch import Scratch
 from ..store.table import Record, open_table
 
@@ -49,7 +50,7 @@ SIDES = "CREATE TABLE a (key TEXT PRIMARY KEY, digest BLOB); CREATE TABLE b (key
 
 
 def _key(cells: dict[str, str]) -> str:
-    return cells.get("ISBN or SKU") or f"title: {cells.get('Title', '')}"
+    return cells.get(ISBN_OR_SKU) or f"title: {cells.get(TITLE, '')}"
 
 
 def _cells(columns: list[str], record: Record) -> dict[str, str] | None:

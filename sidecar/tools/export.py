@@ -10,7 +10,12 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..errors import CheckpointError, ConfigError, TableError
-from ..rows.columns import COLUMNS, Dialect, encode_header, encode_record
+from ..rows.columns import (
+    COLUMNS, CUSTOM_TRIM_HEIGHT_INCHES, CUSTOM_TRIM_WIDTH_INCHES, FLEX_FIELDS, LSI_SPECIAL_CATEGORY, PUB_DATE,
+    RESERVED11, RESERVED12, RESERVED5, RESERVED6, RESERVED7, RESERVED8, RESERVED_1, RESERVED_2, RESERVED_3,
+    RESERVED_4, RESERVED_SPECIAL_INSTRUCTIONS, STAMPED_TEXT_CENTER, STAMPED_TEXT_LEFT, STAMPED_TEXT_RIGHT,
+    STREET_DATE, WEIGHT_LBS, Dialect, encode_header, encode_record,
+)
 from ..rows.values import format_date
 from ..store.atomic import atomic_writer
 from ..store.ledger import Ledger
@@ -18,11 +23,11 @@ from ..store.table import Table
 
 # The 23 columns the publisher's real submission dropped: always blank for print-on-demand titles.
 ALWAYS_BLANK = (
-    "Reserved 1", "Reserved 2", "Reserved 3", "Reserved 4", "Custom Trim Width (inches)",
-    "Custom Trim Height (inches)", "Weight(Lbs)", "Reserved5", "Reserved6", "Reserved7", "Reserved8",
-    "Reserved (Special Instructions)", "LSI Special Category  (please consult LSI before using",
-    "Stamped Text LEFT", "Stamped Text CENTER", "Stamped Text RIGHT",
-    *(f"LSI FlexField{n} (please consult LSI before using)" for n in range(1, 6)), "Reserved11", "Reserved12",
+    RESERVED_1, RESERVED_2, RESERVED_3, RESERVED_4, CUSTOM_TRIM_WIDTH_INCHES,
+    CUSTOM_TRIM_HEIGHT_INCHES, WEIGHT_LBS, RESERVED5, RESERVED6, RESERVED7, RESERVED8,
+    RESERVED_SPECIAL_INSTRUCTIONS, LSI_SPECIAL_CATEGORY,
+    STAMPED_TEXT_LEFT, STAMPED_TEXT_CENTER, STAMPED_TEXT_RIGHT,
+    *FLEX_FIELDS, RESERVED11, RESERVED12,
 )
 BUILTIN_PROFILES: dict[str, dict[str, Any]] = {
     # The shape of the file the publisher actually uploaded: 96 columns, M/D/YY, no BOM, LF.
@@ -82,7 +87,7 @@ def export_checkpoint(checkpoint: Path, profile: ExportProfile, output: Path,
             cells = [record.cells[i] for i in index]
             dropped.update(c for i, c in left_out if record.cells[i].strip())
             if profile.pub_date_format:
-                cells = [_redate(cell, profile.pub_date_format) if c in ("Pub Date", "Street Date") else cell
+                cells = [_redate(cell, profile.pub_date_format) if c in (PUB_DATE, STREET_DATE) else cell
                          for c, cell in zip(profile.columns, cells)]
             out.write(encode_record(cells, profile.dialect))
             rows += 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..rows.columns import Severity
 from ..store.preflight import FileReadiness, PreflightReport
 
 
@@ -9,7 +10,7 @@ def format_preflight(report: PreflightReport) -> str:
     """A table, a line per book (line, ISBN, errors, warnings, title), then each book's problems."""
     lines = [f"files of    {report.checkpoint}", f"{'line':>5}  {'ISBN':13}  {'errors':>6}  {'warnings':>8}  title"]
     for book in report.books:
-        errors = sum(f.severity == "error" for f in book.findings)
+        errors = sum(f.severity == Severity.ERROR for f in book.findings)
         lines.append(f"{book.line:>5}  {book.isbn or '-':13}  {errors:>6}  {len(book.findings) - errors:>8}  "
                      f"{book.title[:60]}")
     for book in report.books:

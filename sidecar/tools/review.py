@@ -18,18 +18,22 @@ from typing import Any, Mapping, Sequence
 
 from ..errors import TableError
 from ..rows import lsi_rules as R
-from ..rows.columns import COLUMNS, Problem, Severity
+from ..rows.columns import (
+    ANNOTATION_SUMMARY, COLUMNS, CONTRIBUTOR_ONE_BIO, COVER_PATH_FILENAME, INTERIOR_PATH_FILENAME, ISBN_OR_SKU,
+    KEYWORDS, LIGHTNING_SOURCE_ACCOUNT, METADATA_CONTACT_DICTIONARY, PARENT_ISBN, RENDITION_BOOKTYPE,
+    SHORT_DESCRIPTION, TABLE_OF_CONTENTS, TITLE, Problem, Severity,
+)
 from ..rows.lsi_rules import what_fixes
 from ..rows.validate import RuleContext
 from ..store.atomic import atomic_writer
 from ..store.table import Table
 from .verify import record_problems, recorded_rows
 
-WIDE = {"ISBN or SKU": 16, "Parent ISBN": 16, "Metadata Contact Dictionary": 28, "Lightning Source Account #": 26,
-        "Title": 40, "Annotation / Summary": 60, "Short Description": 50, "Keywords": 40, "Table of Contents": 40,
-        "Contributor One BIO": 40, "Rendition /Booktype": 36, "Interior Path / Filename": 32,
-        "Cover Path / Filename": 32}
-PROBLEM_HEADER = ("Row", "ISBN", "Title", "Column", "Severity", "Rule", "Reason", "What fixes it")
+WIDE = {ISBN_OR_SKU: 16, PARENT_ISBN: 16, METADATA_CONTACT_DICTIONARY: 28, LIGHTNING_SOURCE_ACCOUNT: 26,
+        TITLE: 40, ANNOTATION_SUMMARY: 60, SHORT_DESCRIPTION: 50, KEYWORDS: 40, TABLE_OF_CONTENTS: 40,
+        CONTRIBUTOR_ONE_BIO: 40, RENDITION_BOOKTYPE: 36, INTERIOR_PATH_FILENAME: 32,
+        COVER_PATH_FILENAME: 32}
+PROBLEM_HEADER = ("Row", "ISBN", TITLE, "Column", "Severity", "Rule", "Reason", "What fixes it")
 
 
 def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMNS,
@@ -78,7 +82,7 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
                     continue
                 found += 1
                 reasons[f"{problem.column}: {problem.message}"] += 1
-                cells = (str(n + 1), record.cells[COLUMNS.index("ISBN or SKU")], record.cells[COLUMNS.index("Title")],
+                cells = (str(n + 1), record.cells[COLUMNS.index(ISBN_OR_SKU)], record.cells[COLUMNS.index(TITLE)],
                          problem.column, str(problem.severity), problem.rule, problem.message, fix)
                 for col, value in enumerate(cells):
                     problems_sheet.write_string(found, col, value, text)

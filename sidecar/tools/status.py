@@ -16,6 +16,7 @@ from typing import Any, NamedTuple, NotRequired, TypedDict
 
 from ..errors import CheckpointError, FolderError, InputError
 from ..inputs import BAD_NAME, is_utf8_name, read_regular_file, shown
+from ..rows.columns import IMPRINT, KEY, TITLE
 from ..rows.lsi_rules import what_fixes
 from ..settings import Key, Settings
 from ..store.checkpoint import first_changed_row
@@ -278,7 +279,7 @@ def _unknown_checkpoints(folder: Path, known: set[str], imprints: set[str]) -> l
 
 
 def format_list(entries: list[ListEntry]) -> str:
-    lines = [f"{'checkpoint':60} {'imprint':16} {'rows':>6} {'size':>10}  state"]
+    lines = [f"{'checkpoint':60} {KEY[IMPRINT]:16} {'rows':>6} {'size':>10}  state"]
     for e in entries:
         rows = "?" if e.rows is None else str(e.rows)
         lines.append(f"{Path(e.checkpoint).name:60} {e.imprint or '?':16} {rows:>6} {e.size:>10,}  {e.state}")
@@ -290,7 +291,7 @@ def write_resume_list(status: Status, path: Path) -> int:
     done = [book for entry in status["imprints"].values() for book in entry.get("done", [])]
     with open(path, "w", encoding="utf-8", newline="") as f:
         writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["ISBN", "Title"])
+        writer.writerow(["ISBN", TITLE])
         writer.writerows(done)
     return len(done)
 

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence, TypedDict
 
 from ..errors import CheckpointError
-from ..rows.columns import COLUMNS, INDEX, Problem, Severity
+from ..rows.columns import COLUMNS, INDEX, ISBN_OR_SKU, Problem, Severity
 from ..rows.isbn import identity
 from ..rows.lsi_rules import REQUIRED_COLUMNS, source_problems
 from ..rows.validate import RuleContext, validate_cells
@@ -52,12 +52,12 @@ class Report:
     ledger: str = "no ledger found"
     kind: str = "checkpoint"  # or "ACS file": another shape of the ACS columns
     absent: list[str] = field(default_factory=list)  # ACS columns the file does not have
-    counts: Counter[str] = field(default_factory=Counter)  # "structural", "error", "warning": all, listed or not
+    counts: Counter[str] = field(default_factory=Counter)  # "structural" and each Severity: all, listed or not
     not_ready: int = 0  # rows with an error: LSI would refuse them
 
     @property
     def clean(self) -> bool:
-        return not self.counts["structural"] and not self.counts["error"]
+        return not self.counts["structural"] and not self.counts[Severity.ERROR]
 
     def add(self, line: int | None, message: str) -> None:
         self.counts["structural"] += 1
@@ -136,7 +136,7 @@ def record_problems(cells: dict[str, str], context: RuleContext, recorded: RowRe
 
 
 def _isbn_of(record: Record, columns: list[str]) -> str:
-    at = columns.index("ISBN or SKU") if "ISBN or SKU" in columns else None
+    at = columns.index(ISBN_OR_SKU) if ISBN_OR_SKU in columns else None
     return record.cells[at] if at is not None and at < len(record.cells) else ""
 
 
@@ -167,7 +167,7 @@ class _BookRows:
 def _check_record(record: Record, columns: list[str], report: Report, context: RuleContext,
                   isbn_at: Scratch, recorded: RowRecord | None = None, foreign: bool = False) -> None:
     cells = {c: v for c, v in zip(columns, record.cells) if c in INDEX}
-    isbn = cells.get("ISBN or SKU", "")
+    isbn = cells.get(ISBN_OR_SKU, "")
     if isbn and not isbn_at.execute("INSERT OR IGNORE INTO isbns VALUES (?, ?)", (isbn, record.line)).rowcount:
         [(first,)] = isbn_at.rows("SELECT line FROM isbns WHERE isbn = ?", (isbn,))
         report.add(record.line, f"duplicate ISBN {isbn} (also on line {first})")
@@ -245,7 +245,8 @@ class _RowCheck:
             return None
         row = self._take()
         cells = record.cells
-        if row.length != record.length or len(cells) <= INDEX["ISBN or SKU"] or identity(cells[INDEX["ISBN or SKU"]]) != row.isbn:
+        isbn_at = INDEX[ISBN_OR_SKU]
+        if row.length != record.length or len(cells) <= isbn_at or identity(cells[isbn_at]) != row.isbn:
             self.disagree(record.line, f"the ledger's row for {row.source} is not at byte {row.offset}")
         elif row.row_sha256 is not None and hashlib.sha256(record.data).hexdigest() != row.row_sha256:
             self.disagree(record.line, f"the row of {row.source} is not what was written (edited by hand?)")
@@ -286,12 +287,13 @@ def format_report(report: Report) -> str:
         lines.append(f"  {'line ' + str(p['line']) if p['line'] else 'file'}: {p['message']}")
     if report.counts["structural"] > len(report.problems):
         lines.append(f"  ... and {report.counts['structural'] - len(report.problems)} more")
-    lines.append(f"LSI checks  {report.counts['error']} error(s), {report.counts['warning']} warning(s); LSI-ready "
+    errors, warnings = report.counts[Severity.ERROR], report.counts[Severity.WARNING]
+    lines.append(f"LSI checks  {errors} error(s), {warnings} warning(s); LSI-ready "
                  f"{report.rows - report.not_ready} of {report.rows} rows")
     for r in report.row_problems:
         lines.append(f"  line {r['line']} ({r['isbn'] or 'no ISBN'}) {r['severity']}: {r['column']}: {r['message']} "
                      f"[{r['rule']}]")
-    if report.counts["error"] + report.counts["warning"] > len(report.row_problems):
-        lines.append(f"  ... and {report.counts['error'] + report.counts['warning'] - len(report.row_problems)} more")
+    if errors + warnings > len(report.row_problems):
+        lines.append(f"  ... and {errors + warnings - len(report.row_problems)} more")
     lines.append("clean" if report.clean else "NOT CLEAN")
     return "\n".join(lines)

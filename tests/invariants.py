@@ -16,12 +16,12 @@ import sqlite3
 from pathlib import Path
 from typing import Iterable, Mapping
 
-from sidecar.rows.columns import COLUMNS, Dialect, encode_header
+from sidecar.rows.columns import COLUMNS, ISBN_OR_SKU, Dialect, encode_header
 from sidecar.rows.isbn import identity
 from sidecar.store.ledger import ledger_path
 
 SIBLINGS = ("_lsi_metadata.json", "_with_mnemonics.json")
-ISBN = COLUMNS.index("ISBN or SKU")
+ISBN = COLUMNS.index(ISBN_OR_SKU)
 
 
 class Breach(AssertionError):

@@ -1,4 +1,4 @@
-"""Realistic generated books for the benchmarks: pipeline-shaped processed JSON whose ACS row is ~3.5 KB."""
+"""Generated books for the benchmarks and the simulator: pipeline-shaped processed JSON whose ACS row is ~3.5 KB."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Fault scenarios: the service runs while the pipeline simulator writes, and the machine misbehaves.
 
 Each scenario returns its figures and raises invariants.Breach when anything was lost, doubled, torn
-or modified. The test suite runs them short; `python bench/faults.py` runs them long and prints figures.
+or modified. The test suite runs them short; `python bench/faults.py` runs them long and prints figures,
+and `python bench/soak.py` runs the soak.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import json
 import os
 import random
 import signal
+import statistics
 import subprocess
 import sys
 import threading
@@ -19,10 +21,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sidecar.exits import EXIT_CHECKPOINT, EXIT_OK
 
-from invariants import check_invariants  # noqa: E402
-from simulate import Written, simulate  # noqa: E402
+from invariants import check_invariants
+from simulate import Written, simulate
 
 
 @dataclass
@@ -110,7 +112,7 @@ def _complete(folder: Path, data: Path, written: Written, service: Service, writ
     """The simulated batch ends; the service must then hold every book, and stop cleanly."""
     writer.join()
     settle(folder, data, written, service)
-    assert service.stop() == 0
+    assert service.stop() == EXIT_OK
 
 
 def _finish(figures: Figures, service: Service, written: Written, start: float) -> Figures:
@@ -166,7 +168,7 @@ def failing_disk(work: Path, point: str, books: int = 60, rate: float = 30, seed
             except subprocess.TimeoutExpired:
                 raise AssertionError(f"the service did not stop after the I/O error at {point}") from None
             figures.exit_codes[code] += 1
-            if code != 3:
+            if code != EXIT_CHECKPOINT:
                 raise AssertionError(f"the service went on after an I/O error (exit {code})")
             check_invariants(folder, data, complete=False)
         service.start()
@@ -208,8 +210,8 @@ def full_disk(work: Path, books: int = 60, size_kib: int = 96, seed: int = 3) ->
         subprocess.run(["mount", "-o", f"remount,size={size_kib * 1000}k", str(data)], check=True)
         rows = settle(folder, data, written, service, state_dir=state)
         figures.notes.append(f"{len(rows)} rows after space came back, {service.starts - 1} restarts")
-        assert service.stop() == 0
-        figures.exit_codes[0] += 1
+        assert service.stop() == EXIT_OK
+        figures.exit_codes[EXIT_OK] += 1
     finally:
         service.close()
         subprocess.run(["umount", str(data)], check=False)
@@ -230,10 +232,10 @@ def second_instance(work: Path) -> Figures:
             time.sleep(0.02)
         second = subprocess.run(service.args, cwd=work, capture_output=True, text=True, timeout=30)
         figures.exit_codes[second.returncode] += 1
-        if second.returncode != 3 or f"is in use by another sidecar ({{\"pid\": {service.proc.pid}" not in second.stderr:
+        if second.returncode != EXIT_CHECKPOINT or f"is in use by another sidecar ({{\"pid\": {service.proc.pid}" not in second.stderr:
             raise AssertionError(f"the second instance was not refused as expected: {second.stderr}")
         figures.notes.append(second.stderr.strip())
-        assert service.stop() == 0
+        assert service.stop() == EXIT_OK
     finally:
         service.close()
     return figures
@@ -252,3 +254,58 @@ def log_latencies(log: Path, written: Written) -> list[float]:
             if closed is not None and at >= closed:
                 latencies.append((at - closed) * 1000)
     return latencies
+
+
+def peak_rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def soak(work: Path, minutes: float, rate: float, seed: int = 11) -> dict[str, float]:
+    rng = random.Random(seed)
+    folder, data = work / "processed_json", work / "data"
+    service = Service(work, folder, data)
+    written = Written()
+    stop = threading.Event()
+    books = int(minutes * 60 * rate)
+    writer = threading.Thread(target=simulate, kwargs=dict(folder=folder, books=books, rate=rate, in_flight=3,
+                                                           malformed=0.03, siblings=0.3, seed=seed,
+                                                           written=written, stop=stop))
+    kills = rotations = peak = 0
+    end = time.monotonic() + minutes * 60
+    writer.start()
+    service.start()
+    try:
+        while time.monotonic() < end:
+            time.sleep(rng.uniform(2, 8))  # random instants are the point here
+            if service.alive():
+                peak = max(peak, peak_rss_kib(service.proc.pid))
+            if rng.random() < 0.7:
+                if service.alive():
+                    service.kill()
+                    kills += 1
+                check_invariants(folder, data, complete=False)
+                service.start()
+            else:
+                subprocess.run([sys.executable, "-m", "sidecar", "rotate", "--watch", str(folder),
+                                "--checkpoint-dir", str(data)], cwd=work, capture_output=True, timeout=60)
+                rotations += 1
+        stop.set()
+        writer.join()
+        rows = settle(folder, data, written, service)
+        peak = max(peak, peak_rss_kib(service.proc.pid))
+        assert service.stop() == EXIT_OK
+    finally:
+        stop.set()
+        service.close()
+    latencies = log_latencies(work / "service.log", written)
+    return {"minutes": minutes, "books": len(written.books), "malformed": len(written.malformed), "rows": len(rows),
+            "checkpoints": len(list(data.glob("cumulative_checkpoint_*.csv"))), "kills": kills,
+            "restarts": service.starts - 1, "rotations": rotations, "peak_rss_mib": peak / 1024,
+            "latency_p50_ms": statistics.median(latencies),
+            "latency_p99_ms": statistics.quantiles(latencies, n=100)[98], "breaches": 0}

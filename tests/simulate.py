@@ -6,7 +6,7 @@ schedule's isbn13, then prepress: page_count, the three ISBN keys, spine width, 
 books are in flight at once; some get a `_lsi_metadata.json` sibling; some are left malformed (a run
 that died mid-write); batch markers can open and close the run.
 
-Usage: python bench/simulate.py FOLDER [--books 50] [--rate 5] [--in-flight 3] [--malformed 0.05]
+Usage: python tests/simulate.py FOLDER [--books 50] [--rate 5] [--in-flight 3] [--malformed 0.05]
 """
 
 from __future__ import annotations
