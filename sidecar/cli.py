@@ -150,6 +150,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_INTERNAL
 
 
+def _out(text: str) -> None:
+    """A command's output on stdout. A reader that went away (`sidecar verify X | head -1`) is not an error,
+    and does not change the command's exit code: the rest of the output goes nowhere."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush stays quiet
+
+
 def _serve(flags: dict[str, Any]) -> int:
     """The service: a configuration that does not load is waited for, not an exit 2 (see serve())."""
     from .service.daemon import serve
@@ -185,7 +194,7 @@ def run_once(settings: Settings, require_ready: bool = False) -> int:
         print(file=sys.stderr)
     if summary.not_ready:
         logger.warning(summary.readiness())
-    print(f"sidecar: {summary.line()}")
+    _out(f"sidecar: {summary.line()}")
     if stop.is_set():
         logger.info("stopped by a signal before every book was seen; run again to finish")
     files = files_warning([file_readiness(r) for r in _preflight(settings, summary.checkpoints)]
@@ -199,13 +208,13 @@ def run_once(settings: Settings, require_ready: bool = False) -> int:
 
 def show_status(settings: Settings, args: argparse.Namespace) -> int:
     status = collect_status(settings)
-    print(json.dumps(status, indent=2) if args.json else format_status(status))
+    _out(json.dumps(status, indent=2) if args.json else format_status(status))
     return EXIT_OK
 
 
 def show_list(settings: Settings, args: argparse.Namespace) -> int:
     entries = list_checkpoints(settings)
-    print(json.dumps([e.json() for e in entries], indent=2) if args.json else format_list(entries))
+    _out(json.dumps([e.json() for e in entries], indent=2) if args.json else format_list(entries))
     return EXIT_OK
 
 
@@ -216,7 +225,7 @@ def recover(settings: Settings, args: argparse.Namespace) -> int:
         done = write_resume_list(status, Path(args.resume_list))
         logger.info(f"wrote {done} books already done to {args.resume_list}")
     recovered = recovery(status)
-    print(json.dumps(recovered, indent=2) if args.json else format_recovery(recovered))
+    _out(json.dumps(recovered, indent=2) if args.json else format_recovery(recovered))
     missing = any(e["waiting"] or e["rejected"] or e["stale"] for e in recovered.values())
     return EXIT_REJECTED if missing else EXIT_OK
 
@@ -224,12 +233,13 @@ def recover(settings: Settings, args: argparse.Namespace) -> int:
 def verify(settings: Settings, args: argparse.Namespace) -> int:
     report = verify_checkpoint(Path(args.checkpoint).resolve(), settings.profile.context, [settings.state_dir])
     files = _preflight(settings, [report.path]) if settings.files else []
+    clean = report.clean and all(f.clean for f in files)  # the rows' own checks and their files'
     if args.json:
-        print(json.dumps({**vars(report), "path": str(report.path), "clean": report.clean,
-                          **({"files": files[0].json()} if files else {})}, indent=2))
+        _out(json.dumps({**vars(report), "path": str(report.path), "clean": clean,
+                         **({"files": files[0].json()} if files else {})}, indent=2))
     else:
-        print("\n".join([format_report(report), *map(format_preflight, files)]))
-    return EXIT_OK if report.clean and all(f.clean for f in files) else EXIT_REJECTED
+        _out("\n".join([format_report(report), *map(format_preflight, files)]))
+    return EXIT_OK if clean else EXIT_REJECTED
 
 
 def preflight(settings: Settings, args: argparse.Namespace) -> int:
@@ -242,9 +252,9 @@ def preflight(settings: Settings, args: argparse.Namespace) -> int:
             raise ConfigError("no current checkpoint to check; give CHECKPOINT")
     reports = _preflight(settings, checkpoints)
     if args.json:
-        print(json.dumps([r.json() for r in reports] if len(reports) > 1 else reports[0].json(), indent=2))
+        _out(json.dumps([r.json() for r in reports] if len(reports) > 1 else reports[0].json(), indent=2))
     else:
-        print("\n".join(map(format_preflight, reports)))
+        _out("\n".join(map(format_preflight, reports)))
     return EXIT_OK if all(r.clean for r in reports) else EXIT_REJECTED
 
 
@@ -255,7 +265,7 @@ def _preflight(settings: Settings, checkpoints: Sequence[Path]) -> list[Prefligh
 def compare(settings: Settings, args: argparse.Namespace) -> int:
     left, right = Path(args.checkpoint), Path(args.other)
     result = compare_files(left, right)
-    print(json.dumps(comparison_json(result), indent=2) if args.json else format_comparison(left, right, result))
+    _out(json.dumps(comparison_json(result), indent=2) if args.json else format_comparison(left, right, result))
     return EXIT_OK if result.same else EXIT_REJECTED
 
 
@@ -268,9 +278,9 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
         files = preflight_with(settings, checkpoint).by_line() if settings.files is not None else None
         rows, not_ready, cut = write_review(checkpoint, output, columns, settings.profile.context,
                                             [settings.state_dir], files)
-        print(f"sidecar: {rows} rows ({not_ready} not LSI-ready) in the review workbook {output}" +
-              (f"; {cut} cell{'s were' if cut > 1 else ' was'} cut to the 32,767 characters a spreadsheet cell "
-               "holds (filled and explained in the workbook)" if cut else ""))
+        _out(f"sidecar: {rows} rows ({not_ready} not LSI-ready) in the review workbook {output}" +
+             (f"; {cut} cell{'s were' if cut > 1 else ' was'} cut to the 32,767 characters a spreadsheet cell "
+              "holds (filled and explained in the workbook)" if cut else ""))
         return EXIT_OK
     if not args.profile:
         raise ConfigError("a CSV export needs --profile (submission, full, or one under 'exports:' in config.yaml)")
@@ -281,14 +291,14 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
         logger.warning(f"export profile '{args.profile}' leaves out '{column}', which {n} row(s) set: those values are "
                        "not in the export (add the column to the profile's columns to send them)")
     left_out = f"; {sum(dropped.values())} value(s) in {len(dropped)} column(s) left out" if dropped else ""
-    print(f"sidecar: {rows} rows exported to {output}{left_out}")
+    _out(f"sidecar: {rows} rows exported to {output}{left_out}")
     return EXIT_OK
 
 
 def batch(settings: Settings, args: argparse.Namespace) -> int:
     [folder] = settings.folders
     rows, rejected = write_batch(settings, folder, Path(args.output))
-    print(f"sidecar: {rows} rows, {rejected} rejected; batch file: {args.output}")
+    _out(f"sidecar: {rows} rows, {rejected} rejected; batch file: {args.output}")
     return EXIT_REJECTED if rejected else EXIT_OK
 
 
@@ -321,8 +331,8 @@ def _lifecycle(settings: Settings, action: str, batch_id: str | None) -> int:
     with Ledger.read_only(settings.state_dir) as ledger:
         for imprint in imprints:
             current = ledger.current_checkpoint(imprint)
-            print(f"sidecar: {imprint}: " + (f"current checkpoint {current.path}" if current
-                                             else "no open checkpoint; the next book starts one"))
+            _out(f"sidecar: {imprint}: " + (f"current checkpoint {current.path}" if current
+                                            else "no open checkpoint; the next book starts one"))
     return EXIT_OK
 
 

@@ -186,7 +186,7 @@ def load_settings(flags: Mapping[str, Any], environ: Mapping[str, str] = os.envi
         done_marker=_or(src.file_value(Key.BATCHES_DONE_MARKER), Settings.done_marker),
         rotate=_or(src.file_value(Key.BATCHES_ROTATE), Settings.rotate),
         log_file=_output_file((src.base / log_file).resolve() if log_file else None, Key.LOG_FILE),
-        files=_files_folder(src.path(Key.FILES)),
+        files=_files_folder(src),
     )
 
 
@@ -262,12 +262,12 @@ def _output_file(path: Path | None, key: str) -> Path | None:
     return path
 
 
-def _files_folder(path: Path | None) -> Path | None:
-    """The folder of the PDFs a row names: it must exist (the sidecar only reads it)."""
-    if path is not None and not path.is_dir():
-        raise ConfigError(f"{Key.FILES} {path} is not a folder; give the folder the interior and cover PDFs are "
-                          "uploaded from")
-    return path
+def _files_folder(src: _Sources) -> Path | None:
+    """The folder of the PDFs a row names. It need not exist yet (a share not mounted): pre-flight then
+    reports each file as not found, naming the folder, and nothing else waits for it."""
+    if (value := src.origin(Key.FILES)[0]) is not None and not str(value).strip():
+        raise ConfigError(f"{Key.FILES} is empty; give the folder the interior and cover PDFs are uploaded from")
+    return src.path(Key.FILES)
 
 
 def ensure_writable_folder(path: Path, key: str) -> None:

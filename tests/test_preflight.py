@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,7 @@ from sidecar import cli
 from sidecar.rows.columns import Problem, Severity
 from sidecar.rows.lsi_rules import FILE_RULES, RULES
 from sidecar.rows.preflight_rules import page_count_problems, trim_inches
-from sidecar.store.pdf_files import Limits
+from sidecar.store.pdf_files import Limits, read_files
 from sidecar.store.preflight import Places, RowFiles, check_row, check_rows, locate
 
 from helpers import checkpoints
@@ -70,13 +74,14 @@ def interior(path: Path, pages: int = 222, size: tuple[float, float] = (6, 9), b
     return _write(writer, path, pdfx, password)
 
 
-def cover(path: Path, width_in: float | None = None, pages: int = 1, trimbox: bool = False) -> Path:
+def cover(path: Path, width_in: float | None = None, pages: int = 1, trimbox: bool = False,
+          height_in: float = 9.25) -> Path:
     writer = PdfWriter()
-    full_w = (width_in if width_in is not None else 2 * 6 + SPINE + 0.25) * PT
+    full_w, full_h = (width_in if width_in is not None else 2 * 6 + SPINE + 0.25) * PT, height_in * PT
     for _ in range(pages):
-        page = writer.add_blank_page(full_w, 9.25 * PT)
+        page = writer.add_blank_page(full_w, full_h)
         if trimbox:
-            page.trimbox = RectangleObject([BLEED, BLEED, full_w - BLEED, 9.25 * PT - BLEED])
+            page.trimbox = RectangleObject([BLEED, BLEED, full_w - BLEED, full_h - BLEED])
     return _write(writer, path, True, None)
 
 
@@ -139,7 +144,27 @@ def test_a4_pages_for_a_6_x_9_book_are_refused(tmp_path, files):
     interior(files / CELLS["Interior Path / Filename"], size=(595.276 / PT, 841.89 / PT))
     assert messages(tmp_path) == [
         "error interior-trim: interior: 222 of 222 pages are 8.268 x 11.693 in (MediaBox, no TrimBox) "
-        "(first: page 1); the trim of the book type is 6 x 9 in"]
+        "(first: page 1); the trim of the book type is 6 x 9 in or 5.984 x 9.016 in"]
+
+
+def test_pages_of_the_book_type_s_metric_size_pass_and_a_custom_trim_is_the_row_s(tmp_path, files):
+    interior(files / CELLS["Interior Path / Filename"], size=(152 / 25.4, 229 / 25.4))  # "6 x 9 in or 229 x 152 mm"
+    assert messages(tmp_path) == []
+    custom = {**CELLS, "Rendition /Booktype": "POD: B&W Custom Trim Size Perfect Bound on White w/Matte Lam",
+              "Custom Trim Width (inches)": "5.25", "Custom Trim Height (inches)": "7.75"}
+    interior(files / CELLS["Interior Path / Filename"], size=(5.25, 7.75))
+    cover(files / CELLS["Cover Path / Filename"], width_in=2 * 5.25 + SPINE + 0.25, height_in=7.75 + 0.25)
+    assert messages(tmp_path, custom) == []
+    interior(files / CELLS["Interior Path / Filename"], size=(6, 9))
+    assert messages(tmp_path, custom) == [
+        "error interior-trim: interior: 222 of 222 pages are 6 x 9 in (MediaBox, no TrimBox) (first: page 1); "
+        "the trim of the book type is 5.25 x 7.75 in"]
+    assert messages(tmp_path, {**custom, "Custom Trim Height (inches)": ""}) == [
+        "warning interior-not-checked: interior: trim and bleed not checked: the row's Custom Trim Width (inches) "
+        "and Custom Trim Height (inches) are not both sizes",
+        "warning cover-not-checked: cover: size not checked: the book type "
+        "'POD: B&W Custom Trim Size Perfect Bound on White w/Matte Lam' names no trim (in inches, or the row's "
+        "custom trim)"]
 
 
 def test_a_font_that_is_not_embedded_is_named_and_an_embedded_one_is_not(tmp_path, files):
@@ -233,6 +258,7 @@ def test_a_missing_file_is_a_problem_naming_where_it_was_looked_for(tmp_path, fi
 
 def test_the_pipeline_s_places_are_looked_at_when_the_files_folder_lacks_the_file(tmp_path):
     root = tmp_path / "codexes"
+    (tmp_path / "files").mkdir()
     places = Places(files=tmp_path / "files", templates={
         "interior": "{imprint}_build/interior/{title_slug}_interior.pdf",
         "cover": "{imprint}_build/covers/{title_slug}_cover.pdf"})
@@ -248,6 +274,15 @@ def test_the_pipeline_s_places_are_looked_at_when_the_files_folder_lacks_the_fil
     assert locate("interior", CELLS, book, root, "xynapse_traces", places) == (made, [])
 
 
+def test_a_files_folder_not_there_yet_and_a_template_the_row_cannot_fill_are_named_as_such(tmp_path):
+    places = Places(files=tmp_path / "share", templates={"interior": "{imprint}_build/{slug8}_{isbn}_interior.pdf"})
+    found, looked = locate("interior", {**CELLS, "ISBN or SKU": ""}, {}, tmp_path, "xynapse_traces", places)
+    assert (found, looked) == (None, [
+        f"{tmp_path / 'share'} (the files folder: missing)",
+        "the tranche's interior template '{imprint}_build/{slug8}_{isbn}_interior.pdf' ({slug8} is not one of "
+        "{imprint}, {title_slug}, {isbn}, {title}, {author}; the row gives no {isbn})"])
+
+
 def test_a_truncated_file_is_one_problem_with_its_reason(tmp_path, files):
     path = files / CELLS["Interior Path / Filename"]
     data = path.read_bytes()
@@ -257,12 +292,41 @@ def test_a_truncated_file_is_one_problem_with_its_reason(tmp_path, files):
         "error file-readable: interior: not a whole PDF: no %%EOF at its end (cut short, or still being written)"]
 
 
-def test_a_truncated_file_changed_a_moment_ago_is_not_judged_yet(tmp_path, files):
+def test_a_cut_file_put_in_place_a_moment_ago_is_judged_once_it_has_held_still(tmp_path, files):
     path = files / CELLS["Interior Path / Filename"]
     path.write_bytes(path.read_bytes()[:5000])
-    [message] = messages(tmp_path)
-    assert message.startswith("warning file-settled: interior: being written (changed ")
-    assert message.endswith(" s ago) and not a whole PDF yet; not judged yet")
+    assert messages(tmp_path) == [
+        "error file-readable: interior: not a whole PDF: no %%EOF at its end (cut short, or still being written)"]
+
+
+def test_a_cut_file_dated_ahead_of_the_clock_is_judged_at_once(tmp_path, files):
+    path = files / CELLS["Interior Path / Filename"]
+    path.write_bytes(path.read_bytes()[:5000])
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 3600 * 10**9))  # a file server's clock an hour ahead
+    assert read_files({"a": path}, patient=False)["a"] == {
+        "unreadable": "not a whole PDF: no %%EOF at its end (cut short, or still being written)"}
+
+
+def test_a_file_still_being_written_is_not_judged_and_that_is_no_pass(tmp_path, files):
+    path = files / CELLS["Interior Path / Filename"]
+    path.write_bytes(path.read_bytes()[:5000])
+    done = threading.Event()
+
+    def write_on() -> None:  # a slow writer: a byte every 0.2 s until the check is over
+        while not done.wait(0.2):
+            with open(path, "ab") as f:
+                f.write(b" ")
+
+    writer = threading.Thread(target=write_on)
+    writer.start()
+    try:
+        [message] = messages(tmp_path)
+    finally:
+        done.set()
+        writer.join()
+    assert message.startswith("error file-settled: interior: ")
+    assert message.endswith("not judged yet")
 
 
 def test_an_encrypted_file_is_one_problem_with_its_reason(tmp_path, files):
@@ -385,11 +449,12 @@ def test_preflight_and_verify_with_files_report_the_real_book_s_short_interior_a
     assert cli.main(["verify", str(checkpoint), "--files", str(files), "--json", *flags]) == cli.EXIT_REJECTED
     verified = json.loads(capsys.readouterr().out)
     assert verified["files"]["books"] == report["books"] and verified["files"]["clean"] is False
+    assert verified["clean"] is False  # as the exit code says: the rows' own checks and the files' together
     interior(files / f"{ISBN}_ai_gover_interior.pdf", pages=222)
     assert cli.main(["preflight", str(checkpoint), "--files", str(files), *flags]) == cli.EXIT_OK
 
 
-def test_the_files_setting_comes_from_the_config_file_the_environment_or_the_flag_and_must_be_a_folder(tmp_path):
+def test_the_files_setting_comes_from_the_config_file_the_environment_or_the_flag_and_is_not_empty(tmp_path):
     from sidecar.errors import ConfigError
     from sidecar.settings import load_settings
 
@@ -399,10 +464,11 @@ def test_the_files_setting_comes_from_the_config_file_the_environment_or_the_fla
     assert load_settings({"config": str(config)}, {}, need_watch=False).files == tmp_path / "upload"
     assert load_settings({}, {"SIDECAR_FILES": str(tmp_path)}, need_watch=False).files == tmp_path
     assert load_settings({"files": str(tmp_path / "upload")}, {}, need_watch=False).files == tmp_path / "upload"
+    # A share not mounted yet: the settings load (nothing else waits for it); pre-flight names the folder.
+    assert load_settings({"files": str(tmp_path / "nowhere")}, {}, need_watch=False).files == tmp_path / "nowhere"
     with pytest.raises(ConfigError) as raised:
-        load_settings({"files": str(tmp_path / "nowhere")}, {}, need_watch=False)
-    assert str(raised.value) == (f"files {tmp_path / 'nowhere'} is not a folder; give the folder the interior and "
-                                 "cover PDFs are uploaded from")
+        load_settings({"files": ""}, {}, need_watch=False)
+    assert str(raised.value) == "files is empty; give the folder the interior and cover PDFs are uploaded from"
 
 
 def test_a_page_tree_fanned_out_to_millions_of_pages_stops_at_pypdf_s_limit_as_one_problem(tmp_path, files):
@@ -458,3 +524,23 @@ def test_with_files_set_status_once_and_the_review_workbook_count_rows_whose_fil
     monkeypatch.delenv("SIDECAR_FILES")
     assert cli.main(["--once", "--require-ready", *flags]) == cli.EXIT_NOT_READY  # the row's own problems only
     assert "file problems" not in capsys.readouterr().err
+
+
+def test_verify_and_preflight_keep_their_exit_code_when_their_reader_goes_away(shared, tmp_path):
+    submitted = shared / "examples" / "xynapse_traces_tranche1_submitted.csv"
+    for command in (["verify", str(submitted)], ["preflight", str(submitted), "--files", str(tmp_path)]):
+        proc = subprocess.Popen([sys.executable, "-m", "sidecar", *command], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, cwd=tmp_path)
+        assert proc.stdout is not None
+        proc.stdout.close()  # `sidecar verify X | head -0`: nobody reads what it prints
+        _, err = proc.communicate(timeout=60)
+        assert (proc.returncode, err) == (cli.EXIT_REJECTED, b""), command
+
+
+def test_a_file_named_in_another_unicode_normalisation_is_found(tmp_path):
+    import unicodedata
+
+    name = "Tidewater Ünïcode Almanac_interior.pdf"
+    made = interior(tmp_path / "files" / unicodedata.normalize("NFD", name))  # as a Mac writes the name
+    cells = {**CELLS, "Interior Path / Filename": unicodedata.normalize("NFC", name)}
+    assert locate("interior", cells, {}, None, "xynapse_traces", Places(files=tmp_path / "files")) == (made, [])

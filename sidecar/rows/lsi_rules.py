@@ -162,8 +162,8 @@ FILE_RULES: tuple[Rule, ...] = (
                "put the file in the files folder under the name in the row's cell, or let the pipeline write it"),
     _file_rule("file-readable", ERROR, "the file is a whole PDF that opens without a password", _BOTH, COMMON_FILES,
                "export the PDF again (PDF/X-1a:2001, no security) and let it finish writing"),
-    _file_rule("file-settled", WARNING, "a file still being written is not judged", _BOTH, COMMON_FILES,
-               "nothing: it is checked again once its writer has finished"),
+    _file_rule("file-settled", ERROR, "a file still being written is not judged (not a pass)", _BOTH, COMMON_FILES,
+               "let its writer finish; the service checks it again by itself, a tool when run again"),
     _file_rule("file-limits", ERROR, "the file can be read within the time and memory limits", _BOTH, COMMON_FILES,
                "check the PDF in a preflight tool (Acrobat Preflight, PDF/X-1a profile); export it again"),
     _file_rule("page-count", ERROR, "the interior's page count equals the row's Pages", f"Pages, {_INT}", PAGE_COUNT,
@@ -171,6 +171,9 @@ FILE_RULES: tuple[Rule, ...] = (
     _file_rule("interior-trim", ERROR, "every page's TrimBox (else MediaBox) is the trim of the row's book type",
                f"Rendition /Booktype, {_INT}", DESIGNING_FILES,
                "set the page size to the book type's trim, or choose the book type of the interior's size"),
+    _file_rule("interior-not-checked", WARNING, "an interior whose trim cannot be worked out (a book type without "
+               "a trim, a custom trim size without the row's custom trim) is reported as not checked", _INT,
+               DESIGNING_FILES, "give the book type, or the custom trim width and height in inches"),
     _file_rule("interior-bleed", ERROR, "bleed (BleedBox, else MediaBox, beyond the TrimBox) is none or 1/8 in on the "
                "top, bottom and outside edges", _INT, FILE_TIPS, "export with 0.125 in bleed on three edges, or none"),
     _file_rule("interior-bind-bleed", ERROR, "no bleed on the bind side (left of odd pages, right of even pages)",

@@ -12,7 +12,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
-from .columns import KEY, PAGES, RENDITION_BOOKTYPE, Problem, Severity
+from .columns import (CUSTOM_TRIM_HEIGHT_INCHES, CUSTOM_TRIM_WIDTH_INCHES, KEY, PAGES, RENDITION_BOOKTYPE, Problem,
+                      Severity)
 from .lsi_rules import FILE_COLUMNS as FILE_COLUMNS, RULES as RULES  # store/preflight.py takes them from here
 
 POINTS = 72.0  # a PDF unit is 1/72 in
@@ -39,13 +40,34 @@ class Finding:
         return RULES[self.rule].at(FILE_COLUMNS[self.role], f"{self.role}: {self.message}")
 
 
-_TRIM = re.compile(r"(\d+(?:\.\d+)?)\s*x\s*(\d+(?:\.\d+)?)\s*in\b")
+_NUMBER = r"(\d+(?:\.\d+)?)"
+_TRIM = re.compile(rf"{_NUMBER}\s*x\s*{_NUMBER}\s*in\b(?:\s*or\s*{_NUMBER}\s*x\s*{_NUMBER}\s*mm\b)?")
+MM = 25.4
 
 
 def trim_inches(book_type: str) -> tuple[float, float] | None:
     """The trim (width, height) in inches named in an LSI book type ('POD: 6 x 9 in or 229 x 152 mm ...')."""
     found = _TRIM.search(book_type)
     return (float(found.group(1)), float(found.group(2))) if found else None
+
+
+def trim_sizes(book_type: str, cells: Mapping[str, str]) -> list[tuple[float, float]]:
+    """Every trim (width, height) in inches a page may have for the row: the book type's inch reading and
+    its mm reading (LSI writes the mm as height x width: '6 x 9 in or 229 x 152 mm'); for a Custom Trim
+    Size book type, the row's Custom Trim Width / Height (inches). [] when none is known."""
+    if "Custom Trim" in book_type:
+        try:
+            size = float(cells.get(CUSTOM_TRIM_WIDTH_INCHES, "")), float(cells.get(CUSTOM_TRIM_HEIGHT_INCHES, ""))
+        except ValueError:
+            return []
+        return [size] if all(0 < v < 100 for v in size) else []
+    found = _TRIM.search(book_type)
+    if not found:
+        return []
+    sizes = [(float(found.group(1)), float(found.group(2)))]
+    if found.group(3):
+        sizes.append((float(found.group(4)) / MM, float(found.group(3)) / MM))
+    return sizes
 
 
 def is_perfect_bound(book_type: str) -> bool:
@@ -84,9 +106,10 @@ def file_findings(role: str, facts: Mapping[str, Any], cells: Mapping[str, str],
     book_type = cells.get(RENDITION_BOOKTYPE, "")
     found = _font_and_pdfx_findings(role, facts)
     if role == INTERIOR:
-        found[:0] = _page_count_findings(facts["page_count"], cells.get(PAGES, "")) + _interior_geometry(facts, book_type)
+        found[:0] = [*_page_count_findings(facts["page_count"], cells.get(PAGES, "")),
+                     *_interior_geometry(facts, book_type, cells)]
     else:
-        found[:0] = _cover_findings(facts, book_type, spine_in)
+        found[:0] = _cover_findings(facts, book_type, cells, spine_in)
     return found
 
 
@@ -108,20 +131,22 @@ def _edges(outer: Sequence[float], inner: Sequence[float]) -> tuple[float, float
     return inner[0] - outer[0], inner[1] - outer[1], outer[2] - inner[2], outer[3] - inner[3]
 
 
-def _interior_geometry(facts: Mapping[str, Any], book_type: str) -> list[Finding]:
+def _interior_geometry(facts: Mapping[str, Any], book_type: str, cells: Mapping[str, str]) -> list[Finding]:
     """Trim size and bleed, per group of pages that share their boxes and side (see pdf_facts)."""
-    trim = trim_inches(book_type)
-    if trim is None:
-        return [Finding("interior-trim", INTERIOR, f"not checked: the book type '{book_type}' names no trim in inches")]
-    want_w, want_h = (v * POINTS for v in trim)
+    sizes = trim_sizes(book_type, cells)
+    if not sizes:
+        custom = f"the row's {CUSTOM_TRIM_WIDTH_INCHES} and {CUSTOM_TRIM_HEIGHT_INCHES} are not both sizes"
+        return [Finding("interior-not-checked", INTERIOR, "trim and bleed not checked: " + (
+            custom if "Custom Trim" in book_type else f"the book type '{book_type}' names no trim in inches"))]
+    trims = [(w * POINTS, h * POINTS) for w, h in sizes]
     tol, bleed = INTERIOR_TOLERANCE_IN * POINTS, BLEED_IN * POINTS
     wrong_size, bind, bad_bleed = _Tally(), _Tally(), _Tally()
     for group in facts["geometry"]:
         box = group["trim"] or group["media"]
         w, h = box[2] - box[0], box[3] - box[1]
-        if group["trim"] is None and _near((w, h), (want_w + bleed, want_h + 2 * bleed), tol):
+        if group["trim"] is None and any(_near((w, h), (tw + bleed, th + 2 * bleed), tol) for tw, th in trims):
             continue  # no TrimBox, and the page is the trim plus 1/8 in on three edges: LSI's bleed size
-        if not _near((w, h), (want_w, want_h), tol):
+        if not any(_near((w, h), size, tol) for size in trims):
             wrong_size.add(group, f"{inches(w)} x {inches(h)} in ({'TrimBox' if group['trim'] else 'MediaBox, no TrimBox'})")
             continue
         if group["trim"] is None:
@@ -136,7 +161,8 @@ def _interior_geometry(facts: Mapping[str, Any], book_type: str) -> list[Finding
             bad_bleed.add(group, f"top {inches(top)}, bottom {inches(bottom)}, outside {inches(outside)} in")
     pages = facts["geometry_pages"]
     return [
-        *wrong_size.findings("interior-trim", pages, "are", f"the trim of the book type is {trim[0]:g} x {trim[1]:g} in"),
+        *wrong_size.findings("interior-trim", pages, "are", f"the trim of the book type is "
+                             + " or ".join(f"{inches(w)} x {inches(h)} in" for w, h in trims)),
         *bind.findings("interior-bind-bleed", pages, "have bleed of", "LSI accepts no bleed on the bind side"),
         *bad_bleed.findings("interior-bleed", pages, "have bleed of",
                             "LSI wants none, or 0.125 in on the top, bottom and outside edges"),
@@ -165,17 +191,19 @@ def _near(size: Sequence[float], want: Sequence[float], tol: float) -> bool:
     return abs(size[0] - want[0]) <= tol and abs(size[1] - want[1]) <= tol
 
 
-def _cover_findings(facts: Mapping[str, Any], book_type: str, spine_in: float | None) -> list[Finding]:
+def _cover_findings(facts: Mapping[str, Any], book_type: str, cells: Mapping[str, str],
+                    spine_in: float | None) -> list[Finding]:
     found = []
     if facts["page_count"] != 1:
         found.append(Finding("cover-one-page", COVER, f"{facts['page_count']} pages; LSI wants the whole cover "
                                                       "(back, spine, front) on one page"))
-    trim = trim_inches(book_type)
+    sizes = trim_sizes(book_type, cells)
     if not facts["geometry"]:
         return found  # no page to measure
-    if not is_perfect_bound(book_type) or trim is None:
-        why = "not perfect bound" if trim else "names no trim in inches"
-        return [*found, Finding("cover-not-checked", COVER, f"size not checked: the book type '{book_type}' is {why}")]
+    if not is_perfect_bound(book_type) or not sizes:
+        why = "is not perfect bound" if sizes else "names no trim (in inches, or the row's custom trim)"
+        return [*found, Finding("cover-not-checked", COVER, f"size not checked: the book type '{book_type}' {why}")]
+    trim = sizes[0]
     if spine_in is None:
         return [*found, Finding("cover-not-checked", COVER, "size not checked: the book's spine_width_in is unknown")]
     group = facts["geometry"][0]

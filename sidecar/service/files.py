@@ -16,6 +16,7 @@ import math
 import os
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -88,6 +89,9 @@ class FileChecks:
         self._report(reports)
 
     def _report(self, reports: Sequence[PreflightReport]) -> None:
+        # A file not judged yet (being written) is looked at again shortly: not a problem to report now.
+        reports = [replace(r, books=[replace(b, findings=[f for f in b.findings if f.rule != NOT_JUDGED])
+                                     for b in r.books]) for r in reports]
         rows = {}
         for report in reports:
             for book in report.books:
@@ -99,15 +103,15 @@ class FileChecks:
         entries = [file_readiness(r) for r in reports]
         self.with_file_errors = sum(e["with_file_errors"] for e in entries)
         warning = files_warning(entries)
-        summary = warning or f"files: {len(rows)} of {len(rows)} rows' files agree with them" if rows else ""
-        if summary and summary != self.summary:
+        summary = (warning or f"files: {len(rows)} of {len(rows)} rows' files agree with them" if rows
+                   else "files: the current checkpoints have no rows yet")
+        if summary != self.summary and (rows or self.summary):
             (logger.warning if warning else logger.info)(summary)
         self.summary = summary
 
 
 def _problems(book: BookCheck) -> tuple[str, ...]:
-    """The row's file problems as logged; a file not judged yet is not one."""
-    return tuple(f"{f.severity} {f.role}: {f.message} [{f.rule}]" for f in book.findings if f.rule != NOT_JUDGED)
+    return tuple(f"{f.severity} {f.role}: {f.message} [{f.rule}]" for f in book.findings)
 
 
 def _log_row(checkpoint: Path, book: BookCheck, problems: tuple[str, ...], known: bool) -> None:
@@ -116,18 +120,19 @@ def _log_row(checkpoint: Path, book: BookCheck, problems: tuple[str, ...], known
         if known:
             logger.info(f"{where}: they agree with the row now")
         return
-    errors = sum(f.severity == Severity.ERROR and f.rule != NOT_JUDGED for f in book.findings)
+    errors = sum(f.severity == Severity.ERROR for f in book.findings)
     logger.bind(isbn=book.isbn, files=book.files).warning(
         f"{where}: {errors} error(s), {len(problems) - errors} warning(s): {'; '.join(problems)}")
 
 
 def _stats(paths: Sequence[Path]) -> Signature:
-    """Each path with what tells that it changed (device, inode, size, modification time), None when absent."""
+    """Each path with what tells that it changed (device, inode, size, modification and change times), None
+    when absent."""
     found: list[tuple[str, tuple[int, ...] | None]] = []
     for path in paths:
         try:
             st = os.stat(path)
-            found.append((str(path), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)))
+            found.append((str(path), (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)))
         except OSError:
             found.append((str(path), None))
     return tuple(found)

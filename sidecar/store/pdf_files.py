@@ -42,7 +42,8 @@ class Limits:
 @dataclass
 class Memo:
     """What one run learnt that the next may reuse for a file unchanged since (the same path, device,
-    inode, size and modification time): a PDF's facts, a book's few keys. Holds only the last run's
+    inode, size, modification and change times: a copy that keeps the modification time, `cp -p`, still
+    changes the change time): a PDF's facts, a book's few keys. Holds only the last run's
     values, so its memory follows the number of rows, not the number of runs."""
 
     last: dict[tuple[Hashable, ...], Any] = field(default_factory=dict)
@@ -65,15 +66,27 @@ class Memo:
 
 
 def _identity(kind: str, path: Path, st: os.stat_result) -> tuple[Hashable, ...]:
-    return kind, str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+    return kind, str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
 
 
 def read_files(paths: Mapping[Hashable, Path], limits: Limits = Limits(), memo: Memo | None = None,
-               stop: threading.Event | None = None) -> dict[Hashable, Facts]:
+               stop: threading.Event | None = None, patient: bool = True) -> dict[Hashable, Facts]:
     """The facts of each file (key -> facts), read by child processes held to limits, each file to its own.
     A file that cannot be opened, or is not a regular file, is {"unreadable": reason, "rule": "file-readable"};
     one the limits stopped, rule "file-limits"; one not judged (being written, or stop was set), rule
-    NOT_JUDGED. With a memo, a file unchanged since the memo's last run is not read again. Never raises."""
+    NOT_JUDGED. patient (the tools, which run once): a file being written is read once more after
+    SETTLE_SECONDS; the service, which looks again by itself, is not. With a memo, a file unchanged since the
+    memo's last run is not read again. Never raises."""
+    facts = _read_files(paths, limits, memo, stop)
+    again = {key: path for key, path in paths.items() if facts[key].get("rule") == NOT_JUDGED}
+    if patient and again and not (stop is not None and stop.is_set()):
+        time.sleep(SETTLE_SECONDS)
+        facts.update(_read_files(again, limits, memo, stop))
+    return facts
+
+
+def _read_files(paths: Mapping[Hashable, Path], limits: Limits, memo: Memo | None,
+                stop: threading.Event | None) -> dict[Hashable, Facts]:
     facts: dict[Hashable, Facts] = {}
     before: dict[Hashable, os.stat_result] = {}
     started = time.time()
@@ -113,10 +126,10 @@ def _settled(path: Path, before: os.stat_result, facts: Facts, started: float) -
         after = os.stat(path)
     except OSError:
         return {"unreadable": "it was removed while being read; checked again at the next run", "rule": NOT_JUDGED}
-    age = max(0.0, started - after.st_mtime)
+    age = started - after.st_mtime  # negative: a modification time ahead of this clock (a skewed file server)
     if (after.st_size, after.st_mtime_ns) != (before.st_size, before.st_mtime_ns):
         return {"unreadable": "it changed while being read (still being written); not judged yet", "rule": NOT_JUDGED}
-    if facts.get("unreadable") and facts.get("rule") is None and age < SETTLE_SECONDS:
+    if facts.get("unreadable") and facts.get("rule") is None and 0 <= age < SETTLE_SECONDS:
         return {"unreadable": f"being written (changed {age:.1f} s ago) and not a whole PDF yet; not judged yet",
                 "rule": NOT_JUDGED}
     return facts

@@ -19,6 +19,7 @@ import math
 import os
 import string
 import threading
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,7 +107,8 @@ class PreflightReport:
 
 def preflight_with(settings: Settings, checkpoint: Path, memo: Memo | None = None,
                    stop: threading.Event | None = None) -> PreflightReport:
-    """preflight_checkpoint() with the places, ledger and book size limit of the settings."""
+    """preflight_checkpoint() with the places, ledger and book size limit of the settings. With a stop event
+    (the service), a file being written is left for the next look instead of waited for."""
     places = places_for(settings.files, settings.pipeline_configs, settings.tranche)
     return preflight_checkpoint(checkpoint, places, [settings.state_dir], max_book_bytes=settings.max_bytes,
                                 memo=memo, stop=stop)
@@ -170,14 +172,16 @@ def check_row(line: int, cells: Mapping[str, str], book: Mapping[str, Any], root
 def check_rows(rows: Sequence[RowFiles], places: Places, limits: Limits = Limits(), memo: Memo | None = None,
                stop: threading.Event | None = None) -> list[BookCheck]:
     """Find each row's files, read them FILES_PER_CHILD at a time by bounded child processes, apply the rules.
-    Once stop is set, the files not read yet are not judged (rule file-settled) and the run ends soon."""
+    Without a stop event (a tool's one run), a file being written is read once more after SETTLE_SECONDS;
+    with one (the service), it is left for the next look, and once stop is set the files not read yet are
+    not judged (rule file-settled) and the run ends soon."""
     checks: list[BookCheck] = []
     wanted: dict[tuple[int, str], Path] = {}
     for n, row in enumerate(rows):
         check = BookCheck(row.line, row.cells.get(ISBN_OR_SKU, ""), row.cells.get(TITLE, ""), {}, [])
         for role in (INTERIOR, COVER):
             found, looked = candidates(role, row.cells, row.book, row.root, row.imprint, places)
-            check.looked_at += found
+            check.looked_at += [*found, *([places.files] if places.files else [])]  # a file added there, or it
             path, where = _first(found, looked)
             check.files[role] = str(path) if path else None
             if path is None:
@@ -188,7 +192,7 @@ def check_rows(rows: Sequence[RowFiles], places: Places, limits: Limits = Limits
     keys = list(wanted)
     for start in range(0, len(keys), FILES_PER_CHILD):
         chunk = keys[start:start + FILES_PER_CHILD]
-        facts = read_files({key: wanted[key] for key in chunk}, limits, memo, stop)
+        facts = read_files({key: wanted[key] for key in chunk}, limits, memo, stop, patient=stop is None)
         for n, role in chunk:
             checks[n].findings += file_findings(role, facts[n, role], rows[n].cells, _spine(rows[n].book))
     if memo is not None and not (stop is not None and stop.is_set()):
@@ -217,8 +221,10 @@ def candidates(role: str, cells: Mapping[str, str], book: Mapping[str, Any], roo
     looked: list[str] = []
     name = os.path.basename(cells.get(FILE_COLUMNS[role], ""))
     if places.files is not None:
-        if name:
-            found.append(places.files / name)
+        if not places.files.is_dir():
+            looked.append(f"{places.files} (the files folder: {'not a folder' if places.files.exists() else 'missing'})")
+        elif name:
+            found.append(_named(places.files, name))
         else:
             looked.append(f"nothing in {places.files} (the row's {FILE_COLUMNS[role]} is blank)")
     spread = book.get("full_spread_pdf_path")
@@ -229,11 +235,27 @@ def candidates(role: str, cells: Mapping[str, str], book: Mapping[str, Any], roo
         fields = dict(imprint=imprint, title_slug=sanitize_filename(cells.get(TITLE, "")),
                       isbn=cells.get(ISBN_OR_SKU, ""), title=cells.get(TITLE, ""), author=cells.get(CONTRIBUTOR_ONE, ""))
         names = [n for _, n, _, _ in string.Formatter().parse(template) if n is not None]
-        if all(n in fields and fields[n] for n in names):
+        unknown, blank = [n for n in names if n not in fields], [n for n in names if n in fields and not fields[n]]
+        if not unknown and not blank:
             found.append(root / "output" / template.format(**fields))
         else:
-            looked.append(f"the tranche's {role} template '{template}' (it needs {{{', '.join(names)}}})")
+            why = [f"{{{n}}} is not one of {{{'}, {'.join(fields)}}}" for n in unknown] + \
+                  [f"the row gives no {{{n}}}" for n in blank]
+            looked.append(f"the tranche's {role} template '{template}' ({'; '.join(why)})")
     return found, looked
+
+
+def _named(folder: Path, name: str) -> Path:
+    """folder/name; for a name beyond ASCII, the file whose name is the same text in another Unicode
+    normalisation when that is the one there (a Mac writes names decomposed: NFD)."""
+    path = folder / name
+    if name.isascii() or os.path.lexists(path):
+        return path
+    wanted = unicodedata.normalize("NFC", name)
+    try:
+        return next((folder / n for n in os.listdir(folder) if unicodedata.normalize("NFC", n) == wanted), path)
+    except OSError:
+        return path
 
 
 def _books_of(checkpoint: Path, state_dirs: Sequence[Path]) -> tuple[dict[str, Path], str]:
@@ -277,7 +299,13 @@ def _root(source: Path | None, places: Places) -> Path | None:
 
 
 def _spine(book: Mapping[str, Any]) -> float | None:
+    """The book's spine_width_in in inches, a number or a number written as text; None unless 0 < it < 10."""
     value = book.get("spine_width_in")
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            return None
     if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and 0 < value < 10:
         return float(value)
     return None
