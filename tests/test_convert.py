@@ -454,3 +454,14 @@ def test_the_page_count_must_fit_the_book_type(shared, pages, expected):
     row = convert_book({**BASE, "page_count": pages}, real_profile(shared, with_codes=True)).row
     codes = load_acs_codes(shared / "ACS-codes-and-descriptions.csv")
     assert [p.message for p in validate_row(row, RuleContext(codes)) if p.column == "Pages"] == expected
+
+
+def test_a_slash_in_a_value_a_file_name_template_uses_is_written_as_a_dash_with_a_warning():
+    import dataclasses
+
+    profile = dataclasses.replace(PROFILE, file_names={"Interior Path / Filename": "interior/{title}_interior.pdf"})
+    book = {**BASE, "title": "Tides/Currents: An Almanac"}
+    assert cells(book, profile)["Interior Path / Filename"] == "Tides-Currents: An Almanac_interior.pdf"
+    assert [(p.rule, p.severity, p.column, p.message) for p in problems(book, profile) if p.rule == "template"] == [
+        ("template", Severity.WARNING, "Interior Path / Filename", "file name template '{title}_interior.pdf': the "
+         "book's title has '/', which no file name holds; written as '-'")]

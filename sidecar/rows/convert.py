@@ -358,24 +358,21 @@ def _thema(c: _Cells, book: Mapping[str, Any]) -> None:
 
 
 def _file_names(c: _Cells, book: Mapping[str, Any], isbn: str, title: str) -> None:
-    fields = {
-        "isbn": isbn,
-        KEY[TITLE]: title,
-        "title_slug": v.sanitize_filename(title),
-        "slug8": re.sub(r"[^a-z0-9]+", "_", title.lower())[:8],
-        KEY[IMPRINT]: c.profile.imprint,
-        "author": v.clean(book["author"]) if isinstance(book.get("author"), str) else "",
-    }
+    author = v.clean(book["author"]) if isinstance(book.get("author"), str) else ""
+    fields = {"isbn": isbn, KEY[TITLE]: title, "title_slug": v.sanitize_filename(title),
+              "slug8": re.sub(r"[^a-z0-9]+", "_", title.lower())[:8], KEY[IMPRINT]: c.profile.imprint, "author": author}
     for column, template in c.profile.file_names.items():
-        if not template:
-            continue
+        template = os.path.basename(template)  # LSI wants the uploaded file's name, never a folder
         names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
         empty = [n for n in names if not fields.get(n)]
-        if empty:
-            c.problems.append(R.TEMPLATE.at(column, f"file name template '{template}': the book has no {empty[0]}; "
-                                                    "left blank"))
+        if empty or not template:
+            c.problems += [R.TEMPLATE.at(column, f"file name template '{template}': the book has no {empty[0]}; "
+                                                 "left blank")] if empty else []
             continue
-        c.values[column] = os.path.basename(template.format(**fields))  # LSI wants the uploaded file's name
+        if slashed := [n for n in names if "/" in fields[n]]:
+            c.problems.append(R.TEMPLATE.at(column, f"file name template '{template}': the book's {slashed[0]} has "
+                                                    "'/', which no file name holds; written as '-'"))
+        c.values[column] = template.format(**{n: fields[n].replace("/", "-") for n in names})
 
 
 def _finish(c: _Cells, column: str, value: str, from_config: bool) -> str:
