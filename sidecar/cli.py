@@ -197,8 +197,11 @@ def run_once(settings: Settings, require_ready: bool = False) -> int:
     _out(f"sidecar: {summary.line()}")
     if stop.is_set():
         logger.info("stopped by a signal before every book was seen; run again to finish")
-    files = files_warning([file_readiness(r) for r in _preflight(settings, summary.checkpoints)]
-                          if settings.files is not None else [])
+    entries = [file_readiness(r) for r in _preflight(settings, summary.checkpoints)] if settings.files else []
+    if entries:  # the summary of the files, as status gives it, and loud when some have errors
+        rows, failing = sum(e["rows"] for e in entries), sum(e["with_file_errors"] for e in entries)
+        _out(f"sidecar: files: {rows - failing} of {rows} rows' files agree with them")
+    files = files_warning(entries)
     if files:
         logger.warning(files)
     if summary.counts[Outcome.REJECTED]:

@@ -509,7 +509,8 @@ def test_with_files_set_status_once_and_the_review_workbook_count_rows_whose_fil
         f"    file problem: interior page-count (1 rows): {fix}",
         f"    file problem: interior pages (1 rows): {RULES['pages'].fix}"]
     assert cli.main(["--once", "--require-ready", *flags]) == cli.EXIT_NOT_READY
-    err = capsys.readouterr().err
+    out, err = capsys.readouterr()
+    assert out.splitlines()[1:] == ["sidecar: files: 0 of 1 rows' files agree with them"]
     assert (f"WARNING 1 of 1 rows have file problems (sidecar preflight lists them): interior page-count (1 rows: {fix}); "
             f"interior pages (1 rows: {RULES['pages'].fix})") in err
     output = tmp_path / "review.xlsx"
