@@ -8,15 +8,18 @@ time and memory and kills it when it goes over, so a hostile file costs one prob
 
 Shape of a readable file's facts: {"page_count": N, "geometry_pages": pages walked (at most MAX_PAGES),
 "geometry": [{"first": page, "count": pages, "media": [x0, y0, x1, y1], "trim": box or null,
-"bleed": box or null}, ...] (pages grouped by their boxes and by side, odd or even; boxes in points),
-"fonts_not_embedded": up to FONTS_LISTED names, "fonts_not_embedded_count": N, "pdfx": text or null}.
-An unreadable one: {"unreadable": reason}.
+"bleed": box or null}, ...] (pages grouped by their boxes and by side, odd or even; boxes as printed, in
+points of 1/72 in: [min x, min y, max x, max y] whichever corners the file gives, turned by the page's
+/Rotate and scaled by its /UserUnit, see _boxes), "fonts_not_embedded": up to FONTS_LISTED names,
+"fonts_not_embedded_count": N, "pdfx": text or null}.
+An unreadable one: {"unreadable": reason}, with "rule": "file-readable" when the file is whole (encrypted).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import re
 import resource
 import sys
@@ -33,21 +36,22 @@ EOF_WINDOW = 1024  # pypdf's own: %%EOF must be within the last KiB
 
 def read_facts(path: str) -> dict[str, Any]:
     """The facts of one file; never raises for a bad PDF (its reason is the fact)."""
-    from pypdf import PdfReader
-
     try:
         with open(path, "rb") as f:
+            if f.read(5) != b"%PDF-":  # first: a saved error page is no PDF, whatever its end
+                return {"unreadable": "not a PDF: it does not start with %PDF-"}
             f.seek(0, 2)
             size = f.tell()
             f.seek(max(0, size - EOF_WINDOW))
             if b"%%EOF" not in f.read():
                 return {"unreadable": "not a whole PDF: no %%EOF at its end (cut short, or still being written)"}
             f.seek(0)
-            if f.read(5) != b"%PDF-":
-                return {"unreadable": "not a PDF: it does not start with %PDF-"}
-            f.seek(0)
-            reader = PdfReader(f, strict=False)
-            if reader.is_encrypted:
+            try:
+                reader = _reader()(f, strict=False)
+                encrypted = reader.is_encrypted  # the trailer's /Encrypt, should pypdf ever not stop at it
+            except _Encrypted:
+                encrypted = True
+            if encrypted:
                 return {"unreadable": "encrypted: LSI's premedia cannot open it (PDF/X-1a allows no encryption); "
                                       "export it without security", "rule": "file-readable"}  # whole, not settling
             return _facts(reader)
@@ -55,51 +59,119 @@ def read_facts(path: str) -> dict[str, Any]:
         return {"unreadable": f"not a readable PDF ({type(exc).__name__}: {str(exc)[:200]})"}
 
 
+class _Encrypted(Exception):
+    """The trailer names /Encrypt: the file is reported as encrypted (whatever its algorithm), never decrypted."""
+
+
+def _reader() -> Any:
+    """pypdf's PdfReader, stopped once the trailer is read when it names /Encrypt: pypdf would go on to
+    decrypt with the empty password, which for AES needs the cryptography package (not installed), so
+    every algorithm gets the same answer this way. (pypdf 7 calls _handle_encryption exactly then.)"""
+    from pypdf import PdfReader
+
+    class Reader(PdfReader):
+        def _handle_encryption(self, password: Any) -> None:
+            raise _Encrypted
+
+    return Reader
+
+
 def _facts(reader: Any) -> dict[str, Any]:
     pages = len(reader.pages)
     groups: dict[tuple[Any, ...], dict[str, Any]] = {}
-    fonts: dict[str, None] = {}
-    seen: set[int] = set()
+    resources: list[Any] = []
     walked = min(pages, MAX_PAGES)
     for n in range(walked):
         page = reader.pages[n]
-        media = _box(page.mediabox)
-        trim = _box(page.trimbox) if "/TrimBox" in page else None
-        bleed = _box(page.bleedbox) if "/BleedBox" in page else None
+        media, trim, bleed = _boxes(page)
         key = (tuple(media), trim and tuple(trim), bleed and tuple(bleed), n % 2)
         group = groups.get(key)
         if group is None and len(groups) < MAX_GROUPS:
             group = groups[key] = {"first": n + 1, "count": 0, "media": media, "trim": trim, "bleed": bleed}
         if group is not None:
             group["count"] += 1
-        _fonts(reader, page.get("/Resources"), fonts, seen, 0)
-    missing = [name for name, _ in fonts.items()]
+        resources.append(page.get("/Resources"))
+    missing = list(_fonts_not_embedded(reader, resources))
     return {"page_count": pages, "geometry_pages": walked, "geometry": list(groups.values()),
             "fonts_not_embedded": missing[:FONTS_LISTED], "fonts_not_embedded_count": len(missing),
             "pdfx": _pdfx(reader)}
 
 
-def _box(box: Any) -> list[float]:
-    return [round(float(v), 3) for v in (box.left, box.bottom, box.right, box.top)]
+def _boxes(page: Any) -> tuple[list[float], list[float] | None, list[float] | None]:
+    """A page's MediaBox, TrimBox and BleedBox (None when absent) as printed, in points: each box as
+    [min x, min y, max x, max y] (a box may be given by either pair of opposite corners), turned by the
+    page's /Rotate (a multiple of 90, clockwise) about its MediaBox, and scaled by its /UserUnit."""
+    media = _corners(page.mediabox)
+    x0, y0, x1, y1 = media
+    turn = {90: lambda x, y: (y, x0 + x1 - x), 180: lambda x, y: (x0 + x1 - x, y0 + y1 - y),
+            270: lambda x, y: (y0 + y1 - y, x)}.get(int(_number(page.get("/Rotate"), 0)) % 360)
+    unit = _number(page.get("/UserUnit"), 1)
+    unit = unit if unit > 0 else 1
+
+    def printed(box: list[float]) -> list[float]:
+        if turn is not None:
+            (ax, ay), (bx, by) = turn(box[0], box[1]), turn(box[2], box[3])
+            box = [min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)]
+        return [round(v * unit, 3) for v in box]
+
+    trim, bleed = (printed(_corners(page[name])) if name in page else None for name in ("/TrimBox", "/BleedBox"))
+    return printed(media), trim, bleed
 
 
-def _fonts(reader: Any, resources: Any, missing: dict[str, None], seen: set[int], depth: int) -> None:
-    """Names of fonts without an embedded font program, in a page's (or form's) resources."""
-    resources = _resolved(resources)
-    if not hasattr(resources, "get") or depth > MAX_FONT_DEPTH:
-        return
-    ref = getattr(resources, "indirect_reference", None)
-    if ref is not None:
-        if ref.idnum in seen:
-            return
-        seen.add(ref.idnum)
-    for font in (_resolved(resources.get("/Font")) or {}).values():
-        font = _resolved(font)
-        if hasattr(font, "get") and not _embedded(font):
-            missing[str(font.get("/BaseFont", "(unnamed)")).lstrip("/")] = None
-    for xobject in (_resolved(resources.get("/XObject")) or {}).values():
-        if _is_form(reader, xobject):
-            _fonts(reader, _resolved(xobject).get("/Resources"), missing, seen, depth + 1)
+def _corners(box: Any) -> list[float]:
+    box = _resolved(box)
+    (ax, ay, bx, by) = (float(_resolved(v)) for v in box[:4])
+    return [min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)]
+
+
+def _number(value: Any, default: float) -> float:
+    """A page's numeric entry; a missing or malformed one is the spec's default."""
+    try:
+        number = float(_resolved(value))
+    except (TypeError, ValueError):
+        return default
+    return number if math.isfinite(number) else default
+
+
+def _fonts_not_embedded(reader: Any, pages: list[Any]) -> dict[str, None]:
+    """Names of fonts without an embedded font program, in the pages' resources and the form XObjects they
+    name, MAX_FONT_DEPTH forms deep. Walked level by level (the pages, then the forms they name, ...), each
+    object once by its indirect reference, so a form named many times, on many pages, is looked into once,
+    and at its shallowest depth."""
+    missing: dict[str, None] = {}
+    seen: set[tuple[int, int]] = set()
+    level = pages
+    for depth in range(MAX_FONT_DEPTH + 1):
+        forms: list[Any] = []
+        for resources in level:
+            key = _key(resources)
+            resources = _resolved(resources)
+            if not hasattr(resources, "get") or key in seen:
+                continue
+            if key is not None:
+                seen.add(key)
+            for font in (_resolved(resources.get("/Font")) or {}).values():
+                font = _resolved(font)
+                if hasattr(font, "get") and not _embedded(font):
+                    missing[str(font.get("/BaseFont", "(unnamed)")).lstrip("/")] = None
+            if depth == MAX_FONT_DEPTH:
+                continue
+            for xobject in (_resolved(resources.get("/XObject")) or {}).values():
+                key = _key(xobject)
+                if key in seen:
+                    continue
+                if key is not None:
+                    seen.add(key)
+                if _is_form(reader, xobject):
+                    forms.append(_resolved(xobject).get("/Resources"))
+        level = forms
+    return missing
+
+
+def _key(value: Any) -> tuple[int, int] | None:
+    """The indirect reference of an object (given as the reference, or resolved), None for a direct one."""
+    ref = value if hasattr(value, "idnum") else getattr(value, "indirect_reference", None)
+    return (ref.idnum, ref.generation) if ref is not None else None
 
 
 def _is_form(reader: Any, xobject: Any) -> bool:
