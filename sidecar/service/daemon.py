@@ -30,6 +30,7 @@ from ..engine.outcome import Outcome
 from ..errors import ConfigError, DiskFull, FolderError, ServiceFailed, SidecarError
 from ..faults import fault_active
 from ..settings import Folder, Settings
+from ..store.pdf_files import Memo
 from ..store.sources import stat_source
 from .control import Control
 from .files import FileChecks
@@ -67,6 +68,7 @@ class Service:
     queue: PathQueue = field(default_factory=PathQueue)
     worker_error: SidecarError | None = None
     unfinished: dict[Path, _Unfinished] = field(default_factory=dict)  # owned by the worker once it runs
+    memo: Memo = field(default_factory=Memo)  # the PDFs' facts, kept across reloads (store/pdf_files.py)
 
     def __post_init__(self) -> None:
         self.readiness = Readiness.for_settings(self.settings)
@@ -74,7 +76,7 @@ class Service:
         self.waits = self.waits or Waits(self.notifier)
         self.waits.state_dir = self.settings.state_dir
         self.folder_backoff = Backoff()
-        self.files = FileChecks(self.settings, self.control.stop) if self.settings.files is not None else None
+        self.files = FileChecks(self.settings, self.control.stop, self.memo) if self.settings.files is not None else None
 
     def run(self) -> None:
         """Until the control asks it to stop (returns) or a failure (raises: DiskFull and ConfigError are
@@ -330,7 +332,7 @@ def serve(load_settings: Callable[[], Settings]) -> None:
     another sidecar, a checkpoint changed by hand) and ServiceFailed when a thread dies: systemd restarts it.
     """
     control, notifier = Control(), Notifier()
-    waits, backoff = Waits(notifier), Backoff()
+    waits, backoff, memo = Waits(notifier), Backoff(), Memo()
     settings: Settings | None = None
     try:
         with control.signals():
@@ -343,7 +345,7 @@ def serve(load_settings: Callable[[], Settings]) -> None:
                     _wait(control, waits, backoff.next())
                     continue
                 try:
-                    Service(settings, control, notifier, waits).run()
+                    Service(settings, control, notifier, waits, memo=memo).run()
                     backoff.reset()
                 except (DiskFull, ConfigError) as exc:  # a folder it cannot create or list is a ConfigError
                     waits.set("run", str(exc))

@@ -36,10 +36,9 @@ Signature = tuple[tuple[str, tuple[int, ...] | None], ...]
 class FileChecks:
     """The files' check of a Service run: start() after READY=1; stopped by the run's stop event."""
 
-    def __init__(self, settings: Settings, stop: threading.Event) -> None:
-        self.settings, self.stop = settings, stop
+    def __init__(self, settings: Settings, stop: threading.Event, memo: Memo) -> None:
+        self.settings, self.stop, self.memo = settings, stop, memo
         self.imprints = [f.imprint for f in settings.folders]
-        self.memo = Memo()
         self.watched: list[Path] = []  # what the last check depended on, besides the checkpoints
         self.checked: Signature | None = None  # the stats the last check was made on; None: check at once
         self.seen: Signature | None = None  # the stats at the previous look
@@ -80,6 +79,7 @@ class FileChecks:
         reports = [preflight_with(self.settings, c, self.memo, self.stop) for c in checkpoints]
         if self.stop.is_set():
             return
+        self.memo.next_run()  # what no checkpoint's rows name any more is forgotten
         watched = sorted({p for r in reports for p in [*r.sources, *(q for b in r.books for q in b.looked_at)]})
         # New places (a row appended): check once more at the next look, with their stats taken before it.
         self.checked = signature if watched == self.watched else None

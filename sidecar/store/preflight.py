@@ -195,8 +195,6 @@ def check_rows(rows: Sequence[RowFiles], places: Places, limits: Limits = Limits
         facts = read_files({key: wanted[key] for key in chunk}, limits, memo, stop, patient=stop is None)
         for n, role in chunk:
             checks[n].findings += file_findings(role, facts[n, role], rows[n].cells, _spine(rows[n].book))
-    if memo is not None and not (stop is not None and stop.is_set()):
-        memo.next_run()
     return checks
 
 
