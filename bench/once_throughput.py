@@ -1,12 +1,15 @@
-"""`sidecar --once` throughput against the floor, a no-fsync raw loop and the seed's copy-and-rename append.
+"""`sidecar --once` against the floor, on real-shaped and generated books, and an empty `--once`.
 
 The configuration is the one publishers run: the pipeline's real config tree (default, publisher, imprint,
 the xynapse tranche) and LSI's code tables from ../shared/lsi (--example-configs: the bundled small configs,
-no code tables).
-The floor is what any tool must do: read every file, parse its JSON and write the same rows with the csv
-module, one fsync. Prints books/s (median of --runs) for each, the ratios, and the peak RSS of a real
-`sidecar --once` child at two batch sizes.
-Usage: BENCH_TMP=/tmp python bench/once_throughput.py [--books 3000] [--runs 3] [--example-configs] [--no-seed]
+no code tables). Two corpora: copies of the pipeline's real processed JSON (217 KB, distinct ISBNs and
+titles) and generated books (~32 KiB). The floor is what any tool must do: read every file, parse its JSON
+and write the same rows with the csv module, one fsync. Each round runs the floor, a whole `python -m
+sidecar --once` child, the Ingestor in this process and a no-fsync raw loop in turn; it prints medians,
+min-max and the ratios to the floor (of the medians, and round by round). Then the wall time of an empty
+`--once` with the bundled config.yaml beside `python -c pass`, the seed's append (unless --no-seed) and the
+peak RSS of a real `sidecar --once` child at each --rss-books.
+Usage: BENCH_TMP=/tmp python bench/once_throughput.py [--books 3000] [--real-books 1000] [--runs 5] [--no-seed]
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from books import write_books  # noqa: E402
+from books import isbn13, write_books  # noqa: E402
 
-from sidecar.rows.book import parse_book
+from sidecar.logs import TEXT_FORMAT  # noqa: E402
+from sidecar.rows.book import parse_book  # noqa: E402
 from sidecar.store.sources import read_source, scan  # noqa: E402
 from sidecar.rows.columns import encode_header, encode_record  # noqa: E402
 from sidecar.settings import load_settings  # noqa: E402
@@ -41,6 +45,10 @@ REAL = {"pipeline_configs": SHARED / "pipeline-configs", "tranche": "xynapse_tra
 EXAMPLE = {"lsi_config": ROOT / "examples" / "pipeline-configs" / "default_lsi_config.json",
            "tranche": ROOT / "examples" / "pipeline-configs" / "tranches" / "harbor_light_spring.json"}
 CONFIGS = dict(REAL)
+REAL_BOOK = SHARED / "examples" / "AI_Governance_Freedom_vs_Constraint.json"
+FLOOR = "floor: read, parse JSON, csv.writer, one fsync"
+WHOLE = "sidecar --once, whole process"
+IN_PROCESS = "sidecar --once, in process (Ingestor)"
 ROWS: list[list[str]] = []  # the floor's rows, made once before it is timed
 
 
@@ -101,17 +109,6 @@ def raw_loop(folder: Path, out: Path, seed_append: bool = False) -> None:
     os.close(fd)
 
 
-def timed(fn, folder: Path, work: Path, runs: int) -> float:
-    times = []
-    for i in range(runs):
-        out = work / f"out{i}"
-        start = time.perf_counter()
-        fn(folder, out)
-        times.append(time.perf_counter() - start)
-        shutil.rmtree(out)
-    return statistics.median(times)
-
-
 def peak_rss_mib(folder: Path, out: Path) -> float:
     """A real `sidecar --once` child's own high-water mark (VmHWM: ru_maxrss would count this process's
     pages at fork)."""
@@ -125,10 +122,92 @@ def peak_rss_mib(folder: Path, out: Path) -> float:
     return int(done.stdout.split("VmHWM:")[1].split()[0]) / 1024
 
 
+def real_books(folder: Path, count: int) -> None:
+    """count copies of the pipeline's one real processed JSON (217 KB), each with its own ISBN and title,
+    written as the pipeline writes it (indent 4, UTF-8 as is: the copy of the original is byte-identical)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    original = json.loads(REAL_BOOK.read_bytes())
+    for n in range(count):
+        isbn = isbn13(60_880_000 + n)  # 978-1-6088-...: the original's group, a valid check digit
+        title = f"{original['title']} {n + 1}"
+        book = {**original, "title": title, "storefront_title_en": title, "isbn13": isbn, "isbn_13": isbn,
+                "isbn": isbn}
+        (folder / f"book_{n:06}.json").write_text(json.dumps(book, indent=4, ensure_ascii=False), encoding="utf-8")
+
+
+def rounds(variants: dict, folder: Path, work: Path, runs: int) -> dict[str, list[float]]:
+    """Every variant once a round, in turn, for runs rounds: the floor and sidecar see the same machine."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for i in range(runs):
+        for name, fn in variants.items():
+            out = work / f"out{i}"
+            start = time.perf_counter()
+            fn(folder, out)
+            times[name].append(time.perf_counter() - start)
+            shutil.rmtree(out, ignore_errors=True)
+    return times
+
+
+def spread(times: list[float]) -> str:
+    return f"{statistics.median(times):6.2f} s ({min(times):.2f}-{max(times):.2f})"
+
+
+def report(times: dict[str, list[float]], books: int) -> None:
+    floor_times = times[FLOOR]
+    for name, seconds in times.items():
+        line = f"  {name:55} {books / statistics.median(seconds):7.0f} books/s {spread(seconds)}"
+        if name != FLOOR:
+            paired = [s / f for s, f in zip(seconds, floor_times)]
+            line += (f"  {statistics.median(seconds) / statistics.median(floor_times):5.2f}x the floor "
+                     f"(round by round {min(paired):.2f}-{max(paired):.2f}x)")
+        print(line)
+
+
+def corpus(name: str, folder: Path, work: Path, count: int, runs: int, variants: dict) -> dict[str, list[float]]:
+    sizes = [p.stat().st_size for p in folder.iterdir()]
+    product(folder, work / "probe")
+    csv_file = next((work / "probe").glob("cumulative_checkpoint_*.csv"))
+    row_bytes = (csv_file.stat().st_size - len(encode_header(settings(folder, work).dialect))) / count
+    shutil.rmtree(work / "probe")
+    s = settings(folder, work)
+    profile = s.profile_for(s.folders[0])
+    ROWS[:] = [list(convert_book(parse_book(p.read_bytes()), profile).row) for p in scan(folder, ())]
+    print(f"{name}: {count} books, median {statistics.median(sizes) / 1024:.1f} KiB of JSON each, rows "
+          f"{row_bytes / 1024:.2f} KiB each; {runs} rounds, medians (min-max)")
+    times = rounds(variants, folder, work, runs)
+    report(times, count)
+    return times
+
+
+def empty_once(work: Path, runs: int) -> None:
+    """A bare `sidecar --once` with the bundled config.yaml on an empty folder (a new ledger each run),
+    beside a bare interpreter, alternately."""
+    empty = work / "empty" / "harbor_light_build" / "processed_json"
+    empty.mkdir(parents=True)
+    commands = {"python -c pass": [sys.executable, "-c", "pass"],
+                "sidecar --once, bundled config.yaml, empty folder": [
+                    sys.executable, "-m", "sidecar", "--once", "--config", str(ROOT / "config.yaml"),
+                    "--watch", str(empty), "--checkpoint-dir"]}
+    times: dict[str, list[float]] = {name: [] for name in commands}
+    for i in range(runs):
+        for name, command in commands.items():
+            out = work / f"empty_out{i}"
+            start = time.perf_counter()
+            done = subprocess.run(command + [str(out)] if command[-1] == "--checkpoint-dir" else command,
+                                  capture_output=True, text=True)
+            times[name].append(time.perf_counter() - start)
+            assert done.returncode == 0, done.stderr
+            shutil.rmtree(out, ignore_errors=True)
+    print(f"empty folder: {runs} rounds, wall, medians (min-max)")
+    for name, seconds in times.items():
+        print(f"  {name:55} {spread(seconds)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--books", type=int, default=3000)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--books", type=int, default=3000, help="generated books")
+    parser.add_argument("--real-books", type=int, default=1000, help="copies of the real book (0: none)")
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--quotes", type=int, default=40, help="quotes a book: 40 ~ 33 KiB of JSON, 0 ~ 4 KiB")
     parser.add_argument("--rss-books", type=int, nargs="*", default=[1000, 10000])
     parser.add_argument("--example-configs", action="store_true", help="the bundled configs, no code tables")
@@ -140,47 +219,38 @@ def main() -> None:
     from loguru import logger
 
     logger.remove()
+    # In process as in the child: WARNING and above, a line a book with the real tree, written out.
+    logger.add(open(os.devnull, "w"), level="WARNING", format=TEXT_FORMAT, backtrace=False, diagnose=False)
+    print(f"configs: {'the bundled examples' if args.example_configs else 'the real ones with LSI code tables'}; "
+          f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f}")
+    variants = {FLOOR: floor, WHOLE: process, IN_PROCESS: product,
+                "(b) raw convert + write loop, no fsync, no ledger": raw_loop}
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         work = Path(tmp)
+        empty_once(work, args.runs)
+        if args.real_books:
+            folder = work / "real" / "xynapse_traces_build" / "processed_json"  # the imprint's folder
+            real_books(folder, args.real_books)
+            corpus("real-shaped (copies of the real book)", folder, work, args.real_books, args.runs, variants)
+            shutil.rmtree(folder)
         folder = work / "xynapse_traces_build" / "processed_json"  # the imprint's folder: its imprint file is read
         write_books(folder, args.books, args.quotes)
-        sizes = [p.stat().st_size for p in folder.iterdir()]
-        product(folder, work / "probe")
-        csv = next((work / "probe").glob("cumulative_checkpoint_*.csv"))
-        row_bytes = (csv.stat().st_size - len(encode_header(settings(folder, work).dialect))) / args.books
-        shutil.rmtree(work / "probe")
-        print(f"{args.books} books, median {statistics.median(sizes) / 1024:.1f} KiB of JSON each, "
-              f"rows {row_bytes / 1024:.2f} KiB each; median of {args.runs} runs; configs: "
-              f"{'the bundled examples' if args.example_configs else 'the real ones with LSI code tables'}")
-        s = settings(folder, work)
-        profile = s.profile_for(s.folders[0])
-        ROWS[:] = [list(convert_book(parse_book(p.read_bytes()), profile).row) for p in scan(folder, ())]
-
-        results = {
-            "floor: read, parse JSON, csv.writer, one fsync": timed(floor, folder, work, args.runs),
-            "sidecar --once, whole process": timed(process, folder, work, args.runs),
-            "sidecar --once (ingest, fdatasync per group, ledger)": timed(product, folder, work, args.runs),
-            "(b) raw convert + write loop, no fsync, no ledger": timed(raw_loop, folder, work, args.runs),
-        }
+        times = corpus("generated", folder, work, args.books, args.runs, variants)
         if not args.no_seed:
-            results["(a) seed's copy-whole-file-then-rename append"] = timed(
-                lambda f, o: raw_loop(f, o, seed_append=True), folder, work, args.runs)
-        ours = results["sidecar --once (ingest, fdatasync per group, ledger)"]
-        for name, seconds in results.items():
-            print(f"  {name:55} {args.books / seconds:9.0f} books/s  {seconds:7.2f} s")
-        seed = results.get("(a) seed's copy-whole-file-then-rename append")
-        if seed:
-            print(f"  sidecar vs (a): {seed / ours:.1f}x faster")
-        print(f"  sidecar vs (b): {ours / results['(b) raw convert + write loop, no fsync, no ledger']:.2f}x the time")
-        floor_s = results['floor: read, parse JSON, csv.writer, one fsync']
-        print(f"  sidecar vs the floor: {ours / floor_s:.2f}x the time in process, "
-              f"{results['sidecar --once, whole process'] / floor_s:.2f}x as a whole process")
+            seed = statistics.median(rounds({"(a)": lambda f, o: raw_loop(f, o, seed_append=True)},
+                                            folder, work, args.runs)["(a)"])
+            ours = statistics.median(times[IN_PROCESS])
+            print(f"  (a) seed's copy-whole-file-then-rename append: {args.books / seed:.0f} books/s {seed:.2f} s; "
+                  f"sidecar {seed / ours:.1f}x faster")
+        shutil.rmtree(folder)
 
         for count in args.rss_books:
-            rss_folder = work / f"rss{count}" / "xynapse_traces_build" / "processed_json"
-            write_books(rss_folder, count, args.quotes)
-            print(f"  peak RSS of sidecar --once at {count:6} books: {peak_rss_mib(rss_folder, work / f'o{count}'):6.1f} MiB")
-            shutil.rmtree(rss_folder)
+            for kind in ("real", "generated") if args.real_books else ("generated",):
+                rss_folder = work / f"rss{count}{kind}" / "xynapse_traces_build" / "processed_json"
+                real_books(rss_folder, count) if kind == "real" else write_books(rss_folder, count, args.quotes)
+                print(f"  peak RSS of sidecar --once at {count:6} {kind} books: "
+                      f"{peak_rss_mib(rss_folder, work / f'o{count}{kind}'):6.1f} MiB")
+                shutil.rmtree(rss_folder.parent.parent)
 
 
 if __name__ == "__main__":
