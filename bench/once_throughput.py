@@ -49,6 +49,9 @@ REAL_BOOK = SHARED / "examples" / "AI_Governance_Freedom_vs_Constraint.json"
 FLOOR = "floor: read, parse JSON, csv.writer, one fsync"
 WHOLE = "sidecar --once, whole process"
 IN_PROCESS = "sidecar --once, in process (Ingestor)"
+# The children run as an installed sidecar does, from compiled modules: with PYTHONDONTWRITEBYTECODE set
+# (as in some shells and CI), every child would compile every module again (about 0.2 s here).
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 ROWS: list[list[str]] = []  # the floor's rows, made once before it is timed
 
 
@@ -78,7 +81,7 @@ def product(folder: Path, out: Path) -> None:
 def process(folder: Path, out: Path) -> None:
     """The whole `sidecar --once` process: interpreter start, imports, configs and code tables, the run."""
     done = subprocess.run([sys.executable, "-m", "sidecar", "--once", "--watch", str(folder), "--checkpoint-dir",
-                           str(out), "--log-level", "WARNING", *flags()], capture_output=True, text=True)
+                           str(out), "--log-level", "WARNING", *flags()], capture_output=True, text=True, env=CHILD_ENV)
     assert done.returncode == 0, done.stderr
 
 
@@ -117,7 +120,7 @@ def peak_rss_mib(folder: Path, out: Path) -> float:
              "sys.exit(code)")
     done = subprocess.run([sys.executable, "-c", child, "--once", "--watch", str(folder), "--checkpoint-dir", str(out),
                            "--log-level", "WARNING", *flags()],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, env=CHILD_ENV)
     assert done.returncode in (0, 1), done.stderr
     return int(done.stdout.split("VmHWM:")[1].split()[0]) / 1024
 
@@ -138,12 +141,13 @@ def real_books(folder: Path, count: int) -> None:
 def rounds(variants: dict, folder: Path, work: Path, runs: int) -> dict[str, list[float]]:
     """Every variant once a round, in turn, for runs rounds: the floor and sidecar see the same machine."""
     times: dict[str, list[float]] = {name: [] for name in variants}
-    for i in range(runs):
+    for i in range(runs + 1):  # round 0 warms up (page cache, compiled modules) and is not counted
         for name, fn in variants.items():
             out = work / f"out{i}"
             start = time.perf_counter()
             fn(folder, out)
-            times[name].append(time.perf_counter() - start)
+            if i:
+                times[name].append(time.perf_counter() - start)
             shutil.rmtree(out, ignore_errors=True)
     return times
 
@@ -189,13 +193,14 @@ def empty_once(work: Path, runs: int) -> None:
                     sys.executable, "-m", "sidecar", "--once", "--config", str(ROOT / "config.yaml"),
                     "--watch", str(empty), "--checkpoint-dir"]}
     times: dict[str, list[float]] = {name: [] for name in commands}
-    for i in range(runs):
+    for i in range(runs + 1):  # round 0 warms up and is not counted
         for name, command in commands.items():
             out = work / f"empty_out{i}"
             start = time.perf_counter()
             done = subprocess.run(command + [str(out)] if command[-1] == "--checkpoint-dir" else command,
-                                  capture_output=True, text=True)
-            times[name].append(time.perf_counter() - start)
+                                  capture_output=True, text=True, env=CHILD_ENV)
+            if i:
+                times[name].append(time.perf_counter() - start)
             assert done.returncode == 0, done.stderr
             shutil.rmtree(out, ignore_errors=True)
     print(f"empty folder: {runs} rounds, wall, medians (min-max)")
@@ -227,6 +232,7 @@ def main() -> None:
                 "(b) raw convert + write loop, no fsync, no ledger": raw_loop}
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         work = Path(tmp)
+        CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(work / "pycache")  # compiled once, by the warm-up round
         empty_once(work, args.runs)
         if args.real_books:
             folder = work / "real" / "xynapse_traces_build" / "processed_json"  # the imprint's folder
