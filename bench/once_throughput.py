@@ -232,6 +232,7 @@ def main() -> None:
                 "(b) raw convert + write loop, no fsync, no ledger": raw_loop}
     with tempfile.TemporaryDirectory(dir=os.environ.get("BENCH_TMP")) as tmp:
         work = Path(tmp)
+        os.chdir(work)  # no ./config.yaml of wherever it was started from joins the settings
         CHILD_ENV["PYTHONPYCACHEPREFIX"] = str(work / "pycache")  # compiled once, by the warm-up round
         empty_once(work, args.runs)
         if args.real_books:
