@@ -184,33 +184,32 @@ def corpus(name: str, folder: Path, work: Path, count: int, runs: int, variants:
 
 
 def empty_once(work: Path, runs: int) -> None:
-    """A bare `sidecar --once` with the bundled config.yaml on an empty folder (a new ledger each run),
-    beside a bare interpreter, alternately."""
+    """A bare `sidecar --once` with the bundled config.yaml on an empty folder, beside a bare interpreter,
+    alternately: the first run in a new checkpoint folder (it creates the ledger) and a second one in the
+    same folder (it opens it)."""
     empty = work / "empty" / "harbor_light_build" / "processed_json"
     empty.mkdir(parents=True)
-    commands = {"python -c pass": [sys.executable, "-c", "pass"],
-                "sidecar --once, bundled config.yaml, empty folder": [
-                    sys.executable, "-m", "sidecar", "--once", "--config", str(ROOT / "config.yaml"),
-                    "--watch", str(empty), "--checkpoint-dir"]}
-    times: dict[str, list[float]] = {name: [] for name in commands}
+    once = [sys.executable, "-m", "sidecar", "--once", "--config", str(ROOT / "config.yaml"), "--watch", str(empty)]
+    names = ("python -c pass", "sidecar --once, empty folder, new ledger", "sidecar --once, empty folder, its ledger")
+    times: dict[str, list[float]] = {name: [] for name in names}
     for i in range(runs + 1):  # round 0 warms up and is not counted
-        for name, command in commands.items():
-            out = work / f"empty_out{i}"
+        out = work / f"empty_out{i}"
+        for name, command in zip(names, ([sys.executable, "-c", "pass"], once, once)):
             start = time.perf_counter()
-            done = subprocess.run(command + [str(out)] if command[-1] == "--checkpoint-dir" else command,
+            done = subprocess.run(command + ["--checkpoint-dir", str(out)] if command is once else command,
                                   capture_output=True, text=True, env=CHILD_ENV)
             if i:
                 times[name].append(time.perf_counter() - start)
             assert done.returncode == 0, done.stderr
-            shutil.rmtree(out, ignore_errors=True)
-    print(f"empty folder: {runs} rounds, wall, medians (min-max)")
+        shutil.rmtree(out, ignore_errors=True)
+    print(f"empty folder, bundled config.yaml: {runs} rounds, wall, medians (min-max)")
     for name, seconds in times.items():
         print(f"  {name:55} {spread(seconds)}")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--books", type=int, default=3000, help="generated books")
+    parser.add_argument("--books", type=int, default=3000, help="generated books (0: none)")
     parser.add_argument("--real-books", type=int, default=1000, help="copies of the real book (0: none)")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--quotes", type=int, default=40, help="quotes a book: 40 ~ 33 KiB of JSON, 0 ~ 4 KiB")
@@ -240,19 +239,20 @@ def main() -> None:
             real_books(folder, args.real_books)
             corpus("real-shaped (copies of the real book)", folder, work, args.real_books, args.runs, variants)
             shutil.rmtree(folder)
-        folder = work / "xynapse_traces_build" / "processed_json"  # the imprint's folder: its imprint file is read
-        write_books(folder, args.books, args.quotes)
-        times = corpus("generated", folder, work, args.books, args.runs, variants)
-        if not args.no_seed:
-            seed = statistics.median(rounds({"(a)": lambda f, o: raw_loop(f, o, seed_append=True)},
-                                            folder, work, args.runs)["(a)"])
-            ours = statistics.median(times[IN_PROCESS])
-            print(f"  (a) seed's copy-whole-file-then-rename append: {args.books / seed:.0f} books/s {seed:.2f} s; "
-                  f"sidecar {seed / ours:.1f}x faster")
-        shutil.rmtree(folder)
+        if args.books:
+            folder = work / "xynapse_traces_build" / "processed_json"  # the imprint's folder: its imprint file is read
+            write_books(folder, args.books, args.quotes)
+            times = corpus("generated", folder, work, args.books, args.runs, variants)
+            if not args.no_seed:
+                seed = statistics.median(rounds({"(a)": lambda f, o: raw_loop(f, o, seed_append=True)},
+                                                folder, work, args.runs)["(a)"])
+                ours = statistics.median(times[IN_PROCESS])
+                print(f"  (a) seed's copy-whole-file-then-rename append: {args.books / seed:.0f} books/s {seed:.2f} s; "
+                      f"sidecar {seed / ours:.1f}x faster")
+            shutil.rmtree(folder)
 
         for count in args.rss_books:
-            for kind in ("real", "generated") if args.real_books else ("generated",):
+            for kind in [k for k, n in (("real", args.real_books), ("generated", args.books)) if n]:
                 rss_folder = work / f"rss{count}{kind}" / "xynapse_traces_build" / "processed_json"
                 real_books(rss_folder, count) if kind == "real" else write_books(rss_folder, count, args.quotes)
                 print(f"  peak RSS of sidecar --once at {count:6} {kind} books: "
