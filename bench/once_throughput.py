@@ -6,9 +6,9 @@ no code tables). Two corpora: copies of the pipeline's real processed JSON (217 
 titles) and generated books (~32 KiB). The floor is what any tool must do: read every file, parse its JSON
 and write the same rows with the csv module, one fsync. Each round runs the floor, a whole `python -m
 sidecar --once` child, the Ingestor in this process and a no-fsync raw loop in turn; it prints medians,
-min-max and the ratios to the floor (of the medians, and round by round). Then the wall time of an empty
-`--once` with the bundled config.yaml beside `python -c pass`, the seed's append (unless --no-seed) and the
-peak RSS of a real `sidecar --once` child at each --rss-books.
+min-max and the ratios to the floor (of the medians, and round by round), in wall and in CPU time. Then
+an empty `--once` with the bundled config.yaml beside `python -c pass`, the seed's append (unless
+--no-seed) and the peak RSS of a real `sidecar --once` child at each --rss-books.
 Usage: BENCH_TMP=/tmp python bench/once_throughput.py [--books 3000] [--real-books 1000] [--runs 5] [--no-seed]
 """
 
@@ -18,6 +18,7 @@ import argparse
 import csv
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -138,16 +139,24 @@ def real_books(folder: Path, count: int) -> None:
         (folder / f"book_{n:06}.json").write_text(json.dumps(book, indent=4, ensure_ascii=False), encoding="utf-8")
 
 
-def rounds(variants: dict, folder: Path, work: Path, runs: int) -> dict[str, list[float]]:
-    """Every variant once a round, in turn, for runs rounds: the floor and sidecar see the same machine."""
-    times: dict[str, list[float]] = {name: [] for name in variants}
+def cpu_seconds() -> float:
+    """User and system time of this process and of its children that have ended (a shared machine's other
+    load slows a run's wall time far more than its CPU time)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def rounds(variants: dict, folder: Path, work: Path, runs: int) -> dict[str, list[tuple[float, float]]]:
+    """Every variant once a round, in turn, for runs rounds: the floor and sidecar see the same machine.
+    Each run gives (wall seconds, CPU seconds)."""
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
     for i in range(runs + 1):  # round 0 warms up (page cache, compiled modules) and is not counted
         for name, fn in variants.items():
             out = work / f"out{i}"
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds()
             fn(folder, out)
             if i:
-                times[name].append(time.perf_counter() - start)
+                times[name].append((time.perf_counter() - start, cpu_seconds() - cpu))
             shutil.rmtree(out, ignore_errors=True)
     return times
 
@@ -156,18 +165,20 @@ def spread(times: list[float]) -> str:
     return f"{statistics.median(times):6.2f} s ({min(times):.2f}-{max(times):.2f})"
 
 
-def report(times: dict[str, list[float]], books: int) -> None:
-    floor_times = times[FLOOR]
-    for name, seconds in times.items():
-        line = f"  {name:55} {books / statistics.median(seconds):7.0f} books/s {spread(seconds)}"
-        if name != FLOOR:
-            paired = [s / f for s, f in zip(seconds, floor_times)]
-            line += (f"  {statistics.median(seconds) / statistics.median(floor_times):5.2f}x the floor "
-                     f"(round by round {min(paired):.2f}-{max(paired):.2f}x)")
-        print(line)
+def report(times: dict[str, list[tuple[float, float]]], books: int) -> None:
+    for kind, index in (("wall", 0), ("CPU", 1)):
+        floor_times = [t[index] for t in times[FLOOR]]
+        for name, both in times.items():
+            seconds = [t[index] for t in both]
+            line = f"  {kind:4} {name:55} {books / statistics.median(seconds):7.0f} books/s {spread(seconds)}"
+            if name != FLOOR:
+                paired = [s / f for s, f in zip(seconds, floor_times)]
+                line += (f"  {statistics.median(seconds) / statistics.median(floor_times):5.2f}x the floor "
+                         f"(round by round {min(paired):.2f}-{max(paired):.2f}x)")
+            print(line)
 
 
-def corpus(name: str, folder: Path, work: Path, count: int, runs: int, variants: dict) -> dict[str, list[float]]:
+def corpus(name: str, folder: Path, work: Path, count: int, runs: int, variants: dict) -> dict[str, list]:
     sizes = [p.stat().st_size for p in folder.iterdir()]
     product(folder, work / "probe")
     csv_file = next((work / "probe").glob("cumulative_checkpoint_*.csv"))
@@ -191,20 +202,20 @@ def empty_once(work: Path, runs: int) -> None:
     empty.mkdir(parents=True)
     once = [sys.executable, "-m", "sidecar", "--once", "--config", str(ROOT / "config.yaml"), "--watch", str(empty)]
     names = ("python -c pass", "sidecar --once, empty folder, new ledger", "sidecar --once, empty folder, its ledger")
-    times: dict[str, list[float]] = {name: [] for name in names}
+    times: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
     for i in range(runs + 1):  # round 0 warms up and is not counted
         out = work / f"empty_out{i}"
         for name, command in zip(names, ([sys.executable, "-c", "pass"], once, once)):
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), cpu_seconds()
             done = subprocess.run(command + ["--checkpoint-dir", str(out)] if command is once else command,
                                   capture_output=True, text=True, env=CHILD_ENV)
             if i:
-                times[name].append(time.perf_counter() - start)
+                times[name].append((time.perf_counter() - start, cpu_seconds() - cpu))
             assert done.returncode == 0, done.stderr
         shutil.rmtree(out, ignore_errors=True)
-    print(f"empty folder, bundled config.yaml: {runs} rounds, wall, medians (min-max)")
-    for name, seconds in times.items():
-        print(f"  {name:55} {spread(seconds)}")
+    print(f"empty folder, bundled config.yaml: {runs} rounds, medians (min-max)")
+    for name, both in times.items():
+        print(f"  {name:55} wall {spread([t[0] for t in both])}   CPU {spread([t[1] for t in both])}")
 
 
 def main() -> None:
@@ -244,9 +255,9 @@ def main() -> None:
             write_books(folder, args.books, args.quotes)
             times = corpus("generated", folder, work, args.books, args.runs, variants)
             if not args.no_seed:
-                seed = statistics.median(rounds({"(a)": lambda f, o: raw_loop(f, o, seed_append=True)},
-                                                folder, work, args.runs)["(a)"])
-                ours = statistics.median(times[IN_PROCESS])
+                seed = statistics.median(t[0] for t in rounds({"(a)": lambda f, o: raw_loop(f, o, seed_append=True)},
+                                                              folder, work, args.runs)["(a)"])
+                ours = statistics.median(t[0] for t in times[IN_PROCESS])
                 print(f"  (a) seed's copy-whole-file-then-rename append: {args.books / seed:.0f} books/s {seed:.2f} s; "
                       f"sidecar {seed / ours:.1f}x faster")
             shutil.rmtree(folder)
