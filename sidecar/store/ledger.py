@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..errors import CheckpointError, DiskFull
-from ..rows.columns import Problem, Severity
-from ..rows.lsi_rules import decode_problems
+from ..rows.columns import Problem
+from ..rows.lsi_rules import decode_errors
 from .schema import migrate
 
 LEDGER_NAME = "ledger.sqlite3"
@@ -264,8 +264,7 @@ class Ledger:
         reasons: Counter[Problem] = Counter()
         for (recorded,) in self.db.execute("SELECT lsi_errors FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)):
             rows += 1
-            errors = [p for p in decode_problems(recorded) if p.severity == Severity.ERROR] \
-                if recorded and ('"error"' in recorded or not recorded.startswith("[[")) else []  # older: strings
+            errors = decode_errors(recorded)
             if errors:
                 not_ready += 1
                 reasons.update(errors)
