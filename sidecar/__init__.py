@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 
 
 def _loguru_without_asyncio() -> None:
-    """loguru imports asyncio (a third of its import time, ~40 ms) only to look up the running event loop
+    """loguru imports asyncio (a third or more of its import time) only to look up the running event loop
     of a coroutine sink, which the sidecar never adds. Its 20-line helper module is given here with the
     same two functions, importing asyncio when one is called: `sidecar --once` then starts without it."""
     import sys
