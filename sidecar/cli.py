@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from loguru import logger
 
@@ -25,17 +25,11 @@ from .exits import (EXIT_CHECKPOINT, EXIT_CODES, EXIT_INTERNAL, EXIT_NOT_READY, 
 from .logs import setup_logging
 from .settings import LOG_LEVELS, Settings, load_settings
 from .store.ledger import Ledger
-from .store.names import export_name, review_name
-from .store.preflight import PreflightReport, current_checkpoints, file_readiness, files_warning, preflight_with
-from .tools.batch import write_batch
-from .tools.compare import compare_files, comparison_json, format_comparison
-from .rows.columns import COLUMNS
-from .tools.export import export_checkpoint, export_profile, known_checkpoints, refuse_checkpoint_output
-from .tools.review import write_review
-from .tools.status import (collect_status, format_list, format_recovery, format_status, list_checkpoints, recovery,
-                           write_resume_list)
-from .tools.preflight import format_preflight
-from .tools.verify import format_report, verify_checkpoint
+
+if TYPE_CHECKING:
+    from .store.preflight import PreflightReport
+
+# A command imports its tool when it runs: `--once` and the service need none of them (start-up time).
 
 
 def _settings_flags(parser: argparse.ArgumentParser, default: Any) -> None:
@@ -197,11 +191,15 @@ def run_once(settings: Settings, require_ready: bool = False) -> int:
     _out(f"sidecar: {summary.line()}")
     if stop.is_set():
         logger.info("stopped by a signal before every book was seen; run again to finish")
-    entries = [file_readiness(r) for r in _preflight(settings, summary.checkpoints)] if settings.files else []
-    if entries:  # the summary of the files, as status gives it, and loud when some have errors
+    files = None
+    if settings.files is not None:  # the summary of the files, as status gives it, and loud when some have errors
+        from .store.preflight import file_readiness, files_warning
+
+        entries = [file_readiness(r) for r in _preflight(settings, summary.checkpoints)]
         rows, failing = sum(e["rows"] for e in entries), sum(e["with_file_errors"] for e in entries)
-        _out(f"sidecar: files: {rows - failing} of {rows} rows' files agree with them")
-    files = files_warning(entries)
+        if entries:
+            _out(f"sidecar: files: {rows - failing} of {rows} rows' files agree with them")
+        files = files_warning(entries)
     if files:
         logger.warning(files)
     if summary.counts[Outcome.REJECTED]:
@@ -210,12 +208,16 @@ def run_once(settings: Settings, require_ready: bool = False) -> int:
 
 
 def show_status(settings: Settings, args: argparse.Namespace) -> int:
+    from .tools.status import collect_status, format_status
+
     status = collect_status(settings)
     _out(json.dumps(status, indent=2) if args.json else format_status(status))
     return EXIT_OK
 
 
 def show_list(settings: Settings, args: argparse.Namespace) -> int:
+    from .tools.status import format_list, list_checkpoints
+
     entries = list_checkpoints(settings)
     _out(json.dumps([e.json() for e in entries], indent=2) if args.json else format_list(entries))
     return EXIT_OK
@@ -223,6 +225,8 @@ def show_list(settings: Settings, args: argparse.Namespace) -> int:
 
 def recover(settings: Settings, args: argparse.Namespace) -> int:
     """Status, narrowed to what a person needs after a crash; optionally the resume list."""
+    from .tools.status import collect_status, format_recovery, recovery, write_resume_list
+
     status = collect_status(settings, with_done=bool(args.resume_list))
     if args.resume_list:
         done = write_resume_list(status, Path(args.resume_list))
@@ -234,6 +238,9 @@ def recover(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def verify(settings: Settings, args: argparse.Namespace) -> int:
+    from .tools.preflight import format_preflight
+    from .tools.verify import format_report, verify_checkpoint
+
     report = verify_checkpoint(Path(args.checkpoint).resolve(), settings.profile.context, [settings.state_dir])
     files = _preflight(settings, [report.path]) if settings.files else []
     clean = report.clean and all(f.clean for f in files)  # the rows' own checks and their files'
@@ -247,6 +254,9 @@ def verify(settings: Settings, args: argparse.Namespace) -> int:
 
 def preflight(settings: Settings, args: argparse.Namespace) -> int:
     """The files of a checkpoint's rows (or of each imprint's current checkpoint) against the rows."""
+    from .store.preflight import current_checkpoints
+    from .tools.preflight import format_preflight
+
     if args.checkpoint:
         checkpoints = [Path(args.checkpoint).resolve()]
     else:
@@ -262,10 +272,14 @@ def preflight(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _preflight(settings: Settings, checkpoints: Sequence[Path]) -> list[PreflightReport]:
+    from .store.preflight import preflight_with
+
     return [preflight_with(settings, c) for c in checkpoints]
 
 
 def compare(settings: Settings, args: argparse.Namespace) -> int:
+    from .tools.compare import compare_files, comparison_json, format_comparison
+
     left, right = Path(args.checkpoint), Path(args.other)
     result = compare_files(left, right)
     _out(json.dumps(comparison_json(result), indent=2) if args.json else format_comparison(left, right, result))
@@ -273,8 +287,15 @@ def compare(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def export(settings: Settings, args: argparse.Namespace) -> int:
+    from .rows.columns import COLUMNS
+    from .store.names import export_name, review_name
+    from .tools.export import export_checkpoint, export_profile, known_checkpoints, refuse_checkpoint_output
+
     checkpoint = Path(args.checkpoint)
     if args.format == "xlsx":
+        from .store.preflight import preflight_with
+        from .tools.review import write_review
+
         output = Path(args.output) if args.output else review_name(checkpoint)
         refuse_checkpoint_output(output, checkpoint, known_checkpoints(settings.state_dir))
         columns = export_profile(args.profile, settings.exports).columns if args.profile else COLUMNS
@@ -299,6 +320,8 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def batch(settings: Settings, args: argparse.Namespace) -> int:
+    from .tools.batch import write_batch
+
     [folder] = settings.folders
     rows, rejected = write_batch(settings, folder, Path(args.output))
     _out(f"sidecar: {rows} rows, {rejected} rejected; batch file: {args.output}")

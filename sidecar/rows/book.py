@@ -47,7 +47,7 @@ def book_to_row(data: bytes, profile: Profile, strict: bool, dialect: Dialect) -
 
 def parse_book(data: bytes) -> dict[str, Any]:
     """The book in a processed JSON file: a JSON object, or the object under a top-level 'metadata' key."""
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(): that copies a whole book to look at its first bytes
         raise BookError("it is empty (the pipeline may still be writing it)")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (len(data) > 1 and b"\x00" in data[:2]):
         raise BookError("it is not UTF-8 (it looks like UTF-16); save it as UTF-8")

@@ -38,19 +38,20 @@ def parse_acs_codes(text: str) -> AcsCodes:
     if len(rows) < 3 or not rows[0] or rows[0][0] != "Book Types":
         raise ConfigError("not LSI's ACS-codes-and-descriptions.csv (its first cell should be 'Book Types')")
     codes = AcsCodes(sha256=hashlib.sha256(text.encode()).hexdigest())
-    for row in rows[2:]:
-        row = row + [""] * (23 - len(row))
+    body = [row + [""] * (23 - len(row)) for row in rows[2:]]
+    for row in body:
         if row[0].strip():
             try:
                 bounds = (int(row[2]), int(row[3]))
             except ValueError:
                 bounds = (-99999, 99999)
             codes.book_types[row[0].strip()] = bounds
-        for name, col in _BLOCKS.items():
-            code, description = row[col].strip(), row[col + 1].strip()
-            if code:
-                table = getattr(codes, name)
-                table[code.upper() if name == "languages" else code] = description
+    # Block by block, a column pair at a time: every process with the tables reads their 20,000 codes.
+    for name, col in _BLOCKS.items():
+        table = getattr(codes, name)
+        pairs = ((row[col].strip(), row[col + 1]) for row in body)
+        table.update((code.upper() if name == "languages" else code, description.strip())
+                     for code, description in pairs if code)
     return codes
 
 

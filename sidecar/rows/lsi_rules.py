@@ -270,6 +270,15 @@ def decode_problems(text: str | None) -> list[Problem]:
     return found
 
 
+def decode_errors(text: str | None) -> list[Problem]:
+    """Of a row's problems as the ledger keeps them, the errors (those that make it not LSI-ready); only
+    they are made, since a run's summary reads every row's."""
+    if text and text.startswith("[["):
+        return [Problem(rule, ERROR, column, message) for rule, severity, column, message in json.loads(text)
+                if severity == ERROR] if '"error"' in text else []
+    return [p for p in decode_problems(text) if p.severity == ERROR]
+
+
 def source_problems(recorded: str | None, cells: Mapping[str, str]) -> list[Problem]:
     """Of a row's problems as the ledger kept them, those only conversion can know (source rules). A ledger
     of an older version kept bare error strings: of those, the reason a required column is blank."""

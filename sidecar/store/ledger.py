@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from ..errors import CheckpointError, DiskFull
-from ..rows.columns import Problem, Severity
-from ..rows.lsi_rules import decode_problems
+from ..rows.columns import Problem
+from ..rows.lsi_rules import decode_errors
 from .names import imprint_of
 from .records import CheckpointRecord as CheckpointRecord, Rejection as Rejection, RowRecord as RowRecord
 from .schema import migrate
@@ -255,8 +255,7 @@ class Ledger:
         reasons: Counter[Problem] = Counter()
         for (recorded,) in self.db.execute("SELECT lsi_errors FROM rows WHERE checkpoint_id = ?", (checkpoint_id,)):
             rows += 1
-            errors = [p for p in decode_problems(recorded) if p.severity == Severity.ERROR] \
-                if recorded and (f'"{Severity.ERROR.value}"' in recorded or not recorded.startswith("[[")) else []  # older: strings
+            errors = decode_errors(recorded)
             if errors:
                 not_ready += 1
                 reasons.update(errors)
