@@ -180,6 +180,7 @@ def _exit_code(exc: SidecarError) -> int:
 
 
 def run_once(settings: Settings, require_ready: bool = False) -> int:
+    _refuse_missing_folders(settings)
     stop = threading.Event()
     progress = _progress_bar if sys.stderr.isatty() else None
     with _stop_on_signals(stop), Ingestor(settings) as ingestor:
@@ -205,6 +206,15 @@ def run_once(settings: Settings, require_ready: bool = False) -> int:
     if summary.counts[Outcome.REJECTED]:
         return EXIT_REJECTED
     return EXIT_NOT_READY if require_ready and (summary.not_ready or files) else EXIT_OK
+
+
+def _refuse_missing_folders(settings: Settings) -> None:
+    """A run that catches up once: a watched folder that does not exist is a mistyped path, not "nothing to
+    do" (the service waits for one instead). Raises ConfigError."""
+    for folder in settings.folders:
+        if not os.path.lexists(folder.path):
+            raise ConfigError(f"the watched folder {folder.path} does not exist; check the path (--watch, "
+                              "SIDECAR_WATCH or 'watch:' in the config file)")
 
 
 def show_status(settings: Settings, args: argparse.Namespace) -> int:
@@ -315,13 +325,20 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
         logger.warning(f"export profile '{args.profile}' leaves out '{column}', which {n} row(s) set: those values are "
                        "not in the export (add the column to the profile's columns to send them)")
     left_out = f"; {sum(dropped.values())} value(s) in {len(dropped)} column(s) left out" if dropped else ""
-    _out(f"sidecar: {rows} rows exported to {output}{left_out}")
+    from .tools.verify import verify_checkpoint  # the rows LSI would refuse, as verify counts them
+
+    not_ready = verify_checkpoint(checkpoint.resolve(), settings.profile.context, [settings.state_dir]).not_ready
+    if not_ready:
+        logger.warning(f"{not_ready} of {rows} rows exported are not LSI-ready: sidecar verify {checkpoint} says why")
+    _out(f"sidecar: {rows} rows ({not_ready} not LSI-ready) exported to {output}{left_out}")
     return EXIT_OK
+
 
 
 def batch(settings: Settings, args: argparse.Namespace) -> int:
     from .tools.batch import write_batch
 
+    _refuse_missing_folders(settings)
     [folder] = settings.folders
     rows, rejected = write_batch(settings, folder, Path(args.output))
     _out(f"sidecar: {rows} rows, {rejected} rejected; batch file: {args.output}")

@@ -263,7 +263,8 @@ def test_the_submission_export_says_which_values_it_leaves_out(tmp_path, capsys)
     out_file = tmp_path / "upload.csv"
     assert cli.main(["export", str(checkpoints(data)[0]), "--profile", "submission", "--output", str(out_file)]) == EXIT_OK
     out, err = capsys.readouterr()
-    assert out == f"sidecar: 1 rows exported to {out_file}; 2 value(s) in 2 column(s) left out\n"
+    assert out == f"sidecar: 1 rows (1 not LSI-ready) exported to {out_file}; 2 value(s) in 2 column(s) left out\n"
+    assert f"WARNING 1 of 1 rows exported are not LSI-ready: sidecar verify {checkpoints(data)[0]} says why" in err
     assert ("export profile 'submission' leaves out 'LSI Special Category  (please consult LSI before using', which 1 "
             "row(s) set") in err
 

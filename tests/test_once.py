@@ -14,7 +14,7 @@ from sidecar.store.names import new_checkpoint_name
 from sidecar.store.lock import DirLock
 from sidecar.rows.columns import Dialect, encode_header
 from sidecar.errors import CheckpointError
-from sidecar.exits import EXIT_CHECKPOINT, EXIT_NOT_READY, EXIT_OK, EXIT_REJECTED
+from sidecar.exits import EXIT_CHECKPOINT, EXIT_NOT_READY, EXIT_OK, EXIT_REJECTED, EXIT_USAGE
 from sidecar.store.ledger import ledger_path
 
 from helpers import ROOT, book, cell, check_invariants, checkpoints, read_rows, write_book
@@ -318,3 +318,16 @@ def test_rows_that_are_not_lsi_ready_are_counted_named_and_can_fail_a_script(tmp
     ready = ["--once", "--config", str(ROOT / "config.yaml"), "--checkpoint-dir", str(tmp_path / "d"), "--require-ready"]
     assert cli.main(ready) == EXIT_OK  # the bundled example's rows are LSI-ready
     assert ", 0 not LSI-ready; checkpoint: " in capsys.readouterr().out
+
+
+def test_a_watched_folder_that_does_not_exist_is_a_mistyped_path_for_once_and_batch(tmp_path, capsys):
+    folder = tmp_path / "output" / "harbor_light_build" / "processed_jsn"  # a typo
+    data = tmp_path / "data"
+    assert cli.main(["--once", "--watch", str(folder), "--checkpoint-dir", str(data)]) == EXIT_USAGE
+    message = (f"sidecar: the watched folder {folder} does not exist; check the path (--watch, SIDECAR_WATCH or "
+               "'watch:' in the config file)\n")
+    assert capsys.readouterr().err == message
+    assert not data.exists()
+    output = tmp_path / "batch.csv"
+    assert cli.main(["batch", str(folder), "--output", str(output), "--checkpoint-dir", str(data)]) == EXIT_USAGE
+    assert capsys.readouterr().err == message and not output.exists()

@@ -275,12 +275,16 @@ def test_the_pipeline_s_places_are_looked_at_when_the_files_folder_lacks_the_fil
 
 
 def test_a_files_folder_not_there_yet_and_a_template_the_row_cannot_fill_are_named_as_such(tmp_path):
-    places = Places(files=tmp_path / "share", templates={"interior": "{imprint}_build/{slug8}_{isbn}_interior.pdf"})
+    places = Places(files=tmp_path / "share", templates={"interior": "{imprint}_build/{series}_{isbn}_interior.pdf"})
     found, looked = locate("interior", {**CELLS, "ISBN or SKU": ""}, {}, tmp_path, "xynapse_traces", places)
     assert (found, looked) == (None, [
         f"{tmp_path / 'share'} (the files folder: missing)",
-        "the tranche's interior template '{imprint}_build/{slug8}_{isbn}_interior.pdf' ({slug8} is not one of "
-        "{imprint}, {title_slug}, {isbn}, {title}, {author}; the row gives no {isbn})"])
+        "the tranche's interior template '{imprint}_build/{series}_{isbn}_interior.pdf' ({series} is not one of "
+        "{isbn}, {title}, {title_slug}, {slug8}, {imprint}, {author}; the row gives no {isbn})"])
+    # The fields conversion fills a file name with: {slug8} as the default names use it.
+    places = Places(templates={"interior": "{imprint}_build/interior/{isbn}_{slug8}_interior.pdf"})
+    made = interior(tmp_path / "output" / "xynapse_traces_build" / "interior" / CELLS["Interior Path / Filename"])
+    assert locate("interior", CELLS, {}, tmp_path, "xynapse_traces", places) == (made, [])
 
 
 def test_a_truncated_file_is_one_problem_with_its_reason(tmp_path, files):

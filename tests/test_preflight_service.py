@@ -20,8 +20,8 @@ from test_config_tree import REAL_BOOK, real_tree
 from test_faults import wait_for_log
 from test_preflight import ISBN, cover, interior
 
-PAGE_COUNT = (f"error interior: 221 pages in the PDF, the row's Pages says 222 [page-count]; "
-              f"error interior: 221 pages, an odd number; LSI's final page count is even [pages]")
+PAGE_COUNT = ("error interior: 221 pages in the PDF, the row's Pages says 222 [page-count]; "
+              "error interior: 221 pages, an odd number; LSI's final page count is even [pages]")
 
 
 @pytest.fixture
@@ -74,7 +74,7 @@ def test_the_service_checks_the_files_after_catching_up_and_again_when_one_is_re
     # Cut in place: judged once it holds still, as one problem of the row, then mended in place.
     data = (upload / f"{ISBN}_ai_gover_cover.pdf").read_bytes()
     (upload / f"{ISBN}_ai_gover_cover.pdf").write_bytes(data[: len(data) // 2])
-    logs = wait_for_log(d, f"1 of 1 rows have file problems (sidecar preflight lists them): cover file-readable")
+    logs = wait_for_log(d, "1 of 1 rows have file problems (sidecar preflight lists them): cover file-readable")
     assert logs.count("rows have file problems") == 2  # a summary is logged when it changes, not at every look
     (upload / f"{ISBN}_ai_gover_cover.pdf").write_bytes(data)
     deadline = time.monotonic() + 20

@@ -224,7 +224,7 @@ def test_compare_with_the_real_96_column_submission_names_the_expected_columns(s
 def test_export_submission_has_the_real_submission_s_shape(example, shared, tmp_path, capsys):
     output = tmp_path / "upload.csv"
     code, out, _ = run(capsys, "export", str(example), "--profile", "submission", "--output", str(output))
-    assert (code, out) == (0, f"sidecar: 3 rows exported to {output}\n")
+    assert (code, out) == (0, f"sidecar: 3 rows (0 not LSI-ready) exported to {output}\n")
     data = output.read_bytes()
     assert not data.startswith(b"\xef\xbb\xbf") and b"\r\n" not in data
     with open(shared / "examples" / "xynapse_traces_tranche1_submitted.csv", newline="", encoding="utf-8") as f:

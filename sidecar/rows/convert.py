@@ -359,8 +359,7 @@ def _thema(c: _Cells, book: Mapping[str, Any]) -> None:
 
 def _file_names(c: _Cells, book: Mapping[str, Any], isbn: str, title: str) -> None:
     author = v.clean(book["author"]) if isinstance(book.get("author"), str) else ""
-    fields = {"isbn": isbn, KEY[TITLE]: title, "title_slug": v.sanitize_filename(title),
-              "slug8": re.sub(r"[^a-z0-9]+", "_", title.lower())[:8], KEY[IMPRINT]: c.profile.imprint, "author": author}
+    fields = v.file_name_fields(isbn, title, c.profile.imprint, author)
     for column, template in c.profile.file_names.items():
         template = os.path.basename(template)  # LSI wants the uploaded file's name, never a folder
         names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]

@@ -161,7 +161,7 @@ def _interior_geometry(facts: Mapping[str, Any], book_type: str, cells: Mapping[
             bad_bleed.add(group, f"top {inches(top)}, bottom {inches(bottom)}, outside {inches(outside)} in")
     pages = facts["geometry_pages"]
     return [
-        *wrong_size.findings("interior-trim", pages, "are", f"the trim of the book type is "
+        *wrong_size.findings("interior-trim", pages, "are", "the trim of the book type is "
                              + " or ".join(f"{inches(w)} x {inches(h)} in" for w, h in trims)),
         *bind.findings("interior-bind-bleed", pages, "have bleed of", "LSI accepts no bleed on the bind side"),
         *bad_bleed.findings("interior-bleed", pages, "have bleed of",

@@ -359,3 +359,11 @@ def sanitize_filename(title: str) -> str:
     """The pipeline's own file name for a title (AI Governance: X -> AI_Governance_X)."""
     name = re.sub(r"[\s/:\\]+", "_", title)
     return re.sub(r"[^\w\-]", "", name).strip("_")
+
+
+def file_name_fields(isbn: str, title: str, imprint: str, author: str) -> dict[str, str]:
+    """The fields a file name template may use (profile.TEMPLATE_FIELDS), for a row or a book: {isbn},
+    {title}, {title_slug} (the pipeline's file name of the title), {slug8} (its first 8 letters and digits,
+    lower case), {imprint}, {author}."""
+    return dict(isbn=isbn, title=title, title_slug=sanitize_filename(title),
+                slug8=re.sub(r"[^a-z0-9]+", "_", title.lower())[:8], imprint=imprint, author=author)

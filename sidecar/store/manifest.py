@@ -9,7 +9,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import TypedDict
 
-from ..rows.columns import IMPRINT, KEY
 from ..rows.digest import conversion_digest
 from ..settings import Settings
 from .atomic import atomic_write

@@ -30,7 +30,7 @@ from ..inputs import read_config_text, read_regular_file, shown
 from ..rows.book import parse_book
 from ..rows.columns import CONTRIBUTOR_ONE, INDEX, ISBN_OR_SKU, TITLE, Problem, Severity
 from ..rows.preflight_rules import COVER, FILE_COLUMNS, INTERIOR, RULES, Finding, file_findings
-from ..rows.values import sanitize_filename
+from ..rows.values import file_name_fields
 from ..settings import Key, Settings
 from .ledger import Ledger
 from .pdf_files import FILES_PER_CHILD, Limits, Memo, read_files
@@ -230,8 +230,8 @@ def candidates(role: str, cells: Mapping[str, str], book: Mapping[str, Any], roo
         found.append(root / spread)
     template = places.templates.get(role)
     if template and root is not None:
-        fields = dict(imprint=imprint, title_slug=sanitize_filename(cells.get(TITLE, "")),
-                      isbn=cells.get(ISBN_OR_SKU, ""), title=cells.get(TITLE, ""), author=cells.get(CONTRIBUTOR_ONE, ""))
+        fields = file_name_fields(cells.get(ISBN_OR_SKU, ""), cells.get(TITLE, ""), imprint,
+                                  cells.get(CONTRIBUTOR_ONE, ""))
         names = [n for _, n, _, _ in string.Formatter().parse(template) if n is not None]
         unknown, blank = [n for n in names if n not in fields], [n for n in names if n in fields and not fields[n]]
         if not unknown and not blank:

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, NamedTuple, NotRequired, TypedDict
+from typing import NamedTuple, NotRequired, TypedDict
 
 from ..errors import CheckpointError, FolderError, InputError
 from ..inputs import BAD_NAME, is_utf8_name, read_regular_file, shown
