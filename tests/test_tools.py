@@ -168,6 +168,15 @@ def test_a_checkpoint_and_the_batch_file_of_the_same_folder_compare_equal(exampl
     assert out.splitlines()[2:] == ["compared on 119 common columns", "same content"]
 
 
+def test_a_checkpoint_and_its_own_submission_export_compare_equal_whatever_the_date_form(example, tmp_path, capsys):
+    upload = tmp_path / "upload.csv"
+    assert run(capsys, "export", str(example), "--profile", "submission", "--output", str(upload))[0] == EXIT_OK
+    assert "/26," in upload.read_text()  # its Pub Date in M/D/YY
+    code, out, _ = run(capsys, "compare", str(example), str(upload))
+    lines = out.splitlines()
+    assert (code, lines[2], lines[-1]) == (EXIT_OK, "compared on 96 common columns", "same content")
+
+
 def test_compare_reports_missing_extra_and_differing_books_with_both_values(example, tmp_path, capsys):
     other = tmp_path / "other.csv"
     shutil.copy(example, other)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
-from ..rows.columns import ISBN_OR_SKU, TITLE
+from ..rows.columns import ISBN_OR_SKU, PUB_DATE, STREET_DATE, TITLE
 from ..store.scratch import Scratch
 from ..store.table import Record, open_table
 
@@ -46,7 +47,18 @@ class Comparison:
         return not (self.missing or self.extra or self.differing or any(self.duplicates.values()))
 
 
+_MDY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})")
 SIDES = "CREATE TABLE a (key TEXT PRIMARY KEY, digest BLOB); CREATE TABLE b (key TEXT PRIMARY KEY, digest BLOB);"
+
+
+def _value(column: str, text: str) -> str:
+    """A cell as compared: a date column's M/D/YY (the submission's form) read as the YYYY-MM-DD it means,
+    so that a checkpoint and its own export agree; any other cell as it is."""
+    found = _MDY.fullmatch(text) if column in (PUB_DATE, STREET_DATE) else None
+    if not found:
+        return text
+    month, day, year = (int(g) for g in found.groups())
+    return f"{year + 2000 if year < 100 else year:04d}-{month:02d}-{day:02d}"
 
 
 def _key(cells: dict[str, str]) -> str:
@@ -69,7 +81,7 @@ def _digests(path: Path, common: list[str], side: str, scratch: Scratch) -> list
             if cells is None:
                 continue
             key = _key(cells)
-            digest = hashlib.blake2b("\x1f".join(cells[c] for c in common).encode(), digest_size=16).digest()
+            digest = hashlib.blake2b("\x1f".join(_value(c, cells[c]) for c in common).encode(), digest_size=16).digest()
             if not scratch.execute(f"INSERT OR IGNORE INTO {side} VALUES (?, ?)", (key, digest)).rowcount:
                 if len(twice) < 1000:
                     twice.append(key)
@@ -104,7 +116,7 @@ def compare_files(left_path: Path, right_path: Path) -> Comparison:
     rows_a, rows_b = _rows(left_path, changed), _rows(right_path, changed)
     for key in sorted(changed):
         result.differing[key] = [{"column": c, "left": rows_a[key][c], "right": rows_b[key][c]}
-                                 for c in common if rows_a[key][c] != rows_b[key][c]]
+                                 for c in common if _value(c, rows_a[key][c]) != _value(c, rows_b[key][c])]
     return result
 
 
