@@ -1,5 +1,5 @@
 """What `sidecar --once` loads: only what the run needs (the tools, the service and their libraries wait for
-their commands), and loguru without asyncio, whose stand-in behaves as loguru's own helper."""
+their commands)."""
 
 import json
 import subprocess
@@ -8,7 +8,7 @@ import sys
 from helpers import ROOT
 
 # Modules the --once run must not load: the other commands' tools and libraries, the service, test helpers.
-NOT_FOR_ONCE = ("asyncio", "openpyxl", "xlsxwriter", "pypdf", "defusedxml", "watchdog", "hypothesis",
+NOT_FOR_ONCE = ("openpyxl", "xlsxwriter", "pypdf", "defusedxml", "watchdog", "hypothesis",
                 "sidecar.tools", "sidecar.service", "sidecar.store.workbook", "sidecar.store.scratch")
 
 CHILD = """
@@ -32,26 +32,3 @@ def test_once_on_an_empty_folder_loads_no_tool_service_or_their_libraries(tmp_pa
     assert loaded == []
     assert (tmp_path / "data" / "state").is_dir()  # the ledger was opened all the same
 
-
-def test_a_coroutine_sink_still_gets_every_message_without_asyncio_loaded_up_front():
-    child = """
-import sys
-import sidecar
-from loguru import logger
-assert "asyncio" not in sys.modules
-import asyncio
-got = []
-async def sink(message):
-    got.append(message.record["message"])
-async def main():
-    logger.remove()
-    logger.add(sink)
-    logger.info("one")
-    logger.warning("two")
-    await logger.complete()
-asyncio.run(main())
-print(got)
-"""
-    done = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "['one', 'two']"
