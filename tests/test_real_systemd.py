@@ -402,8 +402,8 @@ def test_the_service_checks_the_rows_files_under_the_unit_as_shipped_and_again_w
         return [json.loads(x) for x in box.journal(UNIT).splitlines() if "files of cumulative" in x]
 
     folder = configure(box, extra="files: /srv/lsi-sidecar/upload\n")
+    box.run(["rm", "-rf", "/srv/lsi-sidecar/upload"])  # what an earlier scenario left there
     upload = box.path("/srv/lsi-sidecar/upload")
-    box.run(["rm", "-rf", str(upload)])
     upload.mkdir(parents=True)
     write_book(folder, "b1.json", book(1, page_count=120))
     box.run(["systemctl", "start", UNIT])
