@@ -93,11 +93,11 @@ def test_verify_reports_a_118_cell_record(example, capsys):
     assert code == EXIT_REJECTED
     assert "  line 3: 118 cells, expected 119" in out.splitlines()
     lines = out.splitlines()
-    assert lines[3] == "ledger      3 disagreement(s)"  # the 3rd row's bytes changed and the 4th's moved
+    assert lines[3] == "ledger      1 disagreement(s)"  # the 3rd row's bytes changed; the 4th only moved with them
     assert lines[4] == "  line 3: 118 cells, expected 119"
-    assert lines[5].startswith(f"  line 3: the ledger's row for {EXAMPLE / 'The_Cartographers_Daughter.json'} is not at byte ")
-    assert lines[6] == "  line 4: a record the ledger does not know (written, but never recorded)"
-    assert lines[7].startswith(f"  file: the ledger's row for {EXAMPLE / 'Tidewater_Almanac.json'} is not at byte ")
+    assert lines[5] == (f"  line 3: the row of {EXAMPLE / 'The_Cartographers_Daughter.json'} is not what was "
+                        "written (edited by hand?)")
+    assert not any("line 4" in line for line in lines)
 
 
 def test_verify_checks_the_real_96_column_submission_and_finds_its_known_defects(shared, capsys):

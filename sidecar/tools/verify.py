@@ -224,6 +224,7 @@ class _RowCheck:
         self.report, self.rows = report, rows
         self.next: RowRecord | None = next(rows, None)
         self.count = self.disagreements = 0
+        self.drift = 0  # bytes a row edited by hand added (or took) before this point: later rows moved as much
 
     def _take(self) -> RowRecord:
         assert self.next is not None
@@ -237,19 +238,21 @@ class _RowCheck:
 
     def check(self, record: Record) -> RowRecord | None:
         """The ledger's row for the record when the two agree."""
-        while self.next is not None and self.next.offset < record.offset:
+        while self.next is not None and self.next.offset + self.drift < record.offset:
             row = self._take()
             self.disagree(None, f"the ledger's row for {row.source} is not at byte {row.offset}")
-        if self.next is None or self.next.offset > record.offset:
+        if self.next is None or self.next.offset + self.drift > record.offset:
             self.disagree(record.line, "a record the ledger does not know (written, but never recorded)")
             return None
         row = self._take()
         cells = record.cells
         isbn_at = INDEX[ISBN_OR_SKU]
-        if row.length != record.length or len(cells) <= isbn_at or identity(cells[isbn_at]) != row.isbn:
+        if len(cells) <= isbn_at or identity(cells[isbn_at]) != row.isbn:
             self.disagree(record.line, f"the ledger's row for {row.source} is not at byte {row.offset}")
-        elif row.row_sha256 is not None and hashlib.sha256(record.data).hexdigest() != row.row_sha256:
+        elif row.length != record.length or \
+                row.row_sha256 is not None and hashlib.sha256(record.data).hexdigest() != row.row_sha256:
             self.disagree(record.line, f"the row of {row.source} is not what was written (edited by hand?)")
+            self.drift += record.length - row.length
         else:
             return row
         return None
