@@ -194,12 +194,11 @@ def run_once(settings: Settings, require_ready: bool = False) -> int:
         logger.info("stopped by a signal before every book was seen; run again to finish")
     files = None
     if settings.files is not None:  # the summary of the files, as status gives it, and loud when some have errors
-        from .store.preflight import file_readiness, files_warning
+        from .store.preflight import file_readiness, files_agree, files_warning
 
         entries = [file_readiness(r) for r in _preflight(settings, summary.checkpoints)]
-        rows, failing = sum(e["rows"] for e in entries), sum(e["with_file_errors"] for e in entries)
         if entries:
-            _out(f"sidecar: files: {rows - failing} of {rows} rows' files agree with them")
+            _out(f"sidecar: files: {files_agree(entries)}")
         files = files_warning(entries)
     if files:
         logger.warning(files)
@@ -300,6 +299,7 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
     from .rows.columns import COLUMNS
     from .store.names import export_name, review_name
     from .tools.export import export_checkpoint, export_profile, known_checkpoints, refuse_checkpoint_output
+    from .tools.verify import verify_checkpoint
 
     checkpoint = Path(args.checkpoint)
     if args.format == "xlsx":
@@ -325,8 +325,7 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
         logger.warning(f"export profile '{args.profile}' leaves out '{column}', which {n} row(s) set: those values are "
                        "not in the export (add the column to the profile's columns to send them)")
     left_out = f"; {sum(dropped.values())} value(s) in {len(dropped)} column(s) left out" if dropped else ""
-    from .tools.verify import verify_checkpoint  # the rows LSI would refuse, as verify counts them
-
+    # The rows LSI would refuse, as verify counts them.
     not_ready = verify_checkpoint(checkpoint.resolve(), settings.profile.context, [settings.state_dir]).not_ready
     if not_ready:
         logger.warning(f"{not_ready} of {rows} rows exported are not LSI-ready: sidecar verify {checkpoint} says why")

@@ -26,7 +26,8 @@ from ..errors import SidecarError
 from ..rows.columns import Severity
 from ..settings import Settings
 from ..store.pdf_files import NOT_JUDGED, SETTLE_SECONDS, Memo
-from ..store.preflight import BookCheck, PreflightReport, current_checkpoints, file_readiness, files_warning, preflight_with
+from ..store.preflight import (BookCheck, PreflightReport, current_checkpoints, file_readiness, files_agree,
+                               files_warning, preflight_with)
 
 LOOK_SECONDS = 2.0
 
@@ -103,8 +104,9 @@ class FileChecks:
         entries = [file_readiness(r) for r in reports]
         self.with_file_errors = sum(e["with_file_errors"] for e in entries)
         warning = files_warning(entries)
-        summary = (warning or f"files: {len(rows)} of {len(rows)} rows' files agree with them" if rows
-                   else "files: the current checkpoints have no rows yet")
+        summary = "files: the current checkpoints have no rows yet"
+        if rows:
+            summary = warning or f"files: {files_agree(entries)}"
         if summary != self.summary and (rows or self.summary):
             (logger.warning if warning else logger.info)(summary)
         self.summary = summary

@@ -346,6 +346,12 @@ def file_readiness(report: PreflightReport) -> FileReadiness:
     return FileReadiness(rows=len(report.books), with_file_errors=failing, top_reasons=top)
 
 
+def files_agree(entries: Sequence[FileReadiness]) -> str:
+    """How many rows' files agree with them, as every summary says it: 'N of M rows' files agree with them'."""
+    rows, failing = sum(e["rows"] for e in entries), sum(e["with_file_errors"] for e in entries)
+    return f"{rows - failing} of {rows} rows' files agree with them"
+
+
 def files_warning(entries: Sequence[FileReadiness]) -> str | None:
     """The summaries' warning when rows' files have errors (None when none has), like their readiness
     line: how many, the top reasons and what fixes each."""

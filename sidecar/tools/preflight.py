@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..rows.columns import Severity
-from ..store.preflight import FileReadiness, PreflightReport
+from ..store.preflight import FileReadiness, PreflightReport, files_agree
 
 
 def format_preflight(report: PreflightReport) -> str:
@@ -23,6 +23,6 @@ def format_preflight(report: PreflightReport) -> str:
 
 def format_file_readiness(entry: FileReadiness) -> list[str]:
     """status's lines for the files of the current checkpoint."""
-    lines = [f"  files       {entry['rows'] - entry['with_file_errors']} of {entry['rows']} rows' files agree with them"]
+    lines = [f"  files       {files_agree([entry])}"]
     lines += [f"    file problem: {r['reason']} ({r['rows']} rows): {r['fix']}" for r in entry["top_reasons"]]
     return lines
