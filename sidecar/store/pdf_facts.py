@@ -36,6 +36,8 @@ EOF_WINDOW = 1024  # pypdf's own: %%EOF must be within the last KiB
 
 def read_facts(path: str) -> dict[str, Any]:
     """The facts of one file; never raises for a bad PDF (its reason is the fact)."""
+    from pypdf import PdfReader
+
     try:
         with open(path, "rb") as f:
             if f.read(5) != b"%PDF-":  # first: a saved error page is no PDF, whatever its end
@@ -46,34 +48,13 @@ def read_facts(path: str) -> dict[str, Any]:
             if b"%%EOF" not in f.read():
                 return {"unreadable": "not a whole PDF: no %%EOF at its end (cut short, or still being written)"}
             f.seek(0)
-            try:
-                reader = _reader()(f, strict=False)
-                encrypted = reader.is_encrypted  # the trailer's /Encrypt, should pypdf ever not stop at it
-            except _Encrypted:
-                encrypted = True
-            if encrypted:
+            reader = PdfReader(f, strict=False)
+            if reader.is_encrypted:  # the trailer names /Encrypt, whatever the algorithm (RC4, AES): no page is read
                 return {"unreadable": "encrypted: LSI's premedia cannot open it (PDF/X-1a allows no encryption); "
                                       "export it without security", "rule": "file-readable"}  # whole, not settling
             return _facts(reader)
     except Exception as exc:  # noqa: BLE001 - in this child any failure is the file's: pypdf's errors and limits
         return {"unreadable": f"not a readable PDF ({type(exc).__name__}: {str(exc)[:200]})"}
-
-
-class _Encrypted(Exception):
-    """The trailer names /Encrypt: the file is reported as encrypted (whatever its algorithm), never decrypted."""
-
-
-def _reader() -> Any:
-    """pypdf's PdfReader, stopped once the trailer is read when it names /Encrypt: pypdf would go on to
-    decrypt with the empty password, which for AES needs the cryptography package (not installed), so
-    every algorithm gets the same answer this way. (pypdf 7 calls _handle_encryption exactly then.)"""
-    from pypdf import PdfReader
-
-    class Reader(PdfReader):
-        def _handle_encryption(self, password: Any) -> None:
-            raise _Encrypted
-
-    return Reader
 
 
 def _facts(reader: Any) -> dict[str, Any]:
