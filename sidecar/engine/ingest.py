@@ -12,7 +12,6 @@ import os
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Callable, Sequence
@@ -23,46 +22,22 @@ from ..errors import BookError, CheckpointError, FolderError
 from ..inputs import BAD_NAME, is_utf8_name, shown
 from ..rows.book import BookRow, book_to_row
 from ..rows.columns import Problem, Severity
-from ..rows.lsi_rules import what_fixes
 from ..settings import Folder, Key, Settings, ensure_writable_folder
 from ..store.checkpoint import remove_stale_temp_files
 from ..store.ledger import Ledger, Rejection, RowRecord, refuse_lost_ledger
 from ..store.lock import DirLock
 from ..store.manifest import settings_digest, write_manifest, write_missing_manifests
 from ..store.sources import Source, mtime_ns, read_source, scan, stat_source
+from .ahead import ReadAhead, Ready, workers_for
 from .appender import CheckpointAppender, StagedRow
 from .batches import check_markers, take_requests
-from .outcome import SUMMED, Outcome
+from .outcome import Outcome, Summary
 from .reconvert import announce_pass, finish_pass, folder_of, renamed_row, still_claims
 
 # A file whose mtime is this close to when we last read it may have changed within the timestamp's
 # granularity, so its unchanged stat proves nothing (git's "racy" rule): read it again.
 RACY_NS = 2_000_000_000
 REWRITE_BATCH_BYTES = 64 << 20  # replacements wait for one rewrite of the checkpoint, up to this many bytes
-
-
-@dataclass
-class Summary:
-    counts: Counter[str] = field(default_factory=Counter)
-    checkpoints: list[Path] = field(default_factory=list)
-    unfinished: list[tuple[Path, Folder]] = field(default_factory=list)  # may still be being written
-    rows: int = 0  # in the current checkpoints
-    not_ready: int = 0  # of those, rows LSI would refuse
-    reasons: Counter[Problem] = field(default_factory=Counter)  # the errors of rows not LSI-ready
-    stale: int = 0  # rows of the current checkpoints that could not be converted under the settings in force
-
-    def line(self) -> str:
-        """What --once prints: files appended, replaced, unchanged, rejected; rows not LSI-ready; the checkpoints."""
-        parts = ", ".join(f"{self.counts[o]} {o}" for o in SUMMED)
-        where = ", ".join(str(p) for p in self.checkpoints) or "none yet"
-        stale = f", {self.stale} stale (see sidecar status)" if self.stale else ""
-        return f"{parts}, {self.not_ready} not LSI-ready{stale}; checkpoint: {where}"
-
-    def readiness(self) -> str:
-        """Loud when rows are not LSI-ready: how many, the top reasons, and what fixes each."""
-        top = "; ".join(f"{p.column}: {p.message} ({n} rows: {what_fixes(p)})"
-                        for p, n in self.reasons.most_common(3))
-        return f"{self.not_ready} of {self.rows} rows are not LSI-ready: {top}"
 
 
 class Ingestor:
@@ -195,21 +170,22 @@ class Ingestor:
             except FolderError as exc:
                 faults[folder.path] = str(exc)
         self.folder_faults = faults
-        for n, (folder, path) in enumerate(paths, start=1):
-            if stop is not None and stop.is_set():
-                break
-            if folder.path in faults:
-                continue
-            try:
-                outcome = self.ingest(path, folder, may_be_unfinished)
-            except FolderError as exc:  # listed, but its files cannot be reached: searching it is not allowed
-                faults[folder.path] = str(exc)
-                continue
-            summary.counts[outcome] += 1
-            if outcome == Outcome.UNFINISHED:
-                summary.unfinished.append((path, folder))
-            if progress:
-                progress(n, len(paths))
+        with ReadAhead(self, paths, workers_for(len(paths))) as ahead:
+            for n, (folder, path) in enumerate(paths, start=1):
+                if stop is not None and stop.is_set():
+                    break
+                if folder.path in faults:
+                    continue
+                try:
+                    outcome = self.ingest(path, folder, may_be_unfinished, ready=ahead.take(n - 1))
+                except FolderError as exc:  # listed, but its files cannot be reached: searching it is not allowed
+                    faults[folder.path] = str(exc)
+                    continue
+                summary.counts[outcome] += 1
+                if outcome == Outcome.UNFINISHED:
+                    summary.unfinished.append((path, folder))
+                if progress:
+                    progress(n, len(paths))
         self.flush()
         if faults and not may_be_unfinished:
             raise FolderError("; ".join(faults.values()))
@@ -248,13 +224,15 @@ class Ingestor:
         return (self.settings.on_rewrite == "replace" and appender is not None
                 and row.checkpoint_id == appender.record.id and row.digest != self.digests[imprint])
 
-    def ingest(self, path: Path, folder: Folder, may_be_unfinished: bool = False, recheck: bool = False) -> Outcome:
+    def ingest(self, path: Path, folder: Folder, may_be_unfinished: bool = False, recheck: bool = False,
+               ready: Ready | None = None) -> Outcome:
         """Bring one source file's current content into the checkpoint; returns the outcome.
 
         may_be_unfinished: the file may still be being written, so a recently modified file that cannot
         be read as a book yet is "unfinished" rather than rejected (the service looks again once it is
         closed or stops changing). recheck: convert it even when its row or rejection looks current (another
-        file it was measured against changed). The outcome is one of OUTCOMES; a bad book is recorded as
+        file it was measured against changed). ready: the file as a worker read and converted it (ahead.py),
+        used when its stat is still the one read. The outcome is one of OUTCOMES; a bad book is recorded as
         "rejected", never raised. Raises FolderError when the file's folder cannot be searched, and
         CheckpointError (DiskFull) when a row or the ledger cannot be written.
         """
@@ -268,34 +246,56 @@ class Ingestor:
             stat = stat_source(path)
         except FileNotFoundError:
             return Outcome.VANISHED
-        row, digest = self.ledger.latest_row(source), self.digests[folder.imprint]
-        again = recheck or (row is not None and self.outdated(row, folder.imprint))  # made under other settings
-        if row and not again and _proven(row.stat, row.checked_ns, stat):
-            return Outcome.UNCHANGED
-        rejection = self.ledger.rejection(source)
-        retry = recheck or (rejection is not None and rejection.digest != digest)  # rejected under other settings
-        if rejection and not retry and _proven(rejection.stat, rejection.checked_ns, stat):
-            return Outcome.REJECTED
-
+        known, row, again, rejection, retry = self._standing(source, folder.imprint, stat, recheck)
+        if known is not None:
+            return known
         checked_ns = time.time_ns()
         src: Source | None = None
         try:
-            src = read_source(path, self.settings.max_bytes)
+            if ready is not None and ready.source.stat == stat:  # the version a worker read
+                checked_ns, src = ready.checked_ns, ready.source
+            else:
+                ready, src = None, read_source(path, self.settings.max_bytes)
             if row and not again and row.sha256 == src.sha256:
                 if row.stat != src.stat:
                     self.ledger.touch_row(row, row.sha256, src.stat, checked_ns)
                 return Outcome.UNCHANGED
             if rejection and not retry and rejection.sha256 == src.sha256:
                 return Outcome.REJECTED
-            made = book_to_row(src.data, self.profiles[folder.imprint], self.settings.strict, self.settings.dialect)
+            made = ready.row() if ready else book_to_row(src.data, self.profiles[folder.imprint],
+                                                         self.settings.strict, self.settings.dialect)
         except FileNotFoundError:
             return Outcome.VANISHED
         except BookError as exc:
             if may_be_unfinished and mtime_ns(stat) > checked_ns - RACY_NS:
                 return Outcome.UNFINISHED
             version = (src.sha256, src.stat) if src else ("", stat)
-            return self._reject(Rejection(source, *version, checked_ns, str(exc), digest), rejection)
+            return self._reject(Rejection(source, *version, checked_ns, str(exc), self.digests[folder.imprint]),
+                                rejection)
         return self._place(src, folder, checked_ns, made, row, rejection)
+
+    def _standing(self, source: str, imprint: str, stat: str, recheck: bool
+                  ) -> tuple[Outcome | None, RowRecord | None, bool, Rejection | None, bool]:
+        """What the ledger knows of the file: (UNCHANGED or REJECTED when its stat proves its row or rejection
+        current, else None; its row; whether to convert it again; its rejection; whether to retry it)."""
+        row, digest = self.ledger.latest_row(source), self.digests[imprint]
+        again = recheck or (row is not None and self.outdated(row, imprint))  # made under other settings
+        if row and not again and _proven(row.stat, row.checked_ns, stat):
+            return Outcome.UNCHANGED, row, again, None, False
+        rejection = self.ledger.rejection(source)
+        retry = recheck or (rejection is not None and rejection.digest != digest)  # rejected under other settings
+        if rejection and not retry and _proven(rejection.stat, rejection.checked_ns, stat):
+            return Outcome.REJECTED, row, again, rejection, retry
+        return None, row, again, rejection, retry
+
+    def wanted(self, path: Path, folder: Folder) -> bool:
+        """Whether ingest() would read the file now: a name that can be recorded, neither its row nor its
+        rejection proven current by its stat. False for a file it cannot stat (ingest() says why)."""
+        try:
+            stat = stat_source(path)
+        except (OSError, FolderError):
+            return False
+        return is_utf8_name(path) and self._standing(str(path), folder.imprint, stat, False)[0] is None
 
     def _place(self, src: Source, folder: Folder, checked_ns: int, made: BookRow, row: RowRecord | None,
                rejection: Rejection | None) -> Outcome:
