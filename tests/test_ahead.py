@@ -69,7 +69,7 @@ def test_a_workers_result_is_used_only_for_the_version_it_read(tmp_path):
     with Ingestor(settings) as ingestor:
         src = read_source(path, settings.max_bytes)
         made = book_to_row(src.data, ingestor.profiles[settings.folders[0].imprint], False, settings.dialect)
-        read = Ready(time.time_ns(), src, made)
+        read = Ready(time.time_ns(), src.stat, src.sha256, made)
         write_book(folder, "book.json", book(1, title="As it is now, a little longer"))
         assert ingestor.ingest(path, settings.folders[0], ready=read) == Outcome.APPENDED
     assert [cell(r, "Title") for r in read_rows(checkpoints(tmp_path / "data")[0])] == ["As it is now, a little longer"]

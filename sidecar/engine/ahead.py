@@ -30,7 +30,7 @@ from ..errors import BookError
 from ..rows.book import BookRow, book_to_row
 from ..rows.columns import Dialect
 from ..rows.profile import Profile
-from ..store.sources import Source, read_source
+from ..store.sources import read_source
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
@@ -39,8 +39,8 @@ if TYPE_CHECKING:
     from .ingest import Ingestor
 
 READ_AHEAD_MIN = 64  # files in a pass before workers are worth their start (a fork each, ~10 ms)
-CHUNK = 8  # files a worker reads and converts per task
-DEPTH = 4  # tasks in flight per worker
+CHUNK = 32  # files a worker reads and converts per task
+DEPTH = 2  # tasks in flight per worker
 MAX_WORKERS = 4
 PR_SET_PDEATHSIG = 1  # prctl(2)
 
@@ -50,8 +50,9 @@ class Ready:
     """A file as a worker read and converted it: its version, and its row or why it cannot be one."""
 
     checked_ns: int  # the wall clock (ns since the epoch) just before the worker read it
-    source: Source  # without its bytes (data is b"")
-    made: BookRow | BookError
+    stat: str  # the version read (stat_key)
+    sha256: str  # of the bytes read
+    made: BookRow | BookError  # a row's conversion comes without its cells (row is ()): the record has them
 
     def row(self) -> BookRow:
         """The converted row; raises the BookError the worker's conversion raised."""
@@ -72,8 +73,9 @@ def workers_for(files: int) -> int:
 class ReadAhead:
     """Keeps up to DEPTH tasks a worker in flight ahead of the pass; take(i) gives item i's result.
 
-    items: the pass's (folder, path) in its order. wanted(folder, path): whether the pass will read the file
-    (not proven current by its stat), asked when its task is sent; the pass asks again when it gets there.
+    items: the pass's (folder, path) in its order. A file goes to a worker when the pass will read it (the
+    ledger does not know it, or Ingestor.wanted()), as judged when its task is sent; the pass judges
+    again when it gets there.
     """
 
     def __init__(self, ingestor: Ingestor, items: Sequence[tuple[Folder, Path]], workers: int) -> None:
@@ -98,8 +100,9 @@ class ReadAhead:
     def _send(self, until: int) -> None:
         while self.sent < min(until, len(self.items)) and not self.broken:
             start, self.sent = self.sent, min(self.sent + CHUNK, len(self.items))
+            known = self.ingestor.ledger.known([str(path) for _, path in self.items[start:self.sent]])
             chunk = [(folder, path) for folder, path in self.items[start:self.sent]
-                     if self.ingestor.wanted(path, folder)]
+                     if str(path) not in known or self.ingestor.wanted(path, folder)]
             try:
                 future = self._pool().submit(_prepare, [(p, f.imprint) for f, p in chunk]) if chunk else None
             except Exception as exc:  # noqa: BLE001 - see _collect()
@@ -109,8 +112,11 @@ class ReadAhead:
 
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
+            import gc
             import multiprocessing  # only for a pass with workers: the import costs a small --once more than they save
             from concurrent.futures import ProcessPoolExecutor
+
+            gc.freeze()  # the profiles and code tables live as long as the pass: no collection walks them again
 
             locks = [lock.fd for lock in self.ingestor.locks]
             s = self.ingestor.settings
@@ -178,9 +184,11 @@ def _prepare(files: list[tuple[Path, str]]) -> list[Ready | None]:
         except (BookError, OSError):
             done.append(None)
             continue
+        made: BookRow | BookError
         try:
-            made: BookRow | BookError = book_to_row(src.data, profiles[imprint], strict, dialect)
+            row = book_to_row(src.data, profiles[imprint], strict, dialect)
+            made = replace(row, conversion=replace(row.conversion, row=()))  # the pass needs the record only
         except BookError as exc:
             made = exc
-        done.append(Ready(checked_ns, replace(src, data=b""), made))
+        done.append(Ready(checked_ns, src.stat, src.sha256, made))
     return done

@@ -252,8 +252,8 @@ class Ingestor:
         checked_ns = time.time_ns()
         src: Source | None = None
         try:
-            if ready is not None and ready.source.stat == stat:  # the version a worker read
-                checked_ns, src = ready.checked_ns, ready.source
+            if ready is not None and ready.stat == stat:  # the version a worker read
+                checked_ns, src = ready.checked_ns, Source(path, ready.stat, ready.sha256, b"")
             else:
                 ready, src = None, read_source(path, self.settings.max_bytes)
             if row and not again and row.sha256 == src.sha256:

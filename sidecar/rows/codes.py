@@ -46,12 +46,13 @@ def parse_acs_codes(text: str) -> AcsCodes:
             except ValueError:
                 bounds = (-99999, 99999)
             codes.book_types[row[0].strip()] = bounds
-    # Block by block, a column pair at a time: every process with the tables reads their 20,000 codes.
+    # Block by block, a column pair at a time, in C loops: every process with the tables reads their 20,000 codes.
+    columns = list(zip(*body))
     for name, col in _BLOCKS.items():
-        table = getattr(codes, name)
-        pairs = ((row[col].strip(), row[col + 1]) for row in body)
-        table.update((code.upper() if name == "languages" else code, description.strip())
-                     for code, description in pairs if code)
+        keys = map(str.strip, columns[col])
+        table = dict(zip(map(str.upper, keys) if name == "languages" else keys, map(str.strip, columns[col + 1])))
+        table.pop("", None)  # a block's rows below its last code
+        getattr(codes, name).update(table)
     return codes
 
 

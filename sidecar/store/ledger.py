@@ -261,6 +261,13 @@ class Ledger:
                 reasons.update(errors)
         return rows, not_ready, reasons
 
+    def known(self, sources: Sequence[str]) -> set[str]:
+        """Those of the source files the ledger has a row or a rejection of (one query for a batch of them)."""
+        marks = ", ".join("?" * len(sources))
+        return {r[0] for r in self.db.execute(f"SELECT source FROM rows WHERE source IN ({marks}) UNION "
+                                              f"SELECT source FROM rejections WHERE source IN ({marks})",
+                                              (*sources, *sources))}
+
     def isbn_holder(self, checkpoint_id: int, isbn: str, source: str) -> str | None:
         """Another source file whose row in the checkpoint has this book identity (rows/isbn.py); None if none."""
         found = self.db.execute(
