@@ -8,7 +8,7 @@ and write the same rows with the csv module, one fsync. Each round runs the floo
 sidecar --once` child, the Ingestor in this process and a no-fsync raw loop in turn; it prints medians,
 min-max and the ratios to the floor (of the medians, and round by round), in wall and in CPU time. Then
 an empty `--once` with the bundled config.yaml beside `python -c pass`, the seed's append (unless
---no-seed) and the peak RSS of a real `sidecar --once` child at each --rss-books.
+--no-seed) and the peak RSS of a real `sidecar --once` child and of its largest worker at each --rss-books.
 Usage: BENCH_TMP=/tmp python bench/once_throughput.py [--books 3000] [--real-books 1000] [--runs 5] [--no-seed]
 """
 
@@ -113,17 +113,17 @@ def raw_loop(folder: Path, out: Path, seed_append: bool = False) -> None:
     os.close(fd)
 
 
-def peak_rss_mib(folder: Path, out: Path) -> float:
+def peak_rss_mib(folder: Path, out: Path) -> tuple[float, float]:
     """A real `sidecar --once` child's own high-water mark (VmHWM: ru_maxrss would count this process's
-    pages at fork)."""
-    child = ("import sys; from pathlib import Path; from sidecar import cli; code = cli.main(sys.argv[1:]); "
+    pages at fork), and the largest of its worker processes' (their ru_maxrss, shared pages included)."""
+    child = ("import resource, sys; from pathlib import Path; from sidecar import cli; code = cli.main(sys.argv[1:]); "
              "print([l for l in Path('/proc/self/status').read_text().splitlines() if l.startswith('VmHWM:')][0]); "
-             "sys.exit(code)")
+             "print('workers', resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss); sys.exit(code)")
     done = subprocess.run([sys.executable, "-c", child, "--once", "--watch", str(folder), "--checkpoint-dir", str(out),
                            "--log-level", "WARNING", *flags()],
                           capture_output=True, text=True, env=CHILD_ENV)
     assert done.returncode in (0, 1), done.stderr
-    return int(done.stdout.split("VmHWM:")[1].split()[0]) / 1024
+    return (int(done.stdout.split("VmHWM:")[1].split()[0]) / 1024, int(done.stdout.split("workers")[1].split()[0]) / 1024)
 
 
 def real_books(folder: Path, count: int) -> None:
@@ -266,8 +266,9 @@ def main() -> None:
             for kind in [k for k, n in (("real", args.real_books), ("generated", args.books)) if n]:
                 rss_folder = work / f"rss{count}{kind}" / "xynapse_traces_build" / "processed_json"
                 real_books(rss_folder, count) if kind == "real" else write_books(rss_folder, count, args.quotes)
-                print(f"  peak RSS of sidecar --once at {count:6} {kind} books: "
-                      f"{peak_rss_mib(rss_folder, work / f'o{count}{kind}'):6.1f} MiB")
+                own, worker = peak_rss_mib(rss_folder, work / f'o{count}{kind}')
+                print(f"  peak RSS of sidecar --once at {count:6} {kind} books: {own:6.1f} MiB, "
+                      f"its largest worker {worker:6.1f} MiB")
                 shutil.rmtree(rss_folder.parent.parent)
 
 
