@@ -8,9 +8,9 @@ result that is not ready, or a worker that died is read again by the pass itself
 
 Workers are forked when a pass has at least READ_AHEAD_MIN files, this process may run on more than one
 CPU (its affinity: systemd's CPUAffinity=, taskset) and it has no other thread to fork beside (sidecar
---once; the service's watcher runs threads, so the service converts alone). Forked, they share the profiles already built. Each closes its
-copies of the folder locks, ignores Ctrl-C (the pass stops them) and dies with the pass (PR_SET_PDEATHSIG),
-so a killed sidecar leaves no worker holding anything.
+--once; the service's watcher runs threads, so the service converts alone). Forked, they share the
+profiles already built. Each closes its copies of the folder locks, ignores Ctrl-C (the pass stops them)
+and dies with the pass (PR_SET_PDEATHSIG), so a killed sidecar leaves no worker holding anything.
 """
 
 from __future__ import annotations
