@@ -1,4 +1,4 @@
-"""Books read and converted ahead of a catch-up pass, in worker processes on the machine's other cores.
+"""Books read and converted ahead of a catch-up pass, in worker processes: one per CPU the pass may use.
 
 Only the pure part of ingesting runs in a worker: read the file (bounded, never through a link, hashed)
 and book_to_row(). Whatever decides or records (the ledger, the checkpoint, the log) stays in the one
@@ -15,6 +15,7 @@ and dies with the pass (PR_SET_PDEATHSIG), so a killed sidecar leaves no worker 
 
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import threading
@@ -112,7 +113,6 @@ class ReadAhead:
 
     def _pool(self) -> ProcessPoolExecutor:
         if self.pool is None:
-            import gc
             import multiprocessing  # only for a pass with workers: the import costs a small --once more than they save
             from concurrent.futures import ProcessPoolExecutor
 
@@ -143,6 +143,7 @@ class ReadAhead:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
             self.pool = None
+            gc.unfreeze()
 
     def __enter__(self) -> ReadAhead:
         return self
