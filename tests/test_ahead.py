@@ -109,18 +109,41 @@ def _processes_running(marker: str) -> list[int]:
     return found
 
 
-@TWO_CPUS
-def test_a_killed_sidecar_leaves_no_worker_and_no_lock_behind(tmp_path):
+def _pass_with_workers(tmp_path: Path, books: int) -> tuple[Path, Path, subprocess.Popen[str]]:
+    """A real `sidecar --once` over books books, once its workers run and it has written 80 rows; its
+    output goes to tmp_path/out and tmp_path/err."""
     folder = tmp_path / "processed_json"
-    for n in range(600):
+    for n in range(books):
         write_book(folder, f"book{n:03}.json", book(n, storefront_description_en="Text. " * 300))
     config = write_config(tmp_path / "config.yaml", folder, checkpoint={"rows_per_sync": 1})
-    child = subprocess.Popen([sys.executable, "-m", "sidecar", "--once", "--config", str(config)],
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(tmp_path / "out", "w") as out, open(tmp_path / "err", "w") as err:
+        child = subprocess.Popen([sys.executable, "-m", "sidecar", "--once", "--config", str(config)],
+                                 stdout=out, stderr=err, text=True)
     deadline = time.monotonic() + 60
     while not (checkpoints(tmp_path / "data") and len(read_rows(checkpoints(tmp_path / "data")[0])) >= 80):
         assert time.monotonic() < deadline and child.poll() is None
         time.sleep(0.01)
+    return folder, config, child
+
+
+@TWO_CPUS
+def test_a_pass_whose_worker_is_killed_finishes_alone_and_exits(tmp_path):
+    folder, config, child = _pass_with_workers(tmp_path, 2000)
+    workers = [pid for pid in _processes_running(str(config)) if pid != child.pid]
+    assert len(workers) == 2
+    os.kill(workers[-1], signal.SIGKILL)  # as the kernel's out-of-memory killer would
+    assert child.wait(timeout=120) == EXIT_OK, (tmp_path / "err").read_text()[-2000:]
+    out, err = (tmp_path / "out").read_text(), (tmp_path / "err").read_text()
+    assert "the worker processes stopped (BrokenProcessPool" in err
+    assert out.startswith("sidecar: 2000 appended, 0 replaced, 0 unchanged, 0 rejected")
+    assert len(check_invariants(folder, tmp_path / "data")) == 2000
+    assert _processes_running(str(config)) == []
+
+
+@TWO_CPUS
+def test_a_killed_sidecar_leaves_no_worker_and_no_lock_behind(tmp_path):
+    folder, config, child = _pass_with_workers(tmp_path, 600)
+    deadline = time.monotonic() + 60
     assert len(_processes_running(str(config))) == 3  # the pass and its two workers
     child.send_signal(signal.SIGKILL)
     assert child.wait(timeout=30) == -signal.SIGKILL

@@ -9,8 +9,9 @@ result that is not ready, or a worker that died is read again by the pass itself
 Workers are forked when a pass has at least READ_AHEAD_MIN files, this process may run on more than one
 CPU (its affinity: systemd's CPUAffinity=, taskset) and it has no other thread to fork beside (sidecar
 --once; the service's watcher runs threads, so the service converts alone). Forked, they share the
-profiles already built. Each closes its copies of the folder locks, ignores Ctrl-C (the pass stops them)
-and dies with the pass (PR_SET_PDEATHSIG), so a killed sidecar leaves no worker holding anything.
+profiles already built. Each closes its copies of the folder locks, ignores Ctrl-C (the pass stops them),
+ends on SIGTERM (how the pool stops the others when one dies) and dies with the pass (PR_SET_PDEATHSIG),
+so a killed sidecar leaves no worker holding anything.
 """
 
 from __future__ import annotations
@@ -160,6 +161,7 @@ def _start_worker(parent: int, locks: list[int], profiles: dict[str, Profile], m
     global _WORKER
     _WORKER = (profiles, max_bytes, strict, dialect)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the pass's handler: the pool stops a worker with SIGTERM
     for fd in locks:  # the flocks stay with the pass: a worker left behind must not hold them
         os.close(fd)
     try:
