@@ -21,7 +21,7 @@ from .engine.ingest import Ingestor
 from .engine.outcome import Outcome
 from .errors import CheckpointError, ConfigError, LockHeld, ServiceFailed, SidecarError
 from .exits import (EXIT_CHECKPOINT, EXIT_CODES, EXIT_INTERNAL, EXIT_NOT_READY, EXIT_OK, EXIT_REJECTED,
-                    EXIT_SERVICE_FAILED, EXIT_USAGE)
+                    EXIT_SERVICE_FAILED, EXIT_STOPPED, EXIT_USAGE, STOPPED)
 from .logs import setup_logging
 from .settings import LOG_LEVELS, Settings, load_settings
 from .store.ledger import Ledger
@@ -131,6 +131,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command is not None:
             return COMMANDS[args.command](settings, args)
         return run_once(settings, args.require_ready)
+    except KeyboardInterrupt:  # Ctrl-C before the command handles signals itself (--once does, for its pass)
+        print(f"sidecar: {STOPPED}", file=sys.stderr)
+        return EXIT_STOPPED
     except BrokenPipeError:  # the reader of our output went away (`sidecar status | head -1`): not an error
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # so that the exit's flush stays quiet
         return EXIT_OK
@@ -190,8 +193,6 @@ def run_once(settings: Settings, require_ready: bool = False) -> int:
     if summary.not_ready:
         logger.warning(summary.readiness())
     _out(f"sidecar: {summary.line()}")
-    if stop.is_set():
-        logger.info("stopped by a signal before every book was seen; run again to finish")
     files = None
     if settings.files is not None:  # the summary of the files, as status gives it, and loud when some have errors
         from .store.preflight import file_readiness, files_agree, files_warning
@@ -202,6 +203,9 @@ def run_once(settings: Settings, require_ready: bool = False) -> int:
         files = files_warning(entries)
     if files:
         logger.warning(files)
+    if stop.is_set():
+        logger.warning("stopped by a signal before every book was seen; run again to finish")
+        return EXIT_STOPPED
     if summary.counts[Outcome.REJECTED]:
         return EXIT_REJECTED
     return EXIT_NOT_READY if require_ready and (summary.not_ready or files) else EXIT_OK
@@ -266,12 +270,10 @@ def preflight(settings: Settings, args: argparse.Namespace) -> int:
     from .store.preflight import current_checkpoints
     from .tools.preflight import format_preflight
 
-    if args.checkpoint:
-        checkpoints = [Path(args.checkpoint).resolve()]
-    else:
-        checkpoints = list(current_checkpoints(settings.state_dir, [f.imprint for f in settings.folders]))
-        if not checkpoints:
-            raise ConfigError("no current checkpoint to check; give CHECKPOINT")
+    checkpoints = ([Path(args.checkpoint).resolve()] if args.checkpoint
+                   else list(current_checkpoints(settings.state_dir, [f.imprint for f in settings.folders])))
+    if not checkpoints:
+        raise ConfigError("no current checkpoint to check; give CHECKPOINT")
     reports = _preflight(settings, checkpoints)
     if args.json:
         _out(json.dumps([r.json() for r in reports] if len(reports) > 1 else reports[0].json(), indent=2))
@@ -394,6 +396,5 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def _progress_bar(done: int, total: int) -> None:
-    width = 30
-    filled = width * done // total
-    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} books", end="", file=sys.stderr, flush=True)
+    filled = 30 * done // total
+    print(f"\r[{'#' * filled}{'.' * (30 - filled)}] {done}/{total} books", end="", file=sys.stderr, flush=True)

@@ -9,6 +9,9 @@ EXIT_CHECKPOINT = 3  # the checkpoint, ledger or lock cannot be used (another in
 EXIT_SERVICE_FAILED = 4  # the service's observer or worker thread died (systemd restarts it)
 EXIT_INTERNAL = 5  # an error the sidecar did not foresee (a bug): one line on stderr, the traceback at DEBUG
 EXIT_NOT_READY = 6  # --once --require-ready: every book is in, but some rows are not LSI-ready
+EXIT_STOPPED = 7  # --once or a tool stopped by SIGTERM or SIGINT (Ctrl-C) before it was done: run it again
+
+STOPPED = "stopped by a signal before it was done; run it again"  # what EXIT_STOPPED prints when no pass is under way
 
 # Each code's meaning in one phrase, for --help (the README's table says more).
 EXIT_CODES = {
@@ -19,4 +22,5 @@ EXIT_CODES = {
     EXIT_SERVICE_FAILED: "the service's observer or worker died",
     EXIT_INTERNAL: "internal error",
     EXIT_NOT_READY: "(--once --require-ready) rows not LSI-ready",
+    EXIT_STOPPED: "stopped by a signal before it was done",
 }

@@ -5,11 +5,13 @@ throws arbitrary ones at the same code.
 """
 
 import csv
+import importlib.abc
 import io
 import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,7 +20,8 @@ import pytest
 from sidecar import cli
 from sidecar.engine.ingest import Ingestor
 from sidecar.errors import CheckpointError
-from sidecar.exits import EXIT_CHECKPOINT, EXIT_INTERNAL, EXIT_OK, EXIT_REJECTED, EXIT_USAGE
+from sidecar.__main__ import run as run_command
+from sidecar.exits import EXIT_CHECKPOINT, EXIT_INTERNAL, EXIT_OK, EXIT_REJECTED, EXIT_STOPPED, EXIT_USAGE
 from sidecar.rows.columns import COLUMNS
 from sidecar.settings import load_settings
 from sidecar.store.ledger import Ledger, ledger_path
@@ -537,3 +540,25 @@ def test_an_error_nobody_foresaw_exits_5_with_one_line(run, monkeypatch):
     assert code == EXIT_INTERNAL
     assert err == ("sidecar: internal error (RuntimeError: something nobody foresaw); run with --log-level DEBUG "
                    "for the traceback and report it\n")
+
+
+def test_ctrl_c_while_the_settings_load_exits_7_with_one_line(run, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "load_settings", interrupted)
+    code, out, err = run()
+    assert (code, out, err) == (EXIT_STOPPED, "", "sidecar: stopped by a signal before it was done; run it again\n")
+
+
+def test_ctrl_c_while_the_command_is_imported_exits_7_with_one_line(monkeypatch, capsys):
+    class Interrupting(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name == "sidecar.cli":
+                raise KeyboardInterrupt
+            return None
+
+    monkeypatch.delitem(sys.modules, "sidecar.cli")
+    monkeypatch.setattr(sys, "meta_path", [Interrupting(), *sys.meta_path])
+    assert run_command() == EXIT_STOPPED
+    assert capsys.readouterr().err == "sidecar: stopped by a signal before it was done; run it again\n"

@@ -21,7 +21,7 @@ ALLOWED = {
     "service": {"errors", "faults", "inputs", "settings", "rows", "store", "engine"},
     "logs": {"errors"},
     "cli": {"errors", "exits", "settings", "rows", "store", "engine", "tools", "service", "logs"},
-    "__main__": {"cli"},
+    "__main__": {"exits", "cli"},
     "__init__": set(),
 }
 
