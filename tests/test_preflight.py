@@ -18,7 +18,7 @@ from sidecar.rows.columns import Problem, Severity
 from sidecar.rows.lsi_rules import FILE_RULES, RULES
 from sidecar.rows.preflight_rules import page_count_problems, trim_inches
 from sidecar.store.pdf_files import Limits, read_files
-from sidecar.store.preflight import Places, RowFiles, check_row, check_rows, locate
+from sidecar.store.preflight import Places, RowFiles, check_rows
 
 from helpers import checkpoints
 from test_config_tree import REAL_BOOK, real_tree
@@ -93,6 +93,18 @@ def _write(writer: PdfWriter, path: Path, pdfx: bool, password: str | None) -> P
     path.parent.mkdir(parents=True, exist_ok=True)
     writer.write(path)
     return path
+
+
+def check_row(line: int, cells: dict[str, str], book: dict, root: Path | None, imprint: str, places: Places,
+              limits: Limits = Limits()):
+    [check] = check_rows([RowFiles(line, cells, book, root, imprint)], places, limits)
+    return check
+
+
+def located(role: str, cells: dict[str, str], book: dict, root: Path | None, places: Places) -> tuple[str | None, str]:
+    """The file pre-flight found for the row's role, and its not-found message (blank when found)."""
+    check = check_row(2, cells, book, root, "xynapse_traces", places)
+    return check.files[role], "".join(f.message for f in check.findings if f.rule == "file-found" and f.role == role)
 
 
 def messages(tmp_path: Path, cells: dict[str, str] = CELLS, spine: float | None = SPINE) -> list[str]:
@@ -263,28 +275,26 @@ def test_the_pipeline_s_places_are_looked_at_when_the_files_folder_lacks_the_fil
         "interior": "{imprint}_build/interior/{title_slug}_interior.pdf",
         "cover": "{imprint}_build/covers/{title_slug}_cover.pdf"})
     book = {"full_spread_pdf_path": "output/xynapse_traces_build/covers/AI_Governance_Freedom_vs_Constraint_cover_spread.pdf"}
-    found, looked = locate("cover", CELLS, book, root, "xynapse_traces", places)
-    assert (found, looked) == (None, [
+    assert located("cover", CELLS, book, root, places) == (None, "not found; looked for " + ", ".join([
         str(tmp_path / "files" / f"{ISBN}_ai_gover_cover.pdf"),
         str(root / "output/xynapse_traces_build/covers/AI_Governance_Freedom_vs_Constraint_cover_spread.pdf"),
-        str(root / "output/xynapse_traces_build/covers/AI_Governance_Freedom_vs_Constraint_cover.pdf")])
+        str(root / "output/xynapse_traces_build/covers/AI_Governance_Freedom_vs_Constraint_cover.pdf")]))
     spread = cover(root / book["full_spread_pdf_path"])
-    assert locate("cover", CELLS, book, root, "xynapse_traces", places) == (spread, [])
+    assert located("cover", CELLS, book, root, places) == (str(spread), "")
     made = interior(root / "output/xynapse_traces_build/interior/AI_Governance_Freedom_vs_Constraint_interior.pdf")
-    assert locate("interior", CELLS, book, root, "xynapse_traces", places) == (made, [])
+    assert located("interior", CELLS, book, root, places) == (str(made), "")
 
 
 def test_a_files_folder_not_there_yet_and_a_template_the_row_cannot_fill_are_named_as_such(tmp_path):
     places = Places(files=tmp_path / "share", templates={"interior": "{imprint}_build/{series}_{isbn}_interior.pdf"})
-    found, looked = locate("interior", {**CELLS, "ISBN or SKU": ""}, {}, tmp_path, "xynapse_traces", places)
-    assert (found, looked) == (None, [
+    assert located("interior", {**CELLS, "ISBN or SKU": ""}, {}, tmp_path, places) == (None, "not found; looked for " + ", ".join([
         f"{tmp_path / 'share'} (the files folder: missing)",
         "the tranche's interior template '{imprint}_build/{series}_{isbn}_interior.pdf' ({series} is not one of "
-        "{isbn}, {title}, {title_slug}, {slug8}, {imprint}, {author}; the row gives no {isbn})"])
+        "{isbn}, {title}, {title_slug}, {slug8}, {imprint}, {author}; the row gives no {isbn})"]))
     # The fields conversion fills a file name with: {slug8} as the default names use it.
     places = Places(templates={"interior": "{imprint}_build/interior/{isbn}_{slug8}_interior.pdf"})
     made = interior(tmp_path / "output" / "xynapse_traces_build" / "interior" / CELLS["Interior Path / Filename"])
-    assert locate("interior", CELLS, {}, tmp_path, "xynapse_traces", places) == (made, [])
+    assert located("interior", CELLS, {}, tmp_path, places) == (str(made), "")
 
 
 def test_a_truncated_file_is_one_problem_with_its_reason(tmp_path, files):
@@ -548,4 +558,4 @@ def test_a_file_named_in_another_unicode_normalisation_is_found(tmp_path):
     name = "Tidewater Ünïcode Almanac_interior.pdf"
     made = interior(tmp_path / "files" / unicodedata.normalize("NFD", name))  # as a Mac writes the name
     cells = {**CELLS, "Interior Path / Filename": unicodedata.normalize("NFC", name)}
-    assert locate("interior", cells, {}, None, "xynapse_traces", Places(files=tmp_path / "files")) == (made, [])
+    assert located("interior", cells, {}, None, Places(files=tmp_path / "files")) == (str(made), "")

@@ -162,13 +162,6 @@ class RowFiles:
     imprint: str
 
 
-def check_row(line: int, cells: Mapping[str, str], book: Mapping[str, Any], root: Path | None, imprint: str,
-              places: Places, limits: Limits = Limits()) -> BookCheck:
-    """One row: find its files, read them in a bounded child process, apply the rules."""
-    [check] = check_rows([RowFiles(line, cells, book, root, imprint)], places, limits)
-    return check
-
-
 def check_rows(rows: Sequence[RowFiles], places: Places, limits: Limits = Limits(), memo: Memo | None = None,
                stop: threading.Event | None = None) -> list[BookCheck]:
     """Find each row's files, read them FILES_PER_CHILD at a time by bounded child processes, apply the rules.
@@ -196,12 +189,6 @@ def check_rows(rows: Sequence[RowFiles], places: Places, limits: Limits = Limits
         for n, role in chunk:
             checks[n].findings += file_findings(role, facts[n, role], rows[n].cells, _spine(rows[n].book))
     return checks
-
-
-def locate(role: str, cells: Mapping[str, str], book: Mapping[str, Any], root: Path | None, imprint: str,
-           places: Places) -> tuple[Path | None, list[str]]:
-    """The file a row names for role, and every place looked at (shown when none holds it)."""
-    return _first(*candidates(role, cells, book, root, imprint, places))
 
 
 def _first(found: list[Path], looked: list[str]) -> tuple[Path | None, list[str]]:
