@@ -29,6 +29,7 @@ from pypdf import PdfWriter
 from pypdf.generic import (DecodedStreamObject, DictionaryObject, NameObject, NumberObject,
                            RectangleObject, StreamObject)
 
+from sidecar.store.pdf_facts import status_kib
 from sidecar.store.pdf_files import FILES_PER_CHILD
 from sidecar.store.preflight import Places, RowFiles, check_rows
 
@@ -94,10 +95,7 @@ def child_peak_mib(interior: Path, cover: Path, books: int) -> float:
 
 
 def own_peak_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return status_kib("VmHWM") / 1024
 
 
 def timed(folder: Path, pages: int, runs: int, books: int) -> None:

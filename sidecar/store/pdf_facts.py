@@ -21,7 +21,6 @@ import json
 import logging
 import math
 import re
-import resource
 import sys
 import warnings
 from typing import Any
@@ -205,20 +204,23 @@ def main(paths: list[str]) -> int:
     sys.setrecursionlimit(5000)
     for path in paths:
         print(json.dumps(read_facts(path)), flush=True)
-    print(json.dumps({"peak_rss_kb": _peak_rss_kb()}), flush=True)
+    print(json.dumps({"peak_rss_kb": status_kib("VmHWM")}), flush=True)
     return 0
 
 
-def _peak_rss_kb() -> int:
-    """This process's own peak (VmHWM); ru_maxrss may keep the parent's pages it had at fork."""
+def status_kib(field: str, pid: int | str = "self") -> int:
+    """A size in KiB from /proc/<pid>/status (VmRSS: resident now, VmHWM: the peak); 0 when it cannot be
+    read (not Linux, or the process has just exited). VmHWM is this process's own peak, where ru_maxrss may
+    keep the parent's pages it had at fork."""
+    prefix = f"{field}:".encode()
     try:
-        with open("/proc/self/status", "rb") as f:
+        with open(f"/proc/{pid}/status", "rb") as f:
             for line in f:
-                if line.startswith(b"VmHWM:"):
+                if line.startswith(prefix):
                     return int(line.split()[1])
     except (OSError, ValueError, IndexError):
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return 0
 
 
 if __name__ == "__main__":

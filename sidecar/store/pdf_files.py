@@ -21,6 +21,7 @@ from typing import Any, Hashable, Mapping, Sequence
 
 from ..errors import InputError
 from ..inputs import open_regular_file
+from .pdf_facts import status_kib
 
 SETTLE_SECONDS = 2.0  # the engine's "racy" window: a file changed this recently may still be being written
 POLL_SECONDS = 0.02  # how often the child's memory is looked at while waiting for it
@@ -154,7 +155,7 @@ def _child(paths: Sequence[Path], limits: Limits, stop: threading.Event | None) 
                     over = "not checked: stopped"
                 elif time.monotonic() > deadline:
                     over = f"not checked: reading it took over {limits.seconds:g} s (the limit); stopped"
-                elif _rss_bytes(proc.pid) > limits.memory_bytes:
+                elif status_kib("VmRSS", proc.pid) * 1024 > limits.memory_bytes:
                     over = f"not checked: reading it needed over {limits.memory_bytes >> 20} MB (the limit); stopped"
                 if over:
                     proc.kill()
@@ -180,15 +181,3 @@ def _json_lines(data: bytes) -> list[Facts]:
             break
         found.append(value)
     return found
-
-
-def _rss_bytes(pid: int) -> int:
-    """Resident memory of a process (Linux /proc); 0 when it cannot be read (it has just exited)."""
-    try:
-        with open(f"/proc/{pid}/status", "rb") as f:
-            for line in f:
-                if line.startswith(b"VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return 0
