@@ -101,6 +101,10 @@ class _Cells:
             self.values[column] = value
 
 
+# The book's key for a column whose key is not the column's KEY.
+_BOOK_KEYS = {RETURNABLE: "returnability", REVIEW_QUOTES: "review_quotes", ILLUSTRATION_COUNT: "illustration_count"}
+
+
 def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
     """The ACS row for one book. Raises BookError when the book cannot be a row at all."""
     c = _Cells(profile, book)
@@ -112,11 +116,10 @@ def convert_book(book: Mapping[str, Any], profile: Profile) -> Conversion:
     c.pick(PAGES, "page_count")
     c.pick(PUB_DATE, "publication_date")
     c.pick(STREET_DATE, KEY[STREET_DATE])
-    own = {RETURNABLE: "returnability", REVIEW_QUOTES: "review_quotes", ILLUSTRATION_COUNT: "illustration_count"}
     for column in (TERRITORIAL_RIGHTS, EDITION_NUMBER, EDITION_DESCRIPTION, RETURNABLE, PUBLISHER_REFERENCE_ID,
                    REGIONAL_SUBJECTS, MIN_AGE, MAX_AGE, MIN_GRADE, MAX_GRADE, AUDIENCE, TABLE_OF_CONTENTS,
                    REVIEW_QUOTES, ILLUSTRATION_COUNT, ILLUSTRATION_NOTES, SERIES_NAME):
-        c.pick(column, own.get(column) or KEY[column])
+        c.pick(column, _BOOK_KEYS.get(column) or KEY[column])
     c.pick(LANGUAGE_CODE, KEY[LANGUAGE_CODE], "language")
     c.pick(NUMBER_IN_SERIES, "series_number", "volume_number")
     c.pick(SHORT_DESCRIPTION, "summary_short", "storefront_description_en", "back_cover_text")
@@ -364,9 +367,10 @@ def _file_names(c: _Cells, book: Mapping[str, Any], isbn: str, title: str) -> No
         template = os.path.basename(template)  # LSI wants the uploaded file's name, never a folder
         names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
         empty = [n for n in names if not fields.get(n)]
+        if empty:
+            c.problems.append(R.TEMPLATE.at(column, f"file name template '{template}': the book has no {empty[0]}; "
+                                                    "left blank"))
         if empty or not template:
-            c.problems += [R.TEMPLATE.at(column, f"file name template '{template}': the book has no {empty[0]}; "
-                                                 "left blank")] if empty else []
             continue
         if slashed := [n for n in names if "/" in fields[n]]:
             c.problems.append(R.TEMPLATE.at(column, f"file name template '{template}': the book's {slashed[0]} has "
