@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypedDict
 
 from ..rows.columns import ISBN_OR_SKU, PUB_DATE, STREET_DATE, TITLE
+from ..rows.values import to_date
 from ..store.scratch import Scratch
 from ..store.table import Record, open_table
 
@@ -47,18 +47,18 @@ class Comparison:
         return not (self.missing or self.extra or self.differing or any(self.duplicates.values()))
 
 
-_MDY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})")
 SIDES = "CREATE TABLE a (key TEXT PRIMARY KEY, digest BLOB); CREATE TABLE b (key TEXT PRIMARY KEY, digest BLOB);"
 
 
 def _value(column: str, text: str) -> str:
     """A cell as compared: a date column's M/D/YY (the submission's form) read as the YYYY-MM-DD it means,
     so that a checkpoint and its own export agree; any other cell as it is."""
-    found = _MDY.fullmatch(text) if column in (PUB_DATE, STREET_DATE) else None
-    if not found:
+    if column not in (PUB_DATE, STREET_DATE) or "/" not in text:
         return text
-    month, day, year = (int(g) for g in found.groups())
-    return f"{year + 2000 if year < 100 else year:04d}-{month:02d}-{day:02d}"
+    try:
+        return to_date(text, "iso", "mdy")
+    except ValueError:
+        return text
 
 
 def _key(cells: dict[str, str]) -> str:
