@@ -19,7 +19,7 @@ from typing import Any, Mapping, Sequence
 from ..errors import TableError
 from ..rows import lsi_rules as R
 from ..rows.columns import (
-    ANNOTATION_SUMMARY, COLUMNS, CONTRIBUTOR_ONE_BIO, COVER_PATH_FILENAME, INTERIOR_PATH_FILENAME, ISBN_OR_SKU,
+    ANNOTATION_SUMMARY, COLUMNS, CONTRIBUTOR_ONE_BIO, COVER_PATH_FILENAME, INDEX, INTERIOR_PATH_FILENAME, ISBN_OR_SKU,
     KEYWORDS, LIGHTNING_SOURCE_ACCOUNT, METADATA_CONTACT_DICTIONARY, PARENT_ISBN, RENDITION_BOOKTYPE,
     SHORT_DESCRIPTION, TABLE_OF_CONTENTS, TITLE, Problem, Severity,
 )
@@ -82,7 +82,7 @@ def write_review(checkpoint: Path, output: Path, columns: Sequence[str] = COLUMN
                     continue
                 found += 1
                 reasons[f"{problem.column}: {problem.message}"] += 1
-                cells = (str(n + 1), record.cells[COLUMNS.index(ISBN_OR_SKU)], record.cells[COLUMNS.index(TITLE)],
+                cells = (str(n + 1), record.cells[INDEX[ISBN_OR_SKU]], record.cells[INDEX[TITLE]],
                          problem.column, str(problem.severity), problem.rule, problem.message, fix)
                 for col, value in enumerate(cells):
                     problems_sheet.write_string(found, col, value, text)
